@@ -1,0 +1,309 @@
+//! Typed Roost configuration: YAML loading, embedded defaults, validation.
+//!
+//! Every key is optional. Relative paths are resolved against the directory of the
+//! config file (or the current directory when running on embedded defaults), and
+//! `{data_dir}` is substituted in `mail_path` and `users_file` at load time, so the
+//! rest of Roost only ever sees absolute, expanded values.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod load;
+
+pub use load::ConfigError;
+
+/// The whole configuration, as read from YAML (every key optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where Roost keeps its own state (users file, generated certificate, mail by default).
+    pub data_dir: PathBuf,
+    /// Template of each user's Maildir; `{data_dir}` is expanded at load, `{user}` per user.
+    pub mail_path: String,
+    /// Dovecot passwd-file with the users and their password hashes.
+    pub users_file: PathBuf,
+    pub listen: Listen,
+    pub tls: Tls,
+    pub auth: Auth,
+    pub log: Log,
+    pub limits: Limits,
+    pub mailboxes: Mailboxes,
+    pub storage: Storage,
+}
+
+/// Addresses each listener binds; an empty list turns that listener off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    pub imap: Vec<SocketAddr>,
+    pub imaps: Vec<SocketAddr>,
+    pub pop3: Vec<SocketAddr>,
+    pub pop3s: Vec<SocketAddr>,
+    pub lmtp: Vec<SocketAddr>,
+}
+
+/// Certificate chain and private key in PEM; both null means a generated self-signed pair.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// When cleartext passwords (IMAP LOGIN, POP3 USER/PASS, PLAIN/LOGIN SASL) are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CleartextPolicy {
+    /// Never, not even over TLS (only challenge-response mechanisms work).
+    Never,
+    /// Over TLS, or from a loopback address.
+    TlsOrLoopback,
+    /// Always (only for trusted networks).
+    Always,
+}
+
+impl CleartextPolicy {
+    /// Whether cleartext authentication is allowed on a connection with these properties.
+    pub fn allows(self, tls: bool, loopback: bool) -> bool {
+        match self {
+            CleartextPolicy::Never => false,
+            CleartextPolicy::TlsOrLoopback => tls || loopback,
+            CleartextPolicy::Always => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    pub cleartext: CleartextPolicy,
+    /// Delay before answering a failed authentication, slowing password guessing.
+    pub failure_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// A tracing filter: `error`, `warn`, `info`, `debug`, `trace`, or directives like `roost_storage=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// Resource limits; each has a reason on its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Open connections over all listeners; beyond it new connections are refused.
+    pub max_connections: usize,
+    /// Open connections of one user from one IP address (Dovecot's mail_max_userip_connections).
+    pub max_connections_per_user_ip: usize,
+    /// Largest message accepted by delivery (and later APPEND).
+    pub max_message_size: u64,
+    /// Seconds sessions get to finish after SIGTERM before they are cut.
+    pub shutdown_grace_secs: u64,
+}
+
+/// A mailbox created on first login with its RFC 6154 special-use attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecialUseMailbox {
+    pub name: String,
+    /// One of `drafts`, `sent`, `trash`, `junk`, `archive`, `all`, `flagged`.
+    #[serde(rename = "use")]
+    pub special_use: SpecialUse,
+}
+
+/// RFC 6154 special-use attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialUse {
+    All,
+    Archive,
+    Drafts,
+    Flagged,
+    Junk,
+    Sent,
+    Trash,
+}
+
+impl SpecialUse {
+    /// The attribute as written on the wire, e.g. `\Sent`.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            SpecialUse::All => "\\All",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Flagged => "\\Flagged",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Trash => "\\Trash",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mailboxes {
+    /// Create the special-use mailboxes below on a user's first login.
+    pub autocreate: bool,
+    pub special_use: Vec<SpecialUseMailbox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// Full rescan of open mailboxes as a fallback when inotify misses a change (e.g. NFS).
+    pub rescan_interval_secs: u64,
+    /// How long to wait for another process's `dovecot-uidlist.lock` before failing.
+    pub lock_timeout_secs: u64,
+    /// A lock file untouched this long is taken to be left by a crashed process (Dovecot: 120 s).
+    pub stale_lock_secs: u64,
+    /// fsync message files and directories on delivery (off only for throwaway test setups).
+    pub fsync: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./roost-data"),
+            mail_path: "{data_dir}/mail/{user}/Maildir".to_string(),
+            users_file: PathBuf::from("{data_dir}/users"),
+            listen: Listen::default(),
+            tls: Tls::default(),
+            auth: Auth::default(),
+            log: Log::default(),
+            limits: Limits::default(),
+            mailboxes: Mailboxes::default(),
+            storage: Storage::default(),
+        }
+    }
+}
+
+fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+    list.iter()
+        .map(|a| a.parse().expect("built-in address is valid"))
+        .collect()
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            imap: addrs(&["0.0.0.0:143"]),
+            imaps: addrs(&["0.0.0.0:993"]),
+            pop3: addrs(&["0.0.0.0:110"]),
+            pop3s: addrs(&["0.0.0.0:995"]),
+            lmtp: addrs(&["127.0.0.1:24"]),
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            cleartext: CleartextPolicy::TlsOrLoopback,
+            failure_delay_ms: 2000,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            // Thunderbird opens up to 5 per account; allow several devices behind one NAT.
+            max_connections_per_user_ip: 50,
+            // 50 MiB: larger than any mainstream provider accepts for sending.
+            max_message_size: 50 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for Mailboxes {
+    fn default() -> Self {
+        let mb = |name: &str, special_use| SpecialUseMailbox {
+            name: name.to_string(),
+            special_use,
+        };
+        Mailboxes {
+            autocreate: true,
+            special_use: vec![
+                mb("Drafts", SpecialUse::Drafts),
+                mb("Sent", SpecialUse::Sent),
+                mb("Trash", SpecialUse::Trash),
+                mb("Junk", SpecialUse::Junk),
+                mb("Archive", SpecialUse::Archive),
+            ],
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            rescan_interval_secs: 60,
+            lock_timeout_secs: 30,
+            stale_lock_secs: 120,
+            fsync: true,
+        }
+    }
+}
+
+impl Config {
+    /// The Maildir of `user`, from the `mail_path` template.
+    pub fn mail_dir(&self, user: &str) -> PathBuf {
+        PathBuf::from(self.mail_path.replace("{user}", user))
+    }
+
+    /// Load `path`, or `./roost.yaml` when present, or the embedded defaults.
+    pub fn load_default_or(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Config::load_file(p),
+            None => {
+                let local = Path::new("roost.yaml");
+                if local.exists() {
+                    Config::load_file(local)
+                } else {
+                    Config::from_yaml_str("", None)
+                }
+            }
+        }
+    }
+
+    /// Load and validate a YAML file; relative paths resolve against its directory.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Config::from_yaml_str(&text, Some(path))
+    }
+
+    /// Parse, resolve and validate YAML text; `origin` is the file it came from, if any.
+    pub fn from_yaml_str(text: &str, origin: Option<&Path>) -> Result<Config, ConfigError> {
+        load::from_yaml_str(text, origin)
+    }
+
+    /// The effective configuration as YAML (what `roost check-config` prints).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}

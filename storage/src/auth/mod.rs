@@ -1,0 +1,1 @@
+//! Authentication against a Dovecot passwd-file.

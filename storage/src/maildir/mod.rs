@@ -1,0 +1,1 @@
+//! On-disk Maildir formats, compatible with Dovecot and Courier.
