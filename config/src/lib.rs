@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod index;
 mod load;
+mod validate;
 
+pub use index::Position;
 pub use load::ConfigError;
 
 /// The whole configuration, as read from YAML (every key optional).
@@ -24,12 +27,19 @@ pub struct Config {
     pub mail_path: String,
     /// Dovecot passwd-file with the users and their password hashes.
     pub users_file: PathBuf,
+    /// Listener addresses per protocol.
     pub listen: Listen,
+    /// Certificate and key for IMAPS, POP3S and STARTTLS.
     pub tls: Tls,
+    /// Authentication policy.
     pub auth: Auth,
+    /// Logging filter and output format.
     pub log: Log,
+    /// Resource limits.
     pub limits: Limits,
+    /// Mailboxes every user gets.
     pub mailboxes: Mailboxes,
+    /// Maildir storage behaviour.
     pub storage: Storage,
 }
 
@@ -37,10 +47,15 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Listen {
+    /// IMAP with STARTTLS (port 143).
     pub imap: Vec<SocketAddr>,
+    /// IMAP over implicit TLS (port 993).
     pub imaps: Vec<SocketAddr>,
+    /// POP3 with STLS (port 110).
     pub pop3: Vec<SocketAddr>,
+    /// POP3 over implicit TLS (port 995).
     pub pop3s: Vec<SocketAddr>,
+    /// LMTP delivery from the MTA (port 24, loopback only by default).
     pub lmtp: Vec<SocketAddr>,
 }
 
@@ -48,7 +63,9 @@ pub struct Listen {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tls {
+    /// PEM certificate chain, leaf first.
     pub cert: Option<PathBuf>,
+    /// PEM private key of the leaf certificate.
     pub key: Option<PathBuf>,
 }
 
@@ -75,26 +92,33 @@ impl CleartextPolicy {
     }
 }
 
+/// Authentication policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
+    /// When cleartext passwords are accepted.
     pub cleartext: CleartextPolicy,
     /// Delay before answering a failed authentication, slowing password guessing.
     pub failure_delay_ms: u64,
 }
 
+/// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
+    /// One human-readable line per event.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
+/// Logging filter and output format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Log {
     /// A tracing filter: `error`, `warn`, `info`, `debug`, `trace`, or directives like `roost_storage=debug`.
     pub level: String,
+    /// `text` or `json`.
     pub format: LogFormat,
 }
 
@@ -116,6 +140,7 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecialUseMailbox {
+    /// Mailbox name, e.g. `Sent`; no `/`.
     pub name: String,
     /// One of `drafts`, `sent`, `trash`, `junk`, `archive`, `all`, `flagged`.
     #[serde(rename = "use")]
@@ -126,12 +151,19 @@ pub struct SpecialUseMailbox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecialUse {
+    /// `\All`: a virtual view of all messages.
     All,
+    /// `\Archive`.
     Archive,
+    /// `\Drafts`.
     Drafts,
+    /// `\Flagged`: a virtual view of flagged messages.
     Flagged,
+    /// `\Junk`: spam.
     Junk,
+    /// `\Sent`.
     Sent,
+    /// `\Trash`.
     Trash,
 }
 
@@ -150,14 +182,17 @@ impl SpecialUse {
     }
 }
 
+/// Mailboxes every user gets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Mailboxes {
     /// Create the special-use mailboxes below on a user's first login.
     pub autocreate: bool,
+    /// Special-use mailboxes, advertised in LIST (RFC 6154).
     pub special_use: Vec<SpecialUseMailbox>,
 }
 
+/// Maildir storage behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Storage {

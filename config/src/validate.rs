@@ -1,0 +1,256 @@
+//! Checks on values that parse but cannot work; each names the key and, when it is written in
+//! the file, its line and column.
+
+use std::net::SocketAddr;
+
+use crate::Config;
+use crate::index::KeyIndex;
+use crate::load::ConfigError;
+
+/// Levels a tracing filter understands (`off` silences a target).
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<(), ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        file: file.to_string(),
+        at: index.get(key).map(|e| e.value),
+        key: key.to_string(),
+        message,
+    };
+    let template = config.mail_path.replace("{user}", "");
+    if template.len() == config.mail_path.len() {
+        return Err(invalid(
+            "mail_path",
+            "must contain {user}, or every user would share one Maildir".to_string(),
+        ));
+    }
+    if let Some(bad) = placeholder(&template) {
+        return Err(invalid(
+            "mail_path",
+            format!("unknown placeholder `{bad}` (only {{data_dir}} and {{user}} exist)"),
+        ));
+    }
+    for (key, path) in [
+        ("users_file", Some(&config.users_file)),
+        ("tls.cert", config.tls.cert.as_ref()),
+        ("tls.key", config.tls.key.as_ref()),
+    ] {
+        let Some(path) = path else { continue };
+        if let Some(bad) = placeholder(&path.display().to_string()) {
+            return Err(invalid(
+                key,
+                format!("unknown placeholder `{bad}` (only {{data_dir}} exists here)"),
+            ));
+        }
+    }
+    if config.tls.cert.is_some() != config.tls.key.is_some() {
+        return Err(invalid(
+            "tls",
+            "set both `cert` and `key`, or neither for a generated self-signed certificate"
+                .to_string(),
+        ));
+    }
+    check_listeners(config).map_err(|(key, message)| invalid(&key, message))?;
+    if let Err(message) = check_log_level(&config.log.level) {
+        return Err(invalid("log.level", message));
+    }
+    let at_least_one = [
+        (
+            "limits.max_connections",
+            config.limits.max_connections as u64,
+        ),
+        (
+            "limits.max_connections_per_user_ip",
+            config.limits.max_connections_per_user_ip as u64,
+        ),
+        ("limits.max_message_size", config.limits.max_message_size),
+        (
+            "storage.rescan_interval_secs",
+            config.storage.rescan_interval_secs,
+        ),
+        (
+            "storage.lock_timeout_secs",
+            config.storage.lock_timeout_secs,
+        ),
+        ("storage.stale_lock_secs", config.storage.stale_lock_secs),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(invalid(key, "must be at least 1".to_string()));
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (i, mb) in config.mailboxes.special_use.iter().enumerate() {
+        let key = format!("mailboxes.special_use[{i}].name");
+        let name = mb.name.as_str();
+        let problem = if name.trim().is_empty() {
+            Some("must not be empty".to_string())
+        } else if name.contains('/') {
+            Some(format!(
+                "`{name}` must not contain `/` (it would name a nested mailbox)"
+            ))
+        } else if name.chars().any(char::is_control) {
+            Some("must not contain control characters".to_string())
+        } else if name.eq_ignore_ascii_case("INBOX") {
+            Some("INBOX always exists and cannot be a special-use mailbox".to_string())
+        } else if seen.contains(&name.to_lowercase()) {
+            Some(format!("`{name}` is listed twice; keep one"))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(invalid(&key, message));
+        }
+        seen.push(name.to_lowercase());
+    }
+    Ok(())
+}
+
+/// The first `{word}` left in `text`, if any; catches typos like `{usr}`.
+fn placeholder(text: &str) -> Option<&str> {
+    let start = text.find('{')?;
+    let len = text[start..].find('}')?;
+    Some(&text[start..=start + len])
+}
+
+/// Two listeners on one port fail at bind time; say so now, naming both keys.
+fn check_listeners(config: &Config) -> Result<(), (String, String)> {
+    let l = &config.listen;
+    let mut all: Vec<(String, SocketAddr)> = Vec::new();
+    for (name, list) in [
+        ("imap", &l.imap),
+        ("imaps", &l.imaps),
+        ("pop3", &l.pop3),
+        ("pop3s", &l.pop3s),
+        ("lmtp", &l.lmtp),
+    ] {
+        for (i, addr) in list.iter().enumerate() {
+            let key = format!("listen.{name}[{i}]");
+            // Port 0 asks the kernel for a fresh port each time, so it never collides.
+            if addr.port() != 0
+                && let Some((other, _)) = all.iter().find(|(_, a)| overlaps(a, addr))
+            {
+                return Err((
+                    key,
+                    format!("{addr} collides with `{other}`; each address:port can be bound once"),
+                ));
+            }
+            all.push((key, *addr));
+        }
+    }
+    Ok(())
+}
+
+/// Same port and either the same IP or a wildcard of the same family covering the other.
+fn overlaps(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// filter = directive *("," directive)
+/// directive = level / target "=" level
+/// target = 1*(ALPHA / DIGIT / "_" / ":" / "-" / ".")
+///
+/// A subset of tracing-subscriber's EnvFilter syntax (no span or field filters), checked here so
+/// a typo is reported at load time instead of silently logging at the wrong level.
+pub(crate) fn check_log_level(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err(format!(
+            "must not be empty; use one of {}",
+            LEVELS.join(", ")
+        ));
+    }
+    for directive in filter.split(',').map(str::trim) {
+        let (target, level) = match directive.split_once('=') {
+            Some((t, l)) => (Some(t.trim()), l.trim()),
+            None => (None, directive),
+        };
+        if let Some(target) = target {
+            let ok_char = |c: char| c.is_ascii_alphanumeric() || "_:-.".contains(c);
+            if target.is_empty() || !target.chars().all(ok_char) {
+                return Err(format!(
+                    "in `{directive}` the target before `=` must be a module path like roost_storage"
+                ));
+            }
+        }
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            let what = if directive.is_empty() {
+                "an empty directive (stray comma)".to_string()
+            } else {
+                format!("`{directive}`")
+            };
+            return Err(format!(
+                "{what} is not a level or `target=level` directive (levels: {})",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels() {
+        let good = [
+            "info",
+            "TRACE",
+            "off",
+            "warn,roost_storage=debug",
+            "roost_imap::session=trace, info",
+        ];
+        for g in good {
+            assert_eq!(check_log_level(g), Ok(()), "{g}");
+        }
+        let bad = [
+            (
+                "",
+                "must not be empty; use one of off, error, warn, info, debug, trace",
+            ),
+            (
+                "verbose",
+                "`verbose` is not a level or `target=level` directive (levels: off, error, warn, info, debug, trace)",
+            ),
+            (
+                "info,",
+                "an empty directive (stray comma) is not a level or `target=level` directive (levels: off, error, warn, info, debug, trace)",
+            ),
+            (
+                "=debug",
+                "in `=debug` the target before `=` must be a module path like roost_storage",
+            ),
+            (
+                "a b=info",
+                "in `a b=info` the target before `=` must be a module path like roost_storage",
+            ),
+            (
+                "roost=loud",
+                "`roost=loud` is not a level or `target=level` directive (levels: off, error, warn, info, debug, trace)",
+            ),
+        ];
+        for (b, want) in bad {
+            assert_eq!(check_log_level(b), Err(want.to_string()), "{b}");
+        }
+    }
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(placeholder("/srv/mail/{usr}/Maildir"), Some("{usr}"));
+        assert_eq!(placeholder("/srv/mail/x"), None);
+        assert_eq!(placeholder("/srv/{unclosed"), None);
+    }
+
+    #[test]
+    fn overlap_rules() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(overlaps(&a("0.0.0.0:143"), &a("127.0.0.1:143")));
+        assert!(overlaps(&a("10.0.0.1:143"), &a("10.0.0.1:143")));
+        assert!(!overlaps(&a("10.0.0.1:143"), &a("10.0.0.2:143")));
+        assert!(!overlaps(&a("0.0.0.0:143"), &a("0.0.0.0:993")));
+        assert!(!overlaps(&a("0.0.0.0:143"), &a("[::1]:143")));
+        assert!(overlaps(&a("[::]:143"), &a("[::1]:143")));
+    }
+}
