@@ -342,3 +342,6 @@ impl Config {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,7 +22,7 @@ pub enum ConfigError {
     /// The YAML is malformed, or a key or value does not fit the schema.
     #[error("{}: {message}", place(file, at))]
     Parse {
-        /// The config file, or `<embedded defaults>`.
+        /// The config file, `<config text>` or `<embedded defaults>`.
         file: String,
         /// Where in the file, when known.
         at: Option<Position>,
@@ -32,7 +32,7 @@ pub enum ConfigError {
     /// The file parsed but a value makes no sense (found by validation after parsing).
     #[error("{}: `{key}`: {message}", place(file, at))]
     Invalid {
-        /// The config file, or `<embedded defaults>`.
+        /// The config file, `<config text>` or `<embedded defaults>`.
         file: String,
         /// Where the offending value is written, when it is written in the file at all.
         at: Option<Position>,
@@ -50,17 +50,19 @@ fn place(file: &str, at: &Option<Position>) -> String {
     }
 }
 
-fn file_label(origin: Option<&Path>) -> String {
-    origin
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "<embedded defaults>".to_string())
+fn file_label(origin: Option<&Path>, text: &str) -> String {
+    match origin {
+        Some(p) => p.display().to_string(),
+        None if text_is_blank(text) => "<embedded defaults>".to_string(),
+        None => "<config text>".to_string(),
+    }
 }
 
 pub(crate) fn from_yaml_str(text: &str, origin: Option<&Path>) -> Result<Config, ConfigError> {
-    let file = file_label(origin);
+    let file = file_label(origin, text);
     let index = KeyIndex::build(text);
     // A file of only comments has no root node; it means "all defaults", like an empty file.
-    let mut config: Config = if index.entries.is_empty() && text_is_blank(text) {
+    let mut config: Config = if text_is_blank(text) {
         Config::default()
     } else {
         // `yes`/`on` as booleans is a YAML 1.1 trap (Norway problem); insist on true/false.
