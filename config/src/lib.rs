@@ -2,8 +2,13 @@
 //!
 //! Every key is optional. Relative paths are resolved against the directory of the
 //! config file (or the current directory when running on embedded defaults), and
-//! `{data_dir}` is substituted in `mail_path` and `users_file` at load time, so the
-//! rest of Roost only ever sees absolute, expanded values.
+//! `{data_dir}` is substituted in `mail_path`, `users_file` and the TLS paths at load time,
+//! so the rest of Roost only ever sees absolute, expanded values (`{user}` stays in
+//! `mail_path` until [`Config::mail_dir`]).
+//!
+//! Unknown keys and bad values are refused with `file:line:column`, the dotted key path and
+//! what to write instead. `docs/configuration.md` and `config/roost.example.yaml` describe
+//! every key; tests keep them in step with these types.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -337,7 +342,8 @@ impl Config {
         load::from_yaml_str(text, origin)
     }
 
-    /// The effective configuration as YAML (what `roost check-config` prints).
+    /// The effective configuration as YAML (what `roost check-config` prints); loading the
+    /// text again gives an equal `Config`.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }

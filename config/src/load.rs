@@ -121,6 +121,13 @@ fn parse_error(err: &YamlError, index: &KeyIndex, file: &str) -> ConfigError {
             format!("`{key}`: {message}")
         }
     };
+    // A value reached through an alias: explain the original error, point at the use site.
+    let (err, anchor) = match err {
+        YamlError::AliasError {
+            error, locations, ..
+        } => (error.without_snippet(), Some(locations.defined_location)),
+        other => (other, None),
+    };
     let message = match err {
         YamlError::SerdeUnknownField {
             field, expected, ..
@@ -169,6 +176,14 @@ fn parse_error(err: &YamlError, index: &KeyIndex, file: &str) -> ConfigError {
             "only one YAML document is allowed; remove the second `---`".to_string()
         }
         other => keyed(strip_location(&other.to_string())),
+    };
+    let message = match anchor {
+        Some(def) if def.line() > 0 => format!(
+            "{message}; the value comes from the anchor at line {}, column {}",
+            def.line(),
+            def.column()
+        ),
+        _ => message,
     };
     ConfigError::Parse {
         file: file.to_string(),
@@ -220,6 +235,22 @@ mod tests {
 
     /// Each snippet is loaded as if from `roost.yaml`; the whole error text is compared.
     const BAD: &[(&str, &str)] = &[
+        (
+            "mailboxes:\n  special_use:\n    - {name: X, usage: sent}\n",
+            "roost.yaml:3:17: unknown key `mailboxes.special_use[0].usage` (expected one of: name, use)",
+        ),
+        (
+            "log:\n  level: &l info\n  format: *l\n",
+            "roost.yaml:3:11: `log.format`: expected one of text, json (got `info`); the value comes from the anchor at line 2, column 13",
+        ),
+        (
+            "log:\n  level: \"warn,,debug\"\n",
+            "roost.yaml:2:10: `log.level`: an empty directive (stray comma) is not a level or `target=level` directive (levels: off, error, warn, info, debug, trace)",
+        ),
+        (
+            "listen:\n  imaps: [\"[::]:993\", \"[::1]:993\"]\n",
+            "roost.yaml:2:23: `listen.imaps[1]`: [::1]:993 collides with `listen.imaps[0]`; each address:port can be bound once",
+        ),
         (
             "listn: []\n",
             "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage)",
@@ -379,5 +410,64 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    type Change = fn(&mut Config);
+
+    /// Good snippets and what they change relative to the defaults.
+    const GOOD: &[(&str, Change)] = &[
+        ("# only a comment\n", |_| {}),
+        ("{}\n", |_| {}),
+        ("listen:\n  imap: []\n", |c| c.listen.imap.clear()),
+        (
+            "listen: {imap: [\"[::]:143\", \"0.0.0.0:143\"], imaps: [\"127.0.0.1:0\", \"127.0.0.1:0\"]}\n",
+            |c| {
+                c.listen.imap = vec![sock("[::]:143"), sock("0.0.0.0:143")];
+                c.listen.imaps = vec![sock("127.0.0.1:0"), sock("127.0.0.1:0")];
+            },
+        ),
+        ("auth:\n  cleartext: never\n  failure_delay_ms: 0\n", |c| {
+            c.auth.cleartext = crate::CleartextPolicy::Never;
+            c.auth.failure_delay_ms = 0;
+        }),
+        (
+            "log: {level: \"warn, roost_storage=DEBUG\", format: json}\n",
+            |c| {
+                c.log.level = "warn, roost_storage=DEBUG".to_string();
+                c.log.format = crate::LogFormat::Json;
+            },
+        ),
+        ("storage:\n  fsync: false\n", |c| c.storage.fsync = false),
+        ("limits:\n  shutdown_grace_secs: 0\n", |c| {
+            c.limits.shutdown_grace_secs = 0
+        }),
+        (
+            "mailboxes:\n  autocreate: false\n  special_use: []\n",
+            |c| {
+                c.mailboxes.autocreate = false;
+                c.mailboxes.special_use.clear();
+            },
+        ),
+        ("mail_path: /srv/vmail/{user}\n", |c| {
+            c.mail_path = "/srv/vmail/{user}".to_string()
+        }),
+    ];
+
+    fn sock(s: &str) -> std::net::SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn good_snippets_change_only_what_they_say() {
+        let origin = Some(Path::new("/etc/roost/roost.yaml"));
+        let defaults = from_yaml_str("", origin).expect("defaults load");
+        for (yaml, change) in GOOD {
+            let mut want = defaults.clone();
+            change(&mut want);
+            match from_yaml_str(yaml, origin) {
+                Ok(got) => assert_eq!(got, want, "{yaml:?}"),
+                Err(e) => panic!("{yaml:?}: {e}"),
+            }
+        }
     }
 }
