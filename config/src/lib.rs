@@ -10,6 +10,8 @@
 //! what to write instead. `docs/configuration.md` and `config/roost.example.yaml` describe
 //! every key; tests keep them in step with these types.
 
+#![warn(missing_docs)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
