@@ -124,6 +124,38 @@ impl KeywordSet {
     }
 }
 
+/// Raw-bit conversions and set differences, for the index and STORE.
+impl Flags {
+    /// Flags from raw bits as returned by [`Flags::bits`]; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Flags {
+        Flags(bits & 0b11_1111)
+    }
+    /// Flags set here but not in `other`.
+    pub fn difference(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
+    }
+}
+
+/// Raw-bit conversions and set operations, for the index and STORE.
+impl KeywordSet {
+    /// Keywords from raw bits; bits 26 and above are dropped.
+    pub fn from_bits(bits: u32) -> KeywordSet {
+        KeywordSet(bits & ((1 << MAX_KEYWORDS) - 1))
+    }
+    /// The raw bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+    /// Keywords set in either.
+    pub fn union(self, other: KeywordSet) -> KeywordSet {
+        KeywordSet(self.0 | other.0)
+    }
+    /// Keywords set here but not in `other`.
+    pub fn difference(self, other: KeywordSet) -> KeywordSet {
+        KeywordSet(self.0 & !other.0)
+    }
+}
+
 /// A Maildir file name split into its parts. Parsing never fails: unknown parts are ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedName<'a> {

@@ -1,0 +1,1328 @@
+//! The shared, in-process mailbox object: one per (user, mailbox), used by every session of
+//! every protocol.
+//!
+//! All changes (appends, flag changes, expunges, and what outside programs do to `new/` and
+//! `cur/`) are applied under one mutex, each batch gets the next modseq, and the new highest
+//! modseq is published on a `watch` channel. Sessions keep their own view (sequence numbers,
+//! what they were last told) and ask [`Mailbox::changes_since`] what happened after the
+//! modseq they last saw; nothing is queued per session, so a slow or idle session costs
+//! nothing and can never miss a change.
+//!
+//! UIDs come from `dovecot-uidlist` under its dotlock, so other Roost processes and Dovecot
+//! on the same Maildir never hand out a UID twice; flags live in file names; modseqs and
+//! caches live in Roost's own index ([`crate::index`]).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::error::{Result, StorageError};
+use crate::index::{IndexError, IndexFile, IndexRecord, Stamp, UNCLEAN_MODSEQ_GAP, modseq_floor};
+use crate::maildir::filename::{self, Flags, KeywordSet};
+use crate::maildir::keywords::{self, KeywordNames};
+use crate::maildir::names::MailboxName;
+use crate::maildir::uidlist::{self, FileStamp, UidRecord, Uidlist, UidlistLock};
+
+/// How long after a directory changed its mtime is trusted: file systems keep coarse
+/// timestamps, so two changes within one tick leave the same mtime (Dovecot waits too).
+const MTIME_TRUST_DELAY: Duration = Duration::from_secs(2);
+/// Expunges remembered for [`Mailbox::changes_since`]; older ones make it report `complete: false`.
+const EXPUNGE_LOG_MAX: usize = 100_000;
+/// The index is rewritten at most this often while changes keep coming.
+const INDEX_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Settings every mailbox needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct MailboxOptions {
+    /// fsync message files and directories on delivery.
+    pub fsync: bool,
+    /// How long to wait for another process's uidlist lock.
+    pub lock_timeout: Duration,
+    /// When a left-over lock file counts as stale.
+    pub stale_lock: Duration,
+}
+
+impl Default for MailboxOptions {
+    fn default() -> Self {
+        MailboxOptions {
+            fsync: true,
+            lock_timeout: Duration::from_secs(30),
+            stale_lock: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a session learns about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub uid: u32,
+    pub flags: Flags,
+    pub keywords: KeywordSet,
+    pub modseq: u64,
+    /// INTERNALDATE, seconds since the epoch.
+    pub internal_date: i64,
+    /// Bytes on disk (LF line ends as stored).
+    pub size: u64,
+    /// Size with CRLF line ends (RFC822.SIZE, POP3 LIST), once known; see [`Mailbox::vsizes`].
+    pub vsize: Option<u64>,
+    /// Legacy POP3 UIDL carried over from an older server, if any.
+    pub pop3_uidl: Option<String>,
+}
+
+impl MessageInfo {
+    fn from_record(r: &IndexRecord) -> MessageInfo {
+        MessageInfo {
+            uid: r.uid,
+            flags: Flags::from_bits(r.flags),
+            keywords: KeywordSet::from_bits(r.keywords),
+            modseq: r.modseq,
+            internal_date: r.internal_date,
+            size: r.size,
+            vsize: r.vsize,
+            pop3_uidl: r.pop3_uidl.clone(),
+        }
+    }
+}
+
+/// The whole mailbox at one modseq.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub uid_validity: u32,
+    pub next_uid: u32,
+    pub highest_modseq: u64,
+    /// Messages with UID >= this are \Recent for the session that claimed them.
+    pub first_recent_uid: u32,
+    /// Sorted by UID.
+    pub messages: Vec<MessageInfo>,
+}
+
+/// What happened after a given modseq.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub highest_modseq: u64,
+    /// UIDs expunged after the modseq (may include UIDs the caller never knew).
+    pub expunged: Vec<u32>,
+    /// Messages whose modseq is newer: changed flags, or appended.
+    pub changed: Vec<MessageInfo>,
+    /// False when expunges that old are no longer remembered: the caller must compare
+    /// its UID list with a fresh [`Snapshot`] instead of trusting `expunged`.
+    pub complete: bool,
+}
+
+/// Counts for STATUS and POP3 STAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub messages: u32,
+    pub recent: u32,
+    pub unseen: u32,
+    pub uid_next: u32,
+    pub uid_validity: u32,
+    pub highest_modseq: u64,
+}
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// The result of [`Mailbox::store`].
+#[derive(Debug, Clone, Default)]
+pub struct StoreOutcome {
+    /// Messages whose flags now differ from before, with their new state.
+    pub changed: Vec<MessageInfo>,
+    /// UIDs refused because their modseq was above UNCHANGEDSINCE (RFC 7162 MODIFIED).
+    pub modified: Vec<u32>,
+}
+
+/// A message written to `tmp/`, ready to be committed into a mailbox.
+#[derive(Debug)]
+pub struct TmpMessage {
+    path: PathBuf,
+    size: u64,
+    vsize: u64,
+    internal_date: Option<i64>,
+}
+
+impl TmpMessage {
+    /// Bytes on disk.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for TmpMessage {
+    fn drop(&mut self) {
+        // Committed messages were renamed away; anything left is an abandoned upload.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Streams a new message into `tmp/`, counting its size and CRLF size, refusing more than
+/// the limit. Nothing is visible in the mailbox until [`Mailbox::commit`].
+pub struct TmpWriter {
+    /// `None` only after `finish` took it.
+    file: Option<io::BufWriter<File>>,
+    path: Option<PathBuf>,
+    size: u64,
+    bare_lf: u64,
+    last: u8,
+    limit: u64,
+    fsync: bool,
+}
+
+impl TmpWriter {
+    /// Finish writing: flush, fsync when configured, and hand back the temporary message.
+    pub fn finish(mut self, internal_date: Option<i64>) -> Result<TmpMessage> {
+        let path = self.path.take().expect("path present until finish");
+        let file = self
+            .file
+            .take()
+            .expect("file present until finish")
+            .into_inner()
+            .map_err(|e| StorageError::io("writing message", e.into_error()))?;
+        if let Some(t) = internal_date {
+            let when = if t >= 0 {
+                SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64)
+            } else {
+                SystemTime::UNIX_EPOCH - Duration::from_secs(t.unsigned_abs())
+            };
+            file.set_modified(when)
+                .map_err(|e| StorageError::io("setting INTERNALDATE", e))?;
+        }
+        if self.fsync {
+            file.sync_all()
+                .map_err(|e| StorageError::io("syncing message", e))?;
+        }
+        Ok(TmpMessage {
+            path,
+            size: self.size,
+            vsize: self.size + self.bare_lf,
+            internal_date,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn writer(&mut self) -> io::Result<&mut io::BufWriter<File>> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("message already finished"))
+    }
+}
+
+impl Write for TmpWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.size + buf.len() as u64 > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "message too large",
+            ));
+        }
+        let n = self.writer()?.write(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' && self.last != b'\r' {
+                self.bare_lf += 1;
+            }
+            self.last = b;
+        }
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer()?.flush()
+    }
+}
+
+impl Drop for TmpWriter {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// One message to commit: the file, its flags and keywords.
+pub struct NewMessage {
+    pub tmp: TmpMessage,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+}
+
+struct State {
+    idx: IndexFile,
+    keywords: KeywordNames,
+    keywords_stamp: Option<FileStamp>,
+    /// Names this process created or removed, so the watcher can tell its own changes
+    /// from an outside program's.
+    own_names: HashSet<String>,
+    /// The index on disk says `clean`; the next change must first mark it unclean.
+    clean_on_disk: bool,
+    dirty: bool,
+    last_write: Instant,
+    force_sync: bool,
+    deleted: bool,
+}
+
+/// One mailbox, shared by every session that has it open.
+pub struct Mailbox {
+    name: MailboxName,
+    dir: PathBuf,
+    opts: MailboxOptions,
+    state: Mutex<State>,
+    notify: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+fn io_ctx(what: &str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {
+    let context = format!("{what} {}", path.display());
+    move |e| StorageError::io(context, e)
+}
+
+fn to_stamp(s: Option<FileStamp>) -> Stamp {
+    s.map(|s| Stamp {
+        mtime_ns: s.mtime_ns,
+        size: s.size,
+        inode: s.inode,
+    })
+    .unwrap_or_default()
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// A directory stamp that is too fresh to prove "nothing changed since".
+fn too_fresh(s: &Stamp) -> bool {
+    now_ns() - s.mtime_ns < MTIME_TRUST_DELAY.as_nanos() as i128
+}
+
+fn base_of(filename: &str) -> &str {
+    filename::parse(filename).base
+}
+
+fn read_dir_names(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(StorageError::io(format!("listing {}", dir.display()), e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(io_ctx("listing", dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            warn!(dir = %dir.display(), "skipping a file whose name is not UTF-8");
+            continue;
+        };
+        if !name.starts_with('.') {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// Size with CRLF line ends of a stored message.
+fn compute_vsize(path: &Path) -> io::Result<u64> {
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut size, mut bare, mut last) = (0u64, 0u64, 0u8);
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(size + bare);
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' && last != b'\r' {
+                bare += 1;
+            }
+            last = b;
+        }
+        size += n as u64;
+    }
+}
+
+impl Mailbox {
+    /// Open the mailbox stored in `dir` (which must exist), loading or rebuilding its index.
+    pub fn open(name: MailboxName, dir: PathBuf, opts: MailboxOptions) -> Result<Mailbox> {
+        if !dir.join("cur").is_dir() {
+            return Err(StorageError::NoSuchMailbox(name.as_str().to_string()));
+        }
+        let (idx, clean) = match IndexFile::read(&dir) {
+            Ok(Some(mut idx)) => {
+                let clean = idx.clean;
+                if !clean {
+                    // The last process did not close it: changes after its last write may
+                    // have been seen by clients, so never reuse their modseqs.
+                    idx.highest_modseq += UNCLEAN_MODSEQ_GAP;
+                    debug!(dir = %dir.display(), "index was not closed cleanly; modseqs move ahead");
+                }
+                (idx, clean)
+            }
+            Ok(None) => (Self::fresh_index(), false),
+            Err(e) => {
+                match &e {
+                    IndexError::Damaged(why) => warn!(
+                        dir = %dir.display(), reason = why,
+                        "index is damaged; rebuilding it from the Maildir"
+                    ),
+                    IndexError::Io(err) => warn!(
+                        dir = %dir.display(), error = %err,
+                        "index cannot be read; rebuilding it from the Maildir"
+                    ),
+                }
+                (Self::fresh_index(), false)
+            }
+        };
+        let (notify, _) = watch::channel(idx.highest_modseq);
+        let mb = Mailbox {
+            name,
+            dir,
+            opts,
+            state: Mutex::new(State {
+                idx,
+                keywords: KeywordNames::default(),
+                keywords_stamp: None,
+                own_names: HashSet::new(),
+                clean_on_disk: clean,
+                dirty: false,
+                last_write: Instant::now(),
+                force_sync: false,
+                deleted: false,
+            }),
+            notify,
+        };
+        {
+            let mut st = mb.lock();
+            mb.sync_locked(&mut st, false)?;
+        }
+        Ok(mb)
+    }
+
+    fn fresh_index() -> IndexFile {
+        IndexFile {
+            uid_validity: 0,
+            next_uid: 1,
+            highest_modseq: modseq_floor(),
+            first_recent_uid: 1,
+            clean: false,
+            ..IndexFile::default()
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the on-disk state inconsistent (every
+        // step is a rename), so keep serving with the in-memory state as it is.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The mailbox name.
+    pub fn name(&self) -> &MailboxName {
+        &self.name
+    }
+
+    /// The mailbox directory (the Maildir root for INBOX).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A receiver that wakes whenever the highest modseq moves (any change at all).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    /// Pick up changes on disk (quick when nothing changed) and return the whole mailbox.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, false)?;
+        Ok(Snapshot {
+            uid_validity: st.idx.uid_validity,
+            next_uid: st.idx.next_uid,
+            highest_modseq: st.idx.highest_modseq,
+            first_recent_uid: st.idx.first_recent_uid,
+            messages: st
+                .idx
+                .records
+                .iter()
+                .map(MessageInfo::from_record)
+                .collect(),
+        })
+    }
+
+    /// Counts for STATUS / STAT.
+    pub fn status(&self) -> Result<Status> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, false)?;
+        let recent_from = st.idx.first_recent_uid;
+        let mut s = Status {
+            messages: st.idx.records.len() as u32,
+            recent: 0,
+            unseen: 0,
+            uid_next: st.idx.next_uid,
+            uid_validity: st.idx.uid_validity,
+            highest_modseq: st.idx.highest_modseq,
+        };
+        for r in &st.idx.records {
+            if r.uid >= recent_from {
+                s.recent += 1;
+            }
+            if !Flags::from_bits(r.flags).contains(Flags::SEEN) {
+                s.unseen += 1;
+            }
+        }
+        Ok(s)
+    }
+
+    /// Changes after `modseq`, picking up changes on disk first.
+    pub fn changes_since(&self, modseq: u64) -> Result<Changes> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, false)?;
+        let oldest_kept = if st.idx.expunged.len() >= EXPUNGE_LOG_MAX {
+            st.idx.expunged.first().map(|e| e.1).unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(Changes {
+            highest_modseq: st.idx.highest_modseq,
+            expunged: st
+                .idx
+                .expunged
+                .iter()
+                .filter(|e| e.1 > modseq)
+                .map(|e| e.0)
+                .collect(),
+            changed: st
+                .idx
+                .records
+                .iter()
+                .filter(|r| r.modseq > modseq)
+                .map(MessageInfo::from_record)
+                .collect(),
+            complete: modseq >= oldest_kept,
+        })
+    }
+
+    /// Hand the \Recent messages to the calling session: returns the first recent UID and
+    /// moves the mark past every current message, so no other session gets them.
+    pub fn claim_recent(&self) -> Result<u32> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, false)?;
+        let first = st.idx.first_recent_uid;
+        if first != st.idx.next_uid {
+            st.idx.first_recent_uid = st.idx.next_uid;
+            self.note_change(&mut st);
+        }
+        Ok(first)
+    }
+
+    /// Keyword names by index (the bit positions of [`KeywordSet`]).
+    pub fn keyword_names(&self) -> Vec<Option<String>> {
+        self.lock().keywords.names.clone()
+    }
+
+    /// CRLF sizes of the given messages, computing and caching any not known yet.
+    pub fn vsizes(&self, uids: &[u32]) -> Result<Vec<Option<u64>>> {
+        let mut st = self.lock();
+        let mut out = Vec::with_capacity(uids.len());
+        let mut computed = false;
+        for &uid in uids {
+            let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
+                out.push(None);
+                continue;
+            };
+            if let Some(v) = st.idx.records[pos].vsize {
+                out.push(Some(v));
+                continue;
+            }
+            let path = self.path_of(&st.idx.records[pos]);
+            match compute_vsize(&path) {
+                Ok(v) => {
+                    st.idx.records[pos].vsize = Some(v);
+                    computed = true;
+                    out.push(Some(v));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    st.force_sync = true;
+                    out.push(None);
+                }
+                Err(e) => return Err(StorageError::io(format!("reading {}", path.display()), e)),
+            }
+        }
+        if computed {
+            // A cache fill is not a change: no modseq, no notification.
+            st.dirty = true;
+            self.maybe_write_index(&mut st);
+        }
+        Ok(out)
+    }
+
+    fn path_of(&self, r: &IndexRecord) -> PathBuf {
+        self.dir
+            .join(if r.in_new { "new" } else { "cur" })
+            .join(&r.filename)
+    }
+
+    /// Open a message's file for reading; `Ok(None)` when it has been expunged. A file
+    /// renamed by another process meanwhile is found again after a rescan.
+    pub fn open_message(&self, uid: u32) -> Result<Option<(File, MessageInfo)>> {
+        for attempt in 0..2 {
+            let mut st = self.lock();
+            if attempt == 1 {
+                self.sync_locked(&mut st, true)?;
+            }
+            let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
+                return Ok(None);
+            };
+            let path = self.path_of(&st.idx.records[pos]);
+            match File::open(&path) {
+                Ok(f) => return Ok(Some((f, MessageInfo::from_record(&st.idx.records[pos])))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StorageError::io(format!("opening {}", path.display()), e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Start writing a new message into this mailbox's `tmp/`.
+    pub fn create_tmp(&self, limit: u64) -> Result<TmpWriter> {
+        let name = filename::new_unique_base(0, 0);
+        let path = self.dir.join("tmp").join(&name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_ctx("creating", &path))?;
+        Ok(TmpWriter {
+            file: Some(io::BufWriter::with_capacity(64 * 1024, file)),
+            path: Some(path),
+            size: 0,
+            bare_lf: 0,
+            last: 0,
+            limit,
+            fsync: self.opts.fsync,
+        })
+    }
+
+    /// Write `data` as one new message (used by delivery); `max_size` bounds it.
+    pub fn deliver(&self, data: &mut dyn Read, max_size: u64) -> Result<u32> {
+        let mut w = self.create_tmp(max_size)?;
+        match io::copy(data, &mut w) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::FileTooLarge => {
+                return Err(StorageError::TooBig { limit: max_size });
+            }
+            Err(e) => return Err(StorageError::io("writing message", e)),
+        }
+        let tmp = w.finish(None)?;
+        let uids = self.commit(
+            vec![NewMessage {
+                tmp,
+                flags: Flags::default(),
+                keywords: Vec::new(),
+            }],
+            true,
+        )?;
+        Ok(uids[0])
+    }
+
+    /// Make messages from `tmp/` part of the mailbox, all with UIDs from one uidlist lock:
+    /// each file is renamed into `new/` (delivery) or `cur/` (with its flags), the
+    /// directory is synced, then the uidlist is committed. After a crash a message is
+    /// either fully in place or absent, and a UID once written is never reused.
+    pub fn commit(&self, msgs: Vec<NewMessage>, deliver_to_new: bool) -> Result<Vec<u32>> {
+        let mut st = self.lock();
+        self.check_deleted(&st)?;
+        self.sync_locked(&mut st, false)?;
+        let mut kw_sets = Vec::with_capacity(msgs.len());
+        let mut kw_added = false;
+        for m in &msgs {
+            let mut set = KeywordSet::default();
+            for k in &m.keywords {
+                let before = st.keywords.names.len();
+                if let Some(i) = st.keywords.get_or_add(k) {
+                    set.insert(i);
+                }
+                kw_added |= st.keywords.names.len() != before;
+            }
+            kw_sets.push(set);
+        }
+        if kw_added {
+            keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
+            st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
+        }
+
+        let lock = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
+        let (mut list, outside_change) = self.read_uidlist_for_write(&st)?;
+        let mut placed = Vec::with_capacity(msgs.len());
+        let mut uid = list.next_uid.max(st.idx.next_uid);
+        for (m, kw) in msgs.into_iter().zip(kw_sets) {
+            let base = filename::new_unique_base(m.tmp.size, m.tmp.vsize);
+            let (sub, fname) = if deliver_to_new && m.flags.is_empty() && kw.is_empty() {
+                ("new", base.clone())
+            } else {
+                ("cur", filename::with_flags(&base, m.flags, kw))
+            };
+            let dest = self.dir.join(sub).join(&fname);
+            std::fs::rename(&m.tmp.path, &dest).map_err(io_ctx("moving message to", &dest))?;
+            let internal_date = match m.tmp.internal_date {
+                Some(t) => t,
+                None => std::fs::metadata(&dest)
+                    .and_then(|md| md.modified())
+                    .map(unix_secs)
+                    .unwrap_or(0),
+            };
+            st.own_names.insert(fname.clone());
+            list.records.push(UidRecord {
+                uid,
+                fields: vec![
+                    ('S', m.tmp.size.to_string()),
+                    ('W', m.tmp.vsize.to_string()),
+                ],
+                filename: fname.clone(),
+            });
+            placed.push(IndexRecord {
+                uid,
+                filename: fname,
+                in_new: sub == "new",
+                flags: m.flags.bits(),
+                keywords: kw.bits(),
+                pop3_uidl: None,
+                modseq: 0,
+                internal_date,
+                size: m.tmp.size,
+                vsize: Some(m.tmp.vsize),
+            });
+            uid += 1;
+            // The TmpMessage's Drop now finds nothing to remove.
+        }
+        if self.opts.fsync {
+            for sub in ["new", "cur"] {
+                crate::maildir::fsync_dir(&self.dir.join(sub))?;
+            }
+        }
+        list.next_uid = uid;
+        let stamp = lock.commit(&list, self.opts.fsync)?;
+
+        let modseq = st.idx.highest_modseq + 1;
+        st.idx.highest_modseq = modseq;
+        let uids: Vec<u32> = placed.iter().map(|r| r.uid).collect();
+        for mut r in placed {
+            r.modseq = modseq;
+            st.idx.records.push(r);
+        }
+        st.idx.next_uid = uid;
+        st.idx.uid_validity = list.uid_validity;
+        if outside_change {
+            // Someone else changed the uidlist too: look at the directories next time.
+            st.force_sync = true;
+        } else {
+            st.idx.uidlist_stamp = to_stamp(Some(stamp));
+        }
+        self.note_change(&mut st);
+        self.publish(&mut st);
+        Ok(uids)
+    }
+
+    /// Read the uidlist under its lock, creating the first one if there is none; the bool
+    /// says whether it differs from what this process last saw.
+    fn read_uidlist_for_write(&self, st: &State) -> Result<(Uidlist, bool)> {
+        match uidlist::read_uidlist(&self.dir)? {
+            Some((list, stamp)) => Ok((list, to_stamp(Some(stamp)) != st.idx.uidlist_stamp)),
+            None => Ok((
+                Uidlist {
+                    uid_validity: if st.idx.uid_validity != 0 {
+                        st.idx.uid_validity
+                    } else {
+                        new_uid_validity()
+                    },
+                    next_uid: st.idx.next_uid.max(1),
+                    guid: Some(new_guid()),
+                    header_extra: Vec::new(),
+                    records: Vec::new(),
+                },
+                false,
+            )),
+        }
+    }
+
+    /// Change flags of the given UIDs (those not present are ignored). With
+    /// `unchanged_since`, messages modified after it are left alone and reported.
+    pub fn store(
+        &self,
+        uids: &[u32],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<StoreOutcome> {
+        let mut st = self.lock();
+        self.check_deleted(&st)?;
+        self.sync_locked(&mut st, false)?;
+        let mut kw = KeywordSet::default();
+        let mut kw_added = false;
+        for k in keywords {
+            let idx = match op {
+                FlagOp::Remove => st.keywords.index_of(k),
+                _ => {
+                    let before = st.keywords.names.len();
+                    let i = st.keywords.get_or_add(k);
+                    kw_added |= st.keywords.names.len() != before;
+                    i
+                }
+            };
+            if let Some(i) = idx {
+                kw.insert(i);
+            }
+        }
+        if kw_added {
+            keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
+            st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
+        }
+        let modseq = st.idx.highest_modseq + 1;
+        let mut out = StoreOutcome::default();
+        let mut retry = Vec::new();
+        for &uid in uids {
+            let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
+                continue;
+            };
+            let r = &st.idx.records[pos];
+            if unchanged_since.is_some_and(|u| r.modseq > u) {
+                out.modified.push(uid);
+                continue;
+            }
+            let old_f = Flags::from_bits(r.flags);
+            let old_k = KeywordSet::from_bits(r.keywords);
+            let (new_f, new_k) = match op {
+                FlagOp::Add => (old_f.union(flags), old_k.union(kw)),
+                FlagOp::Remove => (old_f.difference(flags), old_k.difference(kw)),
+                FlagOp::Replace => (flags, kw),
+            };
+            if new_f == old_f && new_k == old_k && !r.in_new {
+                continue;
+            }
+            let new_name = filename::with_flags(base_of(&r.filename), new_f, new_k);
+            let from = self.path_of(r);
+            let to = self.dir.join("cur").join(&new_name);
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    retry.push(uid);
+                    continue;
+                }
+                Err(e) => return Err(StorageError::io(format!("renaming {}", from.display()), e)),
+            }
+            let old_name = std::mem::replace(&mut st.idx.records[pos].filename, new_name.clone());
+            st.own_names.insert(old_name);
+            st.own_names.insert(new_name);
+            let r = &mut st.idx.records[pos];
+            r.in_new = false;
+            if new_f == old_f && new_k == old_k {
+                continue; // only moved from new/ to cur/
+            }
+            r.flags = new_f.bits();
+            r.keywords = new_k.bits();
+            r.modseq = modseq;
+            out.changed.push(MessageInfo::from_record(r));
+        }
+        if !out.changed.is_empty() {
+            st.idx.highest_modseq = modseq;
+            self.note_change(&mut st);
+        }
+        if !retry.is_empty() {
+            // Renamed or removed by another process since our last look: rescan and retry
+            // once with the fresh names (gone ones are expunged and silently skipped).
+            st.force_sync = true;
+            drop(st);
+            let again = self.store(&retry, op, flags, keywords, unchanged_since)?;
+            out.changed.extend(again.changed);
+            out.modified.extend(again.modified);
+            return Ok(out);
+        }
+        self.publish(&mut st);
+        Ok(out)
+    }
+
+    /// Remove the given messages; returns the UIDs actually expunged by this call.
+    pub fn expunge(&self, uids: &[u32]) -> Result<Vec<u32>> {
+        let mut st = self.lock();
+        self.check_deleted(&st)?;
+        self.sync_locked(&mut st, false)?;
+        let mut gone = Vec::new();
+        let mut retry = false;
+        for &uid in uids {
+            let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
+                continue;
+            };
+            let path = self.path_of(&st.idx.records[pos]);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    retry = true;
+                    continue;
+                }
+                Err(e) => return Err(StorageError::io(format!("removing {}", path.display()), e)),
+            }
+            let name = st.idx.records[pos].filename.clone();
+            st.own_names.insert(name);
+            gone.push(uid);
+        }
+        if !gone.is_empty() {
+            let modseq = st.idx.highest_modseq + 1;
+            st.idx.highest_modseq = modseq;
+            let gone_set: HashSet<u32> = gone.iter().copied().collect();
+            st.idx.records.retain(|r| !gone_set.contains(&r.uid));
+            for &u in &gone {
+                st.idx.expunged.push((u, modseq));
+            }
+            trim_expunge_log(&mut st.idx.expunged);
+            self.note_change(&mut st);
+        }
+        if retry {
+            // A file vanished or was renamed under us: the rescan expunges or renames it.
+            self.sync_locked(&mut st, true)?;
+            let again: Vec<u32> = uids
+                .iter()
+                .copied()
+                .filter(|u| {
+                    !gone.contains(u) && st.idx.records.binary_search_by_key(u, |r| r.uid).is_ok()
+                })
+                .collect();
+            if !again.is_empty() {
+                drop(st);
+                gone.extend(self.expunge(&again)?);
+                return Ok(gone);
+            }
+        }
+        self.publish(&mut st);
+        Ok(gone)
+    }
+
+    /// Copy messages into `dest` (hard links where the file system allows), keeping flags,
+    /// keywords and INTERNALDATE; returns (source UID, new UID) pairs in order.
+    pub fn copy_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
+        let mut staged = Vec::new();
+        let mut src_uids = Vec::new();
+        let names = self.keyword_names();
+        for &uid in uids {
+            let (path, info) = {
+                let mut st = self.lock();
+                self.sync_locked(&mut st, false)?;
+                let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
+                    continue;
+                };
+                (
+                    self.path_of(&st.idx.records[pos]),
+                    MessageInfo::from_record(&st.idx.records[pos]),
+                )
+            };
+            let tmp_path = dest.dir.join("tmp").join(filename::new_unique_base(0, 0));
+            if std::fs::hard_link(&path, &tmp_path).is_err() {
+                match std::fs::copy(&path, &tmp_path) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        return Err(StorageError::io(format!("copying {}", path.display()), e));
+                    }
+                }
+            }
+            let vsize = match info.vsize {
+                Some(v) => v,
+                None => compute_vsize(&tmp_path).map_err(io_ctx("reading", &tmp_path))?,
+            };
+            let keywords = info
+                .keywords
+                .iter()
+                .filter_map(|i| names.get(i).cloned().flatten())
+                .collect();
+            staged.push(NewMessage {
+                tmp: TmpMessage {
+                    path: tmp_path,
+                    size: info.size,
+                    vsize,
+                    internal_date: Some(info.internal_date),
+                },
+                flags: info.flags,
+                keywords,
+            });
+            src_uids.push(uid);
+        }
+        if staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let new_uids = dest.commit(staged, false)?;
+        Ok(src_uids.into_iter().zip(new_uids).collect())
+    }
+
+    fn check_deleted(&self, st: &State) -> Result<()> {
+        if st.deleted {
+            return Err(StorageError::NoSuchMailbox(self.name.as_str().to_string()));
+        }
+        Ok(())
+    }
+
+    /// Mark the object dead after its directory was deleted or renamed away.
+    pub(crate) fn mark_deleted(&self) {
+        self.lock().deleted = true;
+        self.notify.send_modify(|m| *m += 1);
+    }
+
+    /// Whether the mailbox was deleted while open.
+    pub fn is_deleted(&self) -> bool {
+        self.lock().deleted
+    }
+
+    /// Called by the watcher for each file name an outside change touched; returns true
+    /// when the name is not explained by this process's own work (a sync is due).
+    pub(crate) fn note_fs_event(&self, name: &str) -> bool {
+        let mut st = self.lock();
+        if st.own_names.remove(name) {
+            return false;
+        }
+        st.force_sync = true;
+        true
+    }
+
+    /// Rescan now if the watcher or a failed lookup asked for it, and publish the result.
+    pub fn sync_now(&self, force: bool) -> Result<()> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, force)
+    }
+
+    /// Write the index if it has unsaved changes; `closing` marks it clean.
+    pub fn flush_index(&self, closing: bool) {
+        let mut st = self.lock();
+        // Nothing unsaved, and (unless closing) no clean mark to write either.
+        let unclean_close = closing && !st.clean_on_disk;
+        if st.deleted || !(st.dirty || unclean_close) {
+            return;
+        }
+        self.write_index(&mut st, closing);
+    }
+
+    /// Mark that state changed: make sure the index on disk no longer claims a clean
+    /// close before anything else is published.
+    fn note_change(&self, st: &mut State) {
+        st.dirty = true;
+        if st.clean_on_disk {
+            self.write_index(st, false);
+        } else {
+            self.maybe_write_index(st);
+        }
+    }
+
+    fn maybe_write_index(&self, st: &mut State) {
+        if st.dirty && st.last_write.elapsed() >= INDEX_WRITE_INTERVAL {
+            self.write_index(st, false);
+        }
+    }
+
+    fn write_index(&self, st: &mut State, clean: bool) {
+        st.idx.clean = clean;
+        match st.idx.write(&self.dir, false) {
+            Ok(()) => {
+                st.dirty = false;
+                st.clean_on_disk = clean;
+                st.last_write = Instant::now();
+            }
+            // The index is only a cache plus modseqs: serving goes on, and the next write
+            // or the next open's rebuild catches up.
+            Err(e) => warn!(dir = %self.dir.display(), error = %e, "cannot write the index"),
+        }
+    }
+
+    fn publish(&self, st: &mut State) {
+        let m = st.idx.highest_modseq;
+        self.notify.send_if_modified(|cur| {
+            if *cur != m {
+                *cur = m;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Bring the in-memory state in line with the disk. Without `force`, a mailbox whose
+    /// directories and uidlist are unchanged (and not too freshly changed to tell) is left
+    /// as it is without listing any directory.
+    fn sync_locked(&self, st: &mut State, force: bool) -> Result<()> {
+        if st.deleted {
+            return Ok(());
+        }
+        let force = force || std::mem::take(&mut st.force_sync);
+        let cur_stamp = to_stamp(uidlist::stamp(&self.dir.join("cur"))?);
+        let new_stamp = to_stamp(uidlist::stamp(&self.dir.join("new"))?);
+        let ul_stamp = to_stamp(uidlist::stamp(&self.dir.join("dovecot-uidlist"))?);
+        if !self.dir.join("cur").is_dir() {
+            // The directory went away under us (deleted by another process).
+            st.deleted = true;
+            self.notify.send_modify(|m| *m += 1);
+            return Ok(());
+        }
+        let kw_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
+        if kw_stamp != st.keywords_stamp {
+            st.keywords = keywords::read_keywords(&self.dir)?;
+            st.keywords_stamp = kw_stamp;
+        }
+        let unchanged = cur_stamp == st.idx.cur_stamp
+            && new_stamp == st.idx.new_stamp
+            && ul_stamp == st.idx.uidlist_stamp
+            && !too_fresh(&cur_stamp)
+            && !too_fresh(&new_stamp)
+            && st.idx.uid_validity != 0;
+        if unchanged && !force {
+            return Ok(());
+        }
+        self.full_sync(st, cur_stamp, new_stamp)?;
+        self.publish(st);
+        Ok(())
+    }
+
+    fn full_sync(&self, st: &mut State, cur_stamp: Stamp, new_stamp: Stamp) -> Result<()> {
+        // The uidlist as it was before listing: every file it names was in place by then.
+        let before = uidlist::read_uidlist(&self.dir)?;
+        let mut on_disk: HashMap<String, (String, bool)> = HashMap::new();
+        for name in read_dir_names(&self.dir.join("new"))? {
+            on_disk.insert(base_of(&name).to_string(), (name, true));
+        }
+        for name in read_dir_names(&self.dir.join("cur"))? {
+            // A base both in new/ and cur/ (a crash mid-move) is the cur/ one.
+            on_disk.insert(base_of(&name).to_string(), (name, false));
+        }
+        st.own_names.clear();
+
+        let modseq = st.idx.highest_modseq + 1;
+        let mut changed = false;
+        let mut expunged = Vec::new();
+        let mut kept = Vec::with_capacity(st.idx.records.len());
+        for mut r in std::mem::take(&mut st.idx.records) {
+            match on_disk.remove(base_of(&r.filename)) {
+                None => {
+                    expunged.push(r.uid);
+                }
+                Some((name, in_new)) => {
+                    if name != r.filename || in_new != r.in_new {
+                        let p = filename::parse(&name);
+                        if p.flags.bits() != r.flags || p.keywords.bits() != r.keywords {
+                            r.flags = p.flags.bits();
+                            r.keywords = p.keywords.bits();
+                            r.modseq = modseq;
+                            changed = true;
+                        }
+                        r.filename = name;
+                        r.in_new = in_new;
+                    }
+                    kept.push(r);
+                }
+            }
+        }
+        st.idx.records = kept;
+        if !expunged.is_empty() {
+            changed = true;
+            for &u in &expunged {
+                st.idx.expunged.push((u, modseq));
+            }
+            trim_expunge_log(&mut st.idx.expunged);
+        }
+
+        // Files we have no record of: UIDs from the uidlist (another process assigned them)
+        // or new ones under the lock.
+        let mut list = before.as_ref().map(|(l, _)| l.clone());
+        let mut ul_stamp = before.as_ref().map(|(_, s)| *s);
+        if let Some(l) = &list
+            && st.idx.uid_validity != 0
+            && l.uid_validity != st.idx.uid_validity
+        {
+            warn!(dir = %self.dir.display(), old = st.idx.uid_validity, new = l.uid_validity,
+                  "UIDVALIDITY changed on disk; dropping the index");
+            st.idx.records.clear();
+            st.idx.expunged.clear();
+            return self.rebuild_after_validity_change(st, cur_stamp, new_stamp);
+        }
+        let needs_uid = |list: &Option<Uidlist>, on_disk: &HashMap<String, (String, bool)>| {
+            let known: HashSet<&str> = list
+                .iter()
+                .flat_map(|l| l.records.iter().map(|r| r.base()))
+                .collect();
+            on_disk.keys().any(|b| !known.contains(b.as_str()))
+        };
+        let lock_for_write = needs_uid(&list, &on_disk) || list.is_none();
+        let mut lock = None;
+        if lock_for_write {
+            let l = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
+            let (fresh, _) = self.read_uidlist_for_write(st)?;
+            list = Some(fresh);
+            lock = Some(l);
+        }
+        let mut list = list.expect("uidlist read or created above");
+        if st.idx.uid_validity == 0 {
+            st.idx.uid_validity = list.uid_validity;
+        }
+        // The index may know of UIDs the uidlist lost (a damaged uidlist): never go back.
+        list.next_uid = list.next_uid.max(st.idx.next_uid);
+
+        let pre_next_uid = before.as_ref().map(|(l, _)| l.next_uid).unwrap_or(0);
+        let by_base: HashMap<String, usize> = list
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.base().to_string(), i))
+            .collect();
+        let mut added = Vec::new();
+        let mut uidlist_dirty = false;
+        let mut new_names: Vec<(String, String, bool)> = on_disk
+            .into_iter()
+            .map(|(base, (name, in_new))| (base, name, in_new))
+            .collect();
+        // Oldest first, so UIDs follow delivery order as in Dovecot.
+        new_names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (base, name, in_new) in new_names {
+            let (uid, pop3_uidl) = match by_base.get(&base) {
+                Some(&i) => (
+                    list.records[i].uid,
+                    list.records[i].field('P').map(str::to_string),
+                ),
+                None => {
+                    let uid = list.next_uid;
+                    list.next_uid += 1;
+                    list.records.push(UidRecord {
+                        uid,
+                        fields: Vec::new(),
+                        filename: name.clone(),
+                    });
+                    uidlist_dirty = true;
+                    (uid, None)
+                }
+            };
+            let path = self
+                .dir
+                .join(if in_new { "new" } else { "cur" })
+                .join(&name);
+            let md = match std::fs::metadata(&path) {
+                Ok(md) => md,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StorageError::io(format!("reading {}", path.display()), e)),
+            };
+            let p = filename::parse(&name);
+            let (flags, keywords) = (p.flags.bits(), p.keywords.bits());
+            let (size, vsize) = (p.size.unwrap_or(md.len()), p.vsize);
+            added.push(IndexRecord {
+                uid,
+                filename: name,
+                in_new,
+                flags,
+                keywords,
+                pop3_uidl,
+                modseq,
+                internal_date: md.modified().map(unix_secs).unwrap_or(0),
+                size,
+                vsize,
+            });
+        }
+        if let Some(l) = lock {
+            // Drop records of files that were already gone before we listed (their UIDs stay
+            // used: next_uid never moves back).
+            let present: HashSet<u32> = st
+                .idx
+                .records
+                .iter()
+                .map(|r| r.uid)
+                .chain(added.iter().map(|r| r.uid))
+                .collect();
+            let before_len = list.records.len();
+            list.records
+                .retain(|r| r.uid >= pre_next_uid || present.contains(&r.uid));
+            uidlist_dirty |= list.records.len() != before_len;
+            list.records.sort_by_key(|r| r.uid);
+            if uidlist_dirty || before.is_none() {
+                ul_stamp = Some(l.commit(&list, self.opts.fsync)?);
+            }
+        }
+        if !added.is_empty() {
+            changed = true;
+            st.idx.records.extend(added);
+            st.idx.records.sort_by_key(|r| r.uid);
+            st.idx.records.dedup_by_key(|r| r.uid);
+        }
+        st.idx.next_uid = list.next_uid;
+        st.idx.cur_stamp = cur_stamp;
+        st.idx.new_stamp = new_stamp;
+        st.idx.uidlist_stamp = to_stamp(ul_stamp);
+        if changed {
+            st.idx.highest_modseq = modseq;
+            self.note_change(st);
+        } else {
+            st.dirty = true;
+            self.maybe_write_index(st);
+        }
+        Ok(())
+    }
+
+    fn rebuild_after_validity_change(
+        &self,
+        st: &mut State,
+        cur_stamp: Stamp,
+        new_stamp: Stamp,
+    ) -> Result<()> {
+        let floor = st.idx.highest_modseq.max(modseq_floor());
+        st.idx = Self::fresh_index();
+        st.idx.highest_modseq = floor;
+        info!(dir = %self.dir.display(), "re-reading mailbox with its new UIDVALIDITY");
+        self.full_sync(st, cur_stamp, new_stamp)
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.flush_index(true);
+    }
+}
+
+fn trim_expunge_log(log: &mut Vec<(u32, u64)>) {
+    if log.len() > EXPUNGE_LOG_MAX {
+        let excess = log.len() - EXPUNGE_LOG_MAX;
+        log.drain(..excess);
+    }
+}
+
+/// A new UIDVALIDITY: the current time, as Dovecot does.
+pub(crate) fn new_uid_validity() -> u32 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn new_guid() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

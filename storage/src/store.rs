@@ -1,0 +1,515 @@
+//! The store: one registry of open mailboxes for the whole process, and each user's
+//! mailbox tree (list, create, delete, rename, subscriptions, special-use).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use inotify::WatchDescriptor;
+use tracing::{info, warn};
+
+use crate::error::{Result, StorageError};
+use crate::mailbox::{Mailbox, MailboxOptions};
+use crate::maildir::names::{MailboxName, SEPARATOR};
+use crate::maildir::{self, subscriptions};
+use crate::watch::Watcher;
+
+/// Marker in a Maildir root: the special-use mailboxes were created once (a user who deletes
+/// Trash later keeps it deleted).
+const AUTOCREATED_MARKER: &str = "roost-autocreated";
+/// Prefix of directories being deleted; `..` can never be a mailbox name.
+const TRASH_PREFIX: &str = "..roost-deleted.";
+
+/// A mailbox created on first login, with its RFC 6154 attribute (e.g. `\Sent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialMailbox {
+    pub name: String,
+    pub attribute: String,
+}
+
+/// What the store needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Maildir path template; `{user}` is replaced by the user name.
+    pub mail_path: String,
+    pub mailbox: MailboxOptions,
+    /// Fallback rescan of open mailboxes, for changes inotify cannot see.
+    pub rescan_interval: Duration,
+    /// Create `special_use` on a user's first login.
+    pub autocreate: bool,
+    pub special_use: Vec<SpecialMailbox>,
+}
+
+struct OpenEntry {
+    mailbox: Weak<Mailbox>,
+    watches: Vec<WatchDescriptor>,
+}
+
+/// The process-wide storage: hands out the one shared [`Mailbox`] per directory.
+pub struct Store {
+    cfg: StoreConfig,
+    open: Mutex<HashMap<PathBuf, OpenEntry>>,
+    watcher: Option<Watcher>,
+    /// Serializes read-modify-write of subscription files and mailbox tree changes.
+    tree_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// One entry of a user's mailbox list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxEntry {
+    pub name: MailboxName,
+    /// False for a parent that exists only because it has children (IMAP \Noselect).
+    pub selectable: bool,
+    /// RFC 6154 attribute from the configuration, e.g. `\Sent`.
+    pub special_use: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Refuse user names that would leave the mail directory when put into the template.
+fn check_user_name(user: &str) -> Result<()> {
+    let bad = user.is_empty()
+        || user == "."
+        || user == ".."
+        || user.len() > 255
+        || user
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(StorageError::NotAllowed(format!(
+            "user name {user:?} cannot be used as part of a path"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Create the store and start its watcher and maintenance threads.
+    pub fn new(cfg: StoreConfig) -> Arc<Store> {
+        let store = Arc::new(Store {
+            cfg,
+            open: Mutex::new(HashMap::new()),
+            watcher: Watcher::start(),
+            tree_lock: Mutex::new(()),
+        });
+        let weak = Arc::downgrade(&store);
+        let spawned = std::thread::Builder::new()
+            .name("roost-maintenance".into())
+            .spawn(move || maintenance(weak));
+        if let Err(e) = spawned {
+            warn!(error = %e, "cannot start the maintenance thread; indexes are written on close only");
+        }
+        store
+    }
+
+    /// The configuration this store runs with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// The mailboxes of `user`, creating the Maildir root on first use.
+    pub fn user(self: &Arc<Self>, user: &str) -> Result<UserStore> {
+        check_user_name(user)?;
+        let root = PathBuf::from(self.cfg.mail_path.replace("{user}", user));
+        if !root.join("cur").is_dir() {
+            maildir::create_maildir_dirs(&root)?;
+            info!(user, root = %root.display(), "created Maildir");
+        }
+        Ok(UserStore {
+            store: self.clone(),
+            user: user.to_string(),
+            root,
+        })
+    }
+
+    /// The shared object for the mailbox in `dir`, opening it if nobody has it open.
+    fn open_dir(&self, name: MailboxName, dir: PathBuf) -> Result<Arc<Mailbox>> {
+        let mut open = lock(&self.open);
+        if let Some(mb) = open.get(&dir).and_then(|e| e.mailbox.upgrade())
+            && !mb.is_deleted()
+        {
+            return Ok(mb);
+        }
+        let mb = Arc::new(Mailbox::open(name, dir.clone(), self.cfg.mailbox.clone())?);
+        let watches = self
+            .watcher
+            .as_ref()
+            .map(|w| w.add(&mb))
+            .unwrap_or_default();
+        let kept = watches.clone();
+        if let Some(old) = open.insert(
+            dir,
+            OpenEntry {
+                mailbox: Arc::downgrade(&mb),
+                watches,
+            },
+        ) && let Some(w) = &self.watcher
+        {
+            // inotify hands out the same descriptor for the same directory again:
+            // only drop the ones the new object does not use.
+            w.remove(
+                old.watches
+                    .into_iter()
+                    .filter(|wd| !kept.contains(wd))
+                    .collect(),
+            );
+        }
+        Ok(mb)
+    }
+
+    /// Tell sessions holding mailboxes at or below `dir` that they are gone.
+    fn forget_dirs(&self, matches: impl Fn(&Path) -> bool) {
+        let mut open = lock(&self.open);
+        let gone: Vec<PathBuf> = open.keys().filter(|p| matches(p)).cloned().collect();
+        for p in gone {
+            if let Some(e) = open.remove(&p) {
+                if let Some(mb) = e.mailbox.upgrade() {
+                    mb.mark_deleted();
+                }
+                if let Some(w) = &self.watcher {
+                    w.remove(e.watches);
+                }
+            }
+        }
+    }
+
+    fn open_mailboxes(&self) -> Vec<Arc<Mailbox>> {
+        let mut open = lock(&self.open);
+        let mut dead = Vec::new();
+        let mut live = Vec::new();
+        for (p, e) in open.iter() {
+            match e.mailbox.upgrade() {
+                Some(mb) => live.push(mb),
+                None => dead.push(p.clone()),
+            }
+        }
+        for p in dead {
+            if let Some(e) = open.remove(&p)
+                && let Some(w) = &self.watcher
+            {
+                w.remove(e.watches);
+            }
+        }
+        live
+    }
+
+    /// Write every open mailbox's index (at shutdown, with `closing`).
+    pub fn flush_all(&self, closing: bool) {
+        for mb in self.open_mailboxes() {
+            mb.flush_index(closing);
+        }
+    }
+}
+
+fn maintenance(store: Weak<Store>) {
+    let mut last_rescan = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let Some(store) = store.upgrade() else { return };
+        let rescan = last_rescan.elapsed() >= store.cfg.rescan_interval;
+        for mb in store.open_mailboxes() {
+            if rescan && let Err(e) = mb.sync_now(false) {
+                warn!(mailbox = mb.name().as_str(), error = %e, "periodic rescan failed");
+            }
+            mb.flush_index(false);
+        }
+        if rescan {
+            last_rescan = Instant::now();
+        }
+    }
+}
+
+/// One user's mailboxes.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    store: Arc<Store>,
+    user: String,
+    root: PathBuf,
+}
+
+impl UserStore {
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The Maildir root (INBOX).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir_of(&self, name: &MailboxName) -> PathBuf {
+        match name.dir_name() {
+            None => self.root.clone(),
+            Some(d) => self.root.join(d),
+        }
+    }
+
+    /// Whether the mailbox exists (is selectable).
+    pub fn exists(&self, name: &MailboxName) -> bool {
+        self.dir_of(name).join("cur").is_dir()
+    }
+
+    /// The configured special-use attribute of a mailbox, if any.
+    pub fn special_use_of(&self, name: &MailboxName) -> Option<String> {
+        self.store
+            .cfg
+            .special_use
+            .iter()
+            .find(|s| s.name == name.as_str())
+            .map(|s| s.attribute.clone())
+    }
+
+    /// On the first login, create the configured special-use mailboxes and subscribe them.
+    pub fn ensure_special_use(&self) -> Result<()> {
+        let marker = self.root.join(AUTOCREATED_MARKER);
+        if !self.store.cfg.autocreate || marker.exists() {
+            return Ok(());
+        }
+        for s in &self.store.cfg.special_use {
+            let name = MailboxName::new(&s.name)?;
+            if !self.exists(&name) {
+                self.create(&name)?;
+                self.subscribe(name.as_str())?;
+            }
+        }
+        std::fs::write(&marker, b"").map_err(|e| StorageError::io("writing marker", e))?;
+        Ok(())
+    }
+
+    /// INBOX and every mailbox on disk, plus parents implied by children (not selectable),
+    /// sorted by name.
+    pub fn list(&self) -> Result<Vec<MailboxEntry>> {
+        let mut names: HashMap<String, bool> = HashMap::new();
+        names.insert("INBOX".to_string(), true);
+        let rd = std::fs::read_dir(&self.root)
+            .map_err(|e| StorageError::io(format!("listing {}", self.root.display()), e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| StorageError::io("listing mailboxes", e))?;
+            let Ok(dir) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !dir.starts_with('.') || dir.starts_with("..") || dir == "." {
+                continue;
+            }
+            if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            match MailboxName::from_dir_name(&dir) {
+                Ok(n) => {
+                    names.insert(n.as_str().to_string(), entry.path().join("cur").is_dir());
+                }
+                Err(e) => {
+                    warn!(user = %self.user, dir, error = %e, "skipping a folder with an undecodable name")
+                }
+            }
+        }
+        // Parents that exist only through their children.
+        let implied: Vec<String> = names
+            .keys()
+            .flat_map(|n| {
+                let parts: Vec<&str> = n.split(SEPARATOR).collect();
+                (1..parts.len())
+                    .map(move |i| parts[..i].join(&SEPARATOR.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for p in implied {
+            names.entry(p).or_insert(false);
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for (n, selectable) in names {
+            let name = MailboxName::new(&n)?;
+            let special_use = self.special_use_of(&name);
+            out.push(MailboxEntry {
+                name,
+                selectable,
+                special_use,
+            });
+        }
+        out.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        Ok(out)
+    }
+
+    /// Create a mailbox and any missing parents (RFC 3501 CREATE).
+    pub fn create(&self, name: &MailboxName) -> Result<()> {
+        let _g = lock(&self.store.tree_lock);
+        if self.exists(name) {
+            return Err(StorageError::AlreadyExists(name.as_str().to_string()));
+        }
+        let mut chain = vec![name.clone()];
+        let mut p = name.parent();
+        while let Some(parent) = p {
+            p = parent.parent();
+            chain.push(parent);
+        }
+        for n in chain.into_iter().rev() {
+            if n.is_inbox() || self.exists(&n) {
+                continue;
+            }
+            let dir = self.dir_of(&n);
+            maildir::create_maildir_dirs(&dir)?;
+            std::fs::write(dir.join("maildirfolder"), b"")
+                .map_err(|e| StorageError::io("creating maildirfolder", e))?;
+        }
+        Ok(())
+    }
+
+    /// Delete a mailbox and its messages; children stay (the name becomes a \Noselect parent).
+    pub fn delete(&self, name: &MailboxName) -> Result<()> {
+        if name.is_inbox() {
+            return Err(StorageError::NotAllowed("INBOX cannot be deleted".into()));
+        }
+        let _g = lock(&self.store.tree_lock);
+        let dir = self.dir_of(name);
+        if !dir.join("cur").is_dir() {
+            return Err(StorageError::NoSuchMailbox(name.as_str().to_string()));
+        }
+        // Rename first so the mailbox disappears atomically, then remove at leisure.
+        let trash = self.root.join(format!(
+            "{TRASH_PREFIX}{}.{}",
+            std::process::id(),
+            crate::mailbox::new_uid_validity() as u64 * 1000 + rand::random::<u16>() as u64
+        ));
+        std::fs::rename(&dir, &trash).map_err(|e| StorageError::io("deleting mailbox", e))?;
+        self.store.forget_dirs(|p| p == dir);
+        if let Err(e) = std::fs::remove_dir_all(&trash) {
+            warn!(dir = %trash.display(), error = %e, "cannot remove a deleted mailbox's files");
+        }
+        Ok(())
+    }
+
+    /// Rename a mailbox with its children; renaming INBOX moves its messages into a new
+    /// mailbox and leaves INBOX empty (RFC 3501).
+    pub fn rename(&self, from: &MailboxName, to: &MailboxName) -> Result<()> {
+        if to.is_inbox() || self.exists(to) {
+            return Err(StorageError::AlreadyExists(to.as_str().to_string()));
+        }
+        let inside = to
+            .as_str()
+            .strip_prefix(from.as_str())
+            .is_some_and(|rest| rest.starts_with(SEPARATOR));
+        if inside {
+            return Err(StorageError::NotAllowed(format!(
+                "cannot move {} into itself",
+                from.as_str()
+            )));
+        }
+        if !self.exists(from) {
+            return Err(StorageError::NoSuchMailbox(from.as_str().to_string()));
+        }
+        if from.is_inbox() {
+            return self.rename_inbox(to);
+        }
+        // Parents of the new name must exist as mailboxes, like CREATE makes them.
+        if let Some(parent) = to.parent()
+            && !self.exists(&parent)
+            && !parent.is_inbox()
+        {
+            self.create(&parent)?;
+        }
+        let _g = lock(&self.store.tree_lock);
+        let from_dir = from.dir_name().expect("not INBOX");
+        let to_dir = to.dir_name().expect("not INBOX");
+        let child_prefix = format!("{from_dir}{SEPARATOR}");
+        let rd = std::fs::read_dir(&self.root)
+            .map_err(|e| StorageError::io(format!("listing {}", self.root.display()), e))?;
+        let mut moves = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| StorageError::io("listing mailboxes", e))?;
+            let Ok(d) = entry.file_name().into_string() else {
+                continue;
+            };
+            if d == from_dir {
+                moves.push((d, to_dir.clone()));
+            } else if let Some(rest) = d.strip_prefix(&child_prefix) {
+                moves.push((d.clone(), format!("{to_dir}{SEPARATOR}{rest}")));
+            }
+        }
+        for (old, new) in &moves {
+            let target = self.root.join(new);
+            if target.exists() {
+                return Err(StorageError::AlreadyExists(new.clone()));
+            }
+            std::fs::rename(self.root.join(old), &target)
+                .map_err(|e| StorageError::io(format!("renaming {old}"), e))?;
+        }
+        let root = self.root.clone();
+        self.store.forget_dirs(|p| {
+            p.strip_prefix(&root)
+                .ok()
+                .and_then(|r| r.to_str())
+                .is_some_and(|r| r == from_dir || r.starts_with(&child_prefix))
+        });
+        Ok(())
+    }
+
+    fn rename_inbox(&self, to: &MailboxName) -> Result<()> {
+        self.create(to)?;
+        let inbox = self.open(&MailboxName::new("INBOX")?)?;
+        let dest = self.dir_of(to);
+        let _g = lock(&self.store.tree_lock);
+        for sub in ["new", "cur"] {
+            let from = self.root.join(sub);
+            let rd = std::fs::read_dir(&from).map_err(|e| StorageError::io("listing INBOX", e))?;
+            for entry in rd {
+                let entry = entry.map_err(|e| StorageError::io("listing INBOX", e))?;
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                std::fs::rename(entry.path(), dest.join(sub).join(&name))
+                    .map_err(|e| StorageError::io("moving INBOX messages", e))?;
+            }
+        }
+        drop(_g);
+        inbox.sync_now(true)?;
+        Ok(())
+    }
+
+    /// The shared object for a mailbox.
+    pub fn open(&self, name: &MailboxName) -> Result<Arc<Mailbox>> {
+        let dir = self.dir_of(name);
+        if !dir.join("cur").is_dir() {
+            return Err(StorageError::NoSuchMailbox(name.as_str().to_string()));
+        }
+        self.store.open_dir(name.clone(), dir)
+    }
+
+    /// Subscribed mailbox names (UTF-8, `.` separated), as stored.
+    pub fn subscriptions(&self) -> Result<Vec<String>> {
+        Ok(subscriptions::read_subscriptions(&self.root)?)
+    }
+
+    /// Add a name to the subscriptions (it need not exist).
+    pub fn subscribe(&self, name: &str) -> Result<()> {
+        let _g = lock(&self.store.tree_lock);
+        let mut subs = subscriptions::read_subscriptions(&self.root)?;
+        if !subs.iter().any(|s| s == name) {
+            subs.push(name.to_string());
+            subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
+        }
+        Ok(())
+    }
+
+    /// Remove a name from the subscriptions.
+    pub fn unsubscribe(&self, name: &str) -> Result<()> {
+        let _g = lock(&self.store.tree_lock);
+        let mut subs = subscriptions::read_subscriptions(&self.root)?;
+        let before = subs.len();
+        subs.retain(|s| s != name);
+        if subs.len() != before {
+            subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
+        }
+        Ok(())
+    }
+}

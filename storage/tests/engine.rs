@@ -1,0 +1,525 @@
+//! The shared mailbox engine on real directories: UIDs, flags, expunges, outside writers,
+//! the change feed, index rebuilds and the mailbox tree.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use roost_storage::index::{INDEX_FILE, IndexFile};
+use roost_storage::{
+    FlagOp, Flags, MailboxName, MailboxOptions, SpecialMailbox, StorageError, Store, StoreConfig,
+    UserStore,
+};
+
+fn store_at(dir: &Path) -> Arc<Store> {
+    Store::new(StoreConfig {
+        mail_path: format!("{}/{{user}}/Maildir", dir.display()),
+        mailbox: MailboxOptions {
+            fsync: false,
+            lock_timeout: Duration::from_secs(5),
+            stale_lock: Duration::from_secs(120),
+        },
+        rescan_interval: Duration::from_secs(3600),
+        autocreate: true,
+        special_use: vec![
+            SpecialMailbox {
+                name: "Sent".into(),
+                attribute: "\\Sent".into(),
+            },
+            SpecialMailbox {
+                name: "Trash".into(),
+                attribute: "\\Trash".into(),
+            },
+        ],
+    })
+}
+
+fn name(s: &str) -> MailboxName {
+    MailboxName::new(s).unwrap()
+}
+
+fn msg(n: usize) -> Vec<u8> {
+    format!("From: a@example.org\nSubject: message {n}\n\nbody {n}\nline two\n").into_bytes()
+}
+
+fn deliver(user: &UserStore, mbox: &str, data: &[u8]) -> u32 {
+    user.open(&name(mbox))
+        .unwrap()
+        .deliver(&mut &data[..], 1 << 20)
+        .unwrap()
+}
+
+fn read_all(user: &UserStore, mbox: &str, uid: u32) -> Option<Vec<u8>> {
+    let mb = user.open(&name(mbox)).unwrap();
+    let (mut f, _) = mb.open_message(uid).unwrap()?;
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).unwrap();
+    Some(v)
+}
+
+/// Push a directory's mtime into the past so the "unchanged since last sync" check trusts it.
+fn age_dir(p: &Path) {
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::open(p).unwrap().set_modified(past).unwrap();
+}
+
+#[test]
+fn uids_increase_and_survive_restart_and_index_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (validity, uids) = {
+        let store = store_at(tmp.path());
+        let user = store.user("alice").unwrap();
+        let uids: Vec<u32> = (0..5).map(|i| deliver(&user, "INBOX", &msg(i))).collect();
+        assert_eq!(uids, vec![1, 2, 3, 4, 5]);
+        let mb = user.open(&name("INBOX")).unwrap();
+        // Expunge the highest UID: it must never come back.
+        assert_eq!(mb.expunge(&[5]).unwrap(), vec![5]);
+        let validity = mb.snapshot().unwrap().uid_validity;
+        // What the binary does at shutdown.
+        store.flush_all(true);
+        (validity, uids)
+    };
+    // A new process, with the index deleted: UIDs and UIDVALIDITY come from the uidlist.
+    let root = tmp.path().join("alice/Maildir");
+    std::fs::remove_file(root.join(INDEX_FILE)).unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("alice").unwrap();
+    let snap = user.open(&name("INBOX")).unwrap().snapshot().unwrap();
+    assert_eq!(snap.uid_validity, validity);
+    let got: Vec<u32> = snap.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(got, uids[..4]);
+    assert_eq!(deliver(&user, "INBOX", &msg(9)), 6);
+    for (i, uid) in uids[..4].iter().enumerate() {
+        assert_eq!(read_all(&user, "INBOX", *uid).unwrap(), msg(i));
+    }
+}
+
+#[test]
+fn damaged_index_is_rebuilt_with_higher_modseqs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("bob/Maildir");
+    let before = {
+        let store = store_at(tmp.path());
+        let user = store.user("bob").unwrap();
+        deliver(&user, "INBOX", &msg(1));
+        let mb = user.open(&name("INBOX")).unwrap();
+        mb.store(&[1], FlagOp::Add, Flags::SEEN, &[], None).unwrap();
+        let m = mb.snapshot().unwrap().highest_modseq;
+        store.flush_all(true);
+        m
+    };
+    std::fs::write(root.join(INDEX_FILE), b"garbage").unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("bob").unwrap();
+    let snap = user.open(&name("INBOX")).unwrap().snapshot().unwrap();
+    assert_eq!(snap.messages.len(), 1);
+    assert!(snap.messages[0].flags.contains(Flags::SEEN));
+    assert!(
+        snap.highest_modseq > before,
+        "modseqs must not go back after a rebuild"
+    );
+    assert!(snap.messages[0].modseq > before);
+    // And the index is written again, valid.
+    drop(user);
+    store.flush_all(true);
+    assert!(IndexFile::read(&root).unwrap().is_some());
+}
+
+#[test]
+fn flags_and_keywords_live_in_file_names_and_bump_modseq() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("carol").unwrap();
+    deliver(&user, "INBOX", &msg(1));
+    deliver(&user, "INBOX", &msg(2));
+    let mb = user.open(&name("INBOX")).unwrap();
+    let m0 = mb.snapshot().unwrap().highest_modseq;
+    let out = mb
+        .store(
+            &[1],
+            FlagOp::Add,
+            Flags::SEEN.union(Flags::FLAGGED),
+            &["$Label1".to_string()],
+            None,
+        )
+        .unwrap();
+    assert_eq!(out.changed.len(), 1);
+    assert!(out.changed[0].modseq > m0);
+    let cur: Vec<String> = std::fs::read_dir(user.root().join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(cur.iter().any(|n| n.ends_with(":2,FSa")), "{cur:?}");
+    let kw = std::fs::read_to_string(user.root().join("dovecot-keywords")).unwrap();
+    assert!(kw.contains("0 $Label1"), "{kw}");
+    // Same flags again: nothing changes, modseq stays.
+    let again = mb.store(&[1], FlagOp::Add, Flags::SEEN, &[], None).unwrap();
+    assert!(again.changed.is_empty());
+    // UNCHANGEDSINCE below the message's modseq refuses it.
+    let refused = mb
+        .store(&[1, 2], FlagOp::Add, Flags::DRAFT, &[], Some(m0))
+        .unwrap();
+    assert_eq!(refused.modified, vec![1]);
+    assert_eq!(refused.changed.len(), 1);
+    assert_eq!(refused.changed[0].uid, 2);
+    let changes = mb.changes_since(m0).unwrap();
+    assert!(changes.complete);
+    let uids: Vec<u32> = changes.changed.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, vec![1, 2]);
+}
+
+#[test]
+fn outside_writers_renames_and_deletions_are_picked_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("dave").unwrap();
+    deliver(&user, "INBOX", &msg(1));
+    let mb = user.open(&name("INBOX")).unwrap();
+    let start = mb.snapshot().unwrap().highest_modseq;
+    let mut feed = mb.subscribe();
+    feed.borrow_and_update();
+
+    // procmail-style delivery straight into new/.
+    let root = user.root().to_path_buf();
+    std::fs::write(root.join("tmp/outside.1"), msg(2)).unwrap();
+    std::fs::rename(
+        root.join("tmp/outside.1"),
+        root.join("new/1700000000.outside.host"),
+    )
+    .unwrap();
+    // Another MUA marks message 1 seen by renaming it.
+    let first = std::fs::read_dir(root.join("cur"))
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("new")).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.to_string_lossy().contains("outside"))
+        .unwrap();
+    let base = first
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::rename(&first, root.join("cur").join(format!("{base}:2,S"))).unwrap();
+
+    // The watcher notices without anyone asking.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(1), feed.changed())
+            .await
+            .expect("change feed fired within 1 s")
+            .unwrap();
+    });
+    let changes = mb.changes_since(start).unwrap();
+    let seen = changes
+        .changed
+        .iter()
+        .find(|m| m.uid == 1)
+        .expect("flag change seen");
+    assert!(seen.flags.contains(Flags::SEEN));
+    assert!(
+        changes.changed.iter().any(|m| m.uid == 2),
+        "new message got UID 2"
+    );
+    assert_eq!(read_all(&user, "INBOX", 2).unwrap(), msg(2));
+
+    // A file deleted by hand is an expunge.
+    let victim = std::fs::read_dir(root.join("cur"))
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("new")).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("outside"))
+        .unwrap();
+    std::fs::remove_file(victim).unwrap();
+    mb.sync_now(true).unwrap();
+    let changes = mb.changes_since(start).unwrap();
+    assert_eq!(changes.expunged, vec![2]);
+    assert!(read_all(&user, "INBOX", 2).is_none());
+}
+
+#[test]
+fn unchanged_mailbox_opens_from_the_index_without_listing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("erin/Maildir");
+    {
+        let store = store_at(tmp.path());
+        let user = store.user("erin").unwrap();
+        for i in 0..50 {
+            deliver(&user, "INBOX", &msg(i));
+        }
+        let mb = user.open(&name("INBOX")).unwrap();
+        mb.store(&[1, 2, 3], FlagOp::Add, Flags::SEEN, &[], None)
+            .unwrap();
+        for d in ["cur", "new"] {
+            age_dir(&root.join(d));
+        }
+        mb.sync_now(true).unwrap();
+        store.flush_all(true);
+    }
+    // Plant a file the index does not know, then hide the change by restoring the old
+    // directory mtime: an open that trusts the index will not see it; a full scan would.
+    std::fs::write(root.join("cur/planted.host:2,"), msg(99)).unwrap();
+    age_dir(&root.join("cur"));
+    let idx = IndexFile::read(&root).unwrap().unwrap();
+    let mtime = std::fs::metadata(root.join("cur"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let ns = mtime
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128;
+    assert_ne!(
+        idx.cur_stamp.mtime_ns, ns,
+        "test setup: stamps differ unless restored"
+    );
+    std::fs::File::open(root.join("cur"))
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_nanos(idx.cur_stamp.mtime_ns as u64))
+        .unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("erin").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    assert_eq!(
+        mb.snapshot().unwrap().messages.len(),
+        50,
+        "opened from the index alone"
+    );
+    mb.sync_now(true).unwrap();
+    assert_eq!(
+        mb.snapshot().unwrap().messages.len(),
+        51,
+        "a forced scan finds the file"
+    );
+}
+
+#[test]
+fn oversized_delivery_is_refused_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("fred").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    let big = vec![b'x'; 5000];
+    match mb.deliver(&mut &big[..], 4096) {
+        Err(StorageError::TooBig { limit: 4096 }) => {}
+        other => panic!("expected TooBig, got {other:?}"),
+    }
+    for d in ["tmp", "new", "cur"] {
+        assert_eq!(
+            std::fs::read_dir(user.root().join(d)).unwrap().count(),
+            0,
+            "{d} not empty"
+        );
+    }
+    assert!(mb.snapshot().unwrap().messages.is_empty());
+}
+
+#[test]
+fn vsize_counts_crlf_and_is_cached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("gina").unwrap();
+    // Two bare LFs, one CRLF, a bare CR and a NUL: vsize = size + 2.
+    let data = b"A: b\n\r\nx\ry\0\n".to_vec();
+    let uid = deliver(&user, "INBOX", &data);
+    let mb = user.open(&name("INBOX")).unwrap();
+    let info = &mb.snapshot().unwrap().messages[0];
+    assert_eq!(info.size, data.len() as u64);
+    assert_eq!(info.vsize, Some(data.len() as u64 + 2));
+    // A file written by someone else has no W= field: computed on demand.
+    std::fs::write(user.root().join("new/outside.host"), &data).unwrap();
+    mb.sync_now(true).unwrap();
+    let snap = mb.snapshot().unwrap();
+    let other = snap.messages.iter().find(|m| m.uid != uid).unwrap();
+    assert_eq!(other.vsize, None);
+    assert_eq!(
+        mb.vsizes(&[other.uid]).unwrap(),
+        vec![Some(data.len() as u64 + 2)]
+    );
+}
+
+#[test]
+fn copy_keeps_flags_and_date_and_reports_uid_pairs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("hank").unwrap();
+    user.create(&name("Archive.2024")).unwrap();
+    deliver(&user, "INBOX", &msg(1));
+    deliver(&user, "INBOX", &msg(2));
+    let inbox = user.open(&name("INBOX")).unwrap();
+    inbox
+        .store(
+            &[2],
+            FlagOp::Replace,
+            Flags::ANSWERED,
+            &["Work".into()],
+            None,
+        )
+        .unwrap();
+    let dest = user.open(&name("Archive.2024")).unwrap();
+    let pairs = inbox.copy_to(&[2, 1, 77], &dest).unwrap();
+    assert_eq!(pairs, vec![(2, 1), (1, 2)]);
+    let snap = dest.snapshot().unwrap();
+    let src = inbox.snapshot().unwrap();
+    assert!(snap.messages[0].flags.contains(Flags::ANSWERED));
+    let names = dest.keyword_names();
+    let kws: Vec<_> = snap.messages[0]
+        .keywords
+        .iter()
+        .map(|i| names[i].clone().unwrap())
+        .collect();
+    assert_eq!(kws, vec!["Work".to_string()]);
+    assert_eq!(
+        snap.messages[0].internal_date,
+        src.messages[1].internal_date
+    );
+    assert_eq!(read_all(&user, "Archive.2024", 1).unwrap(), msg(2));
+}
+
+#[test]
+fn mailbox_tree_create_list_rename_delete_subscribe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("ivy").unwrap();
+    user.ensure_special_use().unwrap();
+    user.create(&name("Projects.Roost.Design")).unwrap();
+    user.create(&name("Entwürfe")).unwrap();
+    assert!(matches!(
+        user.create(&name("Entwürfe")),
+        Err(StorageError::AlreadyExists(_))
+    ));
+    let list = user.list().unwrap();
+    let names: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "Entwürfe",
+            "INBOX",
+            "Projects",
+            "Projects.Roost",
+            "Projects.Roost.Design",
+            "Sent",
+            "Trash"
+        ]
+    );
+    assert!(user.root().join(".Entw&APw-rfe").is_dir());
+    let sent = list.iter().find(|e| e.name.as_str() == "Sent").unwrap();
+    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
+    assert!(user.subscriptions().unwrap().contains(&"Sent".to_string()));
+
+    deliver(&user, "Projects.Roost", &msg(1));
+    user.rename(&name("Projects"), &name("Work.Old")).unwrap();
+    let names: Vec<String> = user
+        .list()
+        .unwrap()
+        .iter()
+        .map(|e| e.name.as_str().to_string())
+        .collect();
+    assert!(
+        names.contains(&"Work.Old.Roost.Design".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("Projects")));
+    assert_eq!(read_all(&user, "Work.Old.Roost", 1).unwrap(), msg(1));
+    assert!(matches!(
+        user.rename(&name("Work"), &name("Work.Old.Inner")),
+        Err(StorageError::NotAllowed(_))
+    ));
+
+    // Deleting a parent keeps the children; the parent becomes a non-selectable name.
+    user.delete(&name("Work.Old")).unwrap();
+    let list = user.list().unwrap();
+    let old = list.iter().find(|e| e.name.as_str() == "Work.Old").unwrap();
+    assert!(!old.selectable);
+    assert!(list.iter().any(|e| e.name.as_str() == "Work.Old.Roost"));
+    assert!(matches!(
+        user.delete(&name("INBOX")),
+        Err(StorageError::NotAllowed(_))
+    ));
+
+    // The special-use mailboxes are created once: deleted Trash stays deleted.
+    user.delete(&name("Trash")).unwrap();
+    user.ensure_special_use().unwrap();
+    assert!(!user.exists(&name("Trash")));
+
+    user.unsubscribe("Sent").unwrap();
+    assert!(!user.subscriptions().unwrap().contains(&"Sent".to_string()));
+}
+
+#[test]
+fn rename_inbox_moves_messages_and_leaves_it_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("jack").unwrap();
+    deliver(&user, "INBOX", &msg(1));
+    deliver(&user, "INBOX", &msg(2));
+    let inbox = user.open(&name("INBOX")).unwrap();
+    let m = inbox.snapshot().unwrap().highest_modseq;
+    user.rename(&name("INBOX"), &name("Old Inbox")).unwrap();
+    assert!(inbox.snapshot().unwrap().messages.is_empty());
+    assert_eq!(inbox.changes_since(m).unwrap().expunged, vec![1, 2]);
+    let old = user.open(&name("Old Inbox")).unwrap();
+    assert_eq!(old.snapshot().unwrap().messages.len(), 2);
+}
+
+#[test]
+fn recent_goes_to_exactly_one_claimant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("kim").unwrap();
+    deliver(&user, "INBOX", &msg(1));
+    let mb = user.open(&name("INBOX")).unwrap();
+    assert_eq!(mb.status().unwrap().recent, 1);
+    assert_eq!(mb.claim_recent().unwrap(), 1);
+    assert_eq!(
+        mb.claim_recent().unwrap(),
+        2,
+        "second claimant gets nothing recent"
+    );
+    assert_eq!(mb.status().unwrap().recent, 0);
+}
+
+#[test]
+fn hostile_user_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    for bad in ["", ".", "..", "a/b", "../x", "a\0b", "a\nb"] {
+        assert!(store.user(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn streaming_append_with_internal_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("lee").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    let mut w = mb.create_tmp(1 << 20).unwrap();
+    for _ in 0..100 {
+        w.write_all(b"line of text\n").unwrap();
+    }
+    let tmp_msg = w.finish(Some(1_000_000_000)).unwrap();
+    let uids = mb
+        .commit(
+            vec![roost_storage::NewMessage {
+                tmp: tmp_msg,
+                flags: Flags::SEEN,
+                keywords: vec![],
+            }],
+            false,
+        )
+        .unwrap();
+    let info = &mb.snapshot().unwrap().messages[0];
+    assert_eq!(info.uid, uids[0]);
+    assert_eq!(info.internal_date, 1_000_000_000);
+    assert_eq!(info.size, 1300);
+    assert_eq!(info.vsize, Some(1400));
+    assert!(info.flags.contains(Flags::SEEN));
+}
