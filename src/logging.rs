@@ -1,6 +1,7 @@
 //! Logging setup from `config.log`, per-connection session ids, and redacted secrets.
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,7 +22,9 @@ pub fn init(log: &Log) -> Result<(), LogError> {
     let filter = EnvFilter::try_new(&log.level).map_err(|_| LogError::Level(log.level.clone()))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes would garble log files and journald.
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (e.g. in tests) keeps the first subscriber; that is fine.
     let _ = match log.format {
         LogFormat::Text => builder.try_init(),

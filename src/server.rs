@@ -286,7 +286,7 @@ async fn accept_loop(
         let span = tracing::info_span!(
             "conn",
             session = %crate::logging::session_id(),
-            proto = proto.name(),
+            proto = %proto,
             peer = %peer
         );
         tokio::spawn(
