@@ -329,7 +329,13 @@ async fn open(
 
 async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: SessionContext) {
     tracing::info!("connected");
-    let Some(conn) = open(proto, tcp, peer, &ctx.tls).await else {
+    let mut shutdown = ctx.shutdown.clone();
+    // A client stalling in the TLS handshake must not hold up shutdown for the grace period.
+    let opened = tokio::select! {
+        c = open(proto, tcp, peer, &ctx.tls) => c,
+        _ = shutdown.wait() => None,
+    };
+    let Some(conn) = opened else {
         return;
     };
     let result = if proto.is_imap() {
@@ -389,4 +395,125 @@ pub fn announce(
         writeln!(out, "no users yet: add one with: roost user add NAME{flag}")?;
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::sync::oneshot;
+
+    #[test]
+    fn users_file_needs_a_user_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("users");
+        assert!(!has_users(&f), "missing file");
+        let table = [
+            ("", false),
+            ("# only a comment\n\n", false),
+            ("   \n", false),
+            ("alice:{SHA512-CRYPT}$6$x::::::\n", true),
+            ("# header\nbob:{PLAIN}x\n", true),
+        ];
+        for (text, want) in table {
+            std::fs::write(&f, text).unwrap();
+            assert_eq!(has_users(&f), want, "{text:?}");
+        }
+    }
+
+    fn loopback_listen() -> Listen {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Listen {
+            imap: vec![any],
+            imaps: vec![],
+            pop3: vec![any],
+            pop3s: vec![],
+            lmtp: vec![any],
+        }
+    }
+
+    #[tokio::test]
+    async fn announce_prints_actual_ports_and_hint_only_without_users() {
+        let tmp = tempfile::tempdir().unwrap();
+        let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
+        assert_eq!(listeners.sockets.len(), 2, "lmtp is not bound yet");
+        let config = Config {
+            users_file: tmp.path().join("users"),
+            ..Config::default()
+        };
+        let mut out = Vec::new();
+        announce(
+            &mut out,
+            &listeners,
+            &config,
+            Some(Path::new("/etc/r.yaml")),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("listening imap 127.0.0.1:"));
+        assert!(!lines[0].ends_with(":0"));
+        assert!(lines[1].starts_with("listening pop3 127.0.0.1:"));
+        assert_eq!(
+            lines[2],
+            "no users yet: add one with: roost user add NAME -c /etc/r.yaml"
+        );
+        std::fs::write(&config.users_file, "alice:{PLAIN}x\n").unwrap();
+        let mut out = Vec::new();
+        announce(&mut out, &listeners, &config, None).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    }
+
+    async fn line(r: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> String {
+        let mut s = String::new();
+        r.read_line(&mut s).await.unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn global_limit_refuses_with_protocol_reply_and_shutdown_says_bye() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: tmp.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.limits.max_connections = 1;
+        let tls = crate::tls::acceptor(&config).unwrap();
+        let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
+        let addrs = listeners.local_addrs();
+        let (imap, pop3) = (addrs[0].1, addrs[1].1);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(run(Arc::new(config), listeners, tls, async {
+            let _ = stopped.await;
+        }));
+
+        let mut first = BufReader::new(TcpStream::connect(imap).await.unwrap());
+        assert!(line(&mut first).await.starts_with("* OK"));
+        let mut second = BufReader::new(TcpStream::connect(pop3).await.unwrap());
+        assert_eq!(
+            line(&mut second).await,
+            "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+        );
+        assert_eq!(line(&mut second).await, "", "closed after the refusal");
+
+        // Once the first session ends its slot is free again (released asynchronously).
+        first.get_mut().write_all(b"x LOGOUT\r\n").await.unwrap();
+        while !line(&mut first).await.is_empty() {}
+        let mut third = loop {
+            let mut c = BufReader::new(TcpStream::connect(imap).await.unwrap());
+            if line(&mut c).await.starts_with("* OK") {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+
+        stop.send(()).unwrap();
+        assert_eq!(line(&mut third).await, "* BYE Server shutting down\r\n");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(imap).await.is_err(), "listener closed");
+    }
 }

@@ -194,3 +194,50 @@ fn address_in_use_has_its_own_message() {
         "{err}"
     );
 }
+
+#[test]
+fn stalled_tls_handshake_does_not_delay_shutdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start(tmp.path());
+    // Connected to imaps but never starts the handshake.
+    let _stalled = connect(server.addr("imaps"));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().code(), Some(0));
+    // The test config's grace period is 5 s; waiting it out would mean the stall won.
+    assert!(
+        started.elapsed().as_secs_f64() < 3.0,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn json_logs_carry_the_session_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = config_yaml(&tmp.path().join("data"))
+        .replace("level: debug", "level: info\n  format: json");
+    let mut server = Server::start_with(tmp.path(), yaml);
+    let mut s = connect(server.addr("pop3"));
+    assert!(read_line(&mut s).unwrap().starts_with("+OK"));
+    common::send(&mut s, "QUIT\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("+OK"));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().code(), Some(0));
+    let log = server.stderr();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| l.starts_with('{') && l.ends_with('}')),
+        "{log}"
+    );
+    let conn = lines
+        .iter()
+        .find(|l| l.contains("\"connected\""))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        conn.contains("\"session\":\"") && conn.contains("\"proto\":\"pop3\""),
+        "{conn}"
+    );
+}

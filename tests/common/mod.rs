@@ -53,10 +53,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Start with a fresh config in `dir` (which must exist and outlive the server).
+    /// Start with the standard test config in `dir` (which must outlive the server).
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, config_yaml(&dir.join("data")))
+    }
+
+    /// Start with this config text, written to `dir/roost.yaml`.
+    pub fn start_with(dir: &Path, yaml: String) -> Server {
         let config = dir.join("roost.yaml");
-        std::fs::write(&config, config_yaml(&dir.join("data"))).unwrap();
+        std::fs::write(&config, yaml).unwrap();
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
         let mut child = roost()
             .args(["serve", "-c"])
