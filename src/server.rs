@@ -142,7 +142,8 @@ impl Listeners {
                 let listener = TcpListener::bind(addr).await.map_err(|e| {
                     let port = addr.port();
                     match e.kind() {
-                        io::ErrorKind::PermissionDenied => {
+                        // EACCES above 1023 comes from elsewhere (e.g. SELinux): no setcap advice.
+                        io::ErrorKind::PermissionDenied if port < 1024 => {
                             BindError::Privileged { proto, addr, port }
                         }
                         io::ErrorKind::AddrInUse => BindError::InUse { proto, addr, port },
@@ -302,7 +303,22 @@ async fn accept_loop(
     }
 }
 
+/// The connection after any implicit-TLS handshake; None when the handshake failed or
+/// shutdown began first (a stalled client must not hold up shutdown for the grace period).
 async fn open(
+    proto: Proto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &SessionContext,
+) -> Option<Connection> {
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        c = handshake(proto, tcp, peer, &ctx.tls) => c,
+        _ = shutdown.wait() => None,
+    }
+}
+
+async fn handshake(
     proto: Proto,
     tcp: TcpStream,
     peer: SocketAddr,
@@ -329,13 +345,7 @@ async fn open(
 
 async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: SessionContext) {
     tracing::info!("connected");
-    let mut shutdown = ctx.shutdown.clone();
-    // A client stalling in the TLS handshake must not hold up shutdown for the grace period.
-    let opened = tokio::select! {
-        c = open(proto, tcp, peer, &ctx.tls) => c,
-        _ = shutdown.wait() => None,
-    };
-    let Some(conn) = opened else {
+    let Some(conn) = open(proto, tcp, peer, &ctx).await else {
         return;
     };
     let result = if proto.is_imap() {
@@ -358,7 +368,7 @@ async fn refuse(proto: Proto, tcp: TcpStream, ctx: &SessionContext) {
         Ok(p) => p,
         Err(_) => return,
     };
-    if let Some(mut conn) = open(proto, tcp, peer, &ctx.tls).await {
+    if let Some(mut conn) = open(proto, tcp, peer, ctx).await {
         let _ = conn.write_all(proto.too_many_connections_reply()).await;
         let _ = conn.flush().await;
         let _ = conn.shutdown().await;
