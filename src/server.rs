@@ -215,7 +215,8 @@ pub struct SessionContext {
 }
 
 /// Serve `listeners` until `shutdown` resolves, then tell every session to say goodbye
-/// and wait up to `limits.shutdown_grace_secs` for them.
+/// and wait up to `limits.shutdown_grace_secs` for them. Sessions still running after
+/// that are cut when the caller drops the runtime (as `roost serve` does).
 pub async fn run(
     config: Arc<Config>,
     listeners: Listeners,
@@ -231,7 +232,9 @@ pub async fn run(
         tls,
         shutdown: Shutdown { rx: stop_rx },
     };
-    let limit = Arc::new(Semaphore::new(config.limits.max_connections));
+    // Semaphore::new panics above MAX_PERMITS; no host gets near that many sockets anyway.
+    let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
+    let limit = Arc::new(Semaphore::new(permits));
     let mut accept_tasks = Vec::new();
     for (proto, listener) in listeners.sockets {
         accept_tasks.push(tokio::spawn(accept_loop(
