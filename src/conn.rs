@@ -1,0 +1,475 @@
+//! One client connection as protocol drivers see it: a plain or TLS byte stream with a
+//! line reader, plus the per user+IP connection registry.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// How many bytes one socket read asks for.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// The byte stream under a connection.
+pub enum Stream {
+    /// Cleartext TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (implicit TLS, or after STARTTLS/STLS).
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Left behind by a failed TLS upgrade; every I/O fails.
+    Closed,
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection closed")
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Closed => Poll::Ready(Err(closed())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Closed => Poll::Ready(Err(closed())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Closed => Poll::Ready(Err(closed())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// What [`Connection::read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// A complete line without its CRLF or LF.
+    Line(Vec<u8>),
+    /// The line was longer than allowed; the rest of it will be skipped.
+    TooLong,
+    /// The client closed the connection (a partial last line is dropped).
+    Eof,
+}
+
+/// A client connection: stream, read buffer and addresses.
+pub struct Connection {
+    stream: Stream,
+    buf: Vec<u8>,
+    /// Set after `TooLong`: bytes up to the next LF belong to the rejected line.
+    skipping: bool,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+impl Connection {
+    /// Wrap an accepted stream.
+    pub fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Self {
+        Connection {
+            stream,
+            buf: Vec::new(),
+            skipping: false,
+            peer,
+            local,
+        }
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The server address the client connected to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Whether the stream is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Whether the client is on this host (cleartext may be allowed then).
+    pub fn is_loopback(&self) -> bool {
+        match self.peer.ip() {
+            IpAddr::V4(ip) => ip.is_loopback(),
+            IpAddr::V6(ip) => {
+                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        }
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        let start = self.buf.len();
+        self.buf.resize(start + READ_CHUNK, 0);
+        let n = self.stream.read(&mut self.buf[start..]).await;
+        self.buf.truncate(start + *n.as_ref().unwrap_or(&0));
+        n
+    }
+
+    /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
+    /// Memory stays bounded by `max_len` plus one read, whatever the client sends.
+    pub async fn read_line(&mut self, max_len: usize) -> io::Result<LineRead> {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + i;
+                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if self.skipping {
+                    self.skipping = false;
+                    scanned = 0;
+                    continue;
+                }
+                if line.len() > max_len {
+                    return Ok(LineRead::TooLong);
+                }
+                return Ok(LineRead::Line(line));
+            }
+            scanned = self.buf.len();
+            // +1: a CR may still be waiting for its LF.
+            if self.skipping || self.buf.len() > max_len + 1 {
+                self.buf.clear();
+                scanned = 0;
+                if !self.skipping {
+                    self.skipping = true;
+                    return Ok(LineRead::TooLong);
+                }
+            }
+            if self.fill().await? == 0 {
+                self.buf.clear();
+                return Ok(LineRead::Eof);
+            }
+        }
+    }
+
+    /// Copy exactly `n` bytes (an IMAP literal) to `out`, buffered bytes first.
+    pub async fn read_exact_into<W>(&mut self, n: u64, out: &mut W) -> io::Result<()>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let from_buf = usize::try_from(n).unwrap_or(usize::MAX).min(self.buf.len());
+        out.write_all(&self.buf[..from_buf]).await?;
+        self.buf.drain(..from_buf);
+        let rest = n - from_buf as u64;
+        let copied = tokio::io::copy(&mut (&mut self.stream).take(rest), out).await?;
+        if copied < rest {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "client closed the connection inside a literal",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Write all of `data`.
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.stream.write_all(data).await
+    }
+
+    /// Push buffered output (TLS records) to the socket.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush().await
+    }
+
+    /// Upgrade to TLS after STARTTLS/STLS was answered. Bytes the client sent after the
+    /// command but before the handshake are dropped: a man in the middle could have
+    /// injected them, and they would otherwise run inside the TLS session (CVE-2011-0411).
+    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
+        self.buf.clear();
+        self.skipping = false;
+        match std::mem::replace(&mut self.stream, Stream::Closed) {
+            Stream::Plain(tcp) => {
+                let tls = acceptor.accept(tcp).await?;
+                self.stream = Stream::Tls(Box::new(tls));
+                Ok(())
+            }
+            other => {
+                self.stream = other;
+                Err(io::Error::other("TLS is already active"))
+            }
+        }
+    }
+
+    /// Close the write side (sends TLS close_notify first).
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.stream.shutdown().await
+    }
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    counts: HashMap<(String, IpAddr), usize>,
+}
+
+/// Counts logged-in sessions per user and client IP, to enforce
+/// `limits.max_connections_per_user_ip` across both protocols.
+#[derive(Clone)]
+pub struct ConnectionRegistry {
+    max: usize,
+    inner: Arc<Mutex<RegistryInner>>,
+}
+
+/// Holds one registered session; dropping it frees the slot.
+pub struct RegistryGuard {
+    key: (String, IpAddr),
+    inner: Arc<Mutex<RegistryInner>>,
+}
+
+impl ConnectionRegistry {
+    /// A registry allowing `max` sessions per user+IP.
+    pub fn new(max: usize) -> Self {
+        ConnectionRegistry {
+            max,
+            inner: Arc::default(),
+        }
+    }
+
+    /// Register a session after login; `None` means the user is over the limit from `ip`.
+    pub fn try_register(&self, user: &str, ip: IpAddr) -> Option<RegistryGuard> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (user.to_string(), ip);
+        let count = inner.counts.entry(key.clone()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(RegistryGuard {
+            key,
+            inner: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Sessions currently registered for `user` from `ip`.
+    pub fn count(&self, user: &str, ip: IpAddr) -> usize {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .counts
+            .get(&(user.to_string(), ip))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = inner.counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                // Keep the map from growing with every user ever seen.
+                inner.counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A real loopback socket pair: (server side Connection, client side stream).
+    async fn pair() -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, peer) = listener.accept().await.unwrap();
+        let local = server.local_addr().unwrap();
+        (Connection::new(Stream::Plain(server), peer, local), client)
+    }
+
+    fn line(s: &str) -> LineRead {
+        LineRead::Line(s.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn lines_with_crlf_lf_and_too_long_recovery() {
+        let (mut conn, mut client) = pair().await;
+        assert!(conn.is_loopback());
+        assert!(!conn.is_tls());
+        client
+            .write_all(b"A1 NOOP\r\nB2 LF only\n\r\n0123456789ABCDEF\r\nafter\r\nlast-no-eol")
+            .await
+            .unwrap();
+        client.shutdown().await.unwrap();
+        assert_eq!(conn.read_line(10).await.unwrap(), line("A1 NOOP"));
+        assert_eq!(conn.read_line(10).await.unwrap(), line("B2 LF only"));
+        assert_eq!(conn.read_line(10).await.unwrap(), line(""));
+        assert_eq!(conn.read_line(10).await.unwrap(), LineRead::TooLong);
+        assert_eq!(conn.read_line(10).await.unwrap(), line("after"));
+        assert_eq!(conn.read_line(10).await.unwrap(), LineRead::Eof);
+    }
+
+    #[tokio::test]
+    async fn too_long_line_spanning_many_reads_is_skipped_entirely() {
+        let (mut conn, mut client) = pair().await;
+        let writer = tokio::spawn(async move {
+            let junk = vec![b'x'; 100_000];
+            for chunk in junk.chunks(777) {
+                client.write_all(chunk).await.unwrap();
+            }
+            client.write_all(b"\r\nA2 NOOP\r\n").await.unwrap();
+            client
+        });
+        assert_eq!(conn.read_line(64).await.unwrap(), LineRead::TooLong);
+        assert_eq!(conn.read_line(64).await.unwrap(), line("A2 NOOP"));
+        assert!(conn.buf.capacity() < 64 * 1024, "buffer must stay bounded");
+        drop(writer.await.unwrap());
+        assert_eq!(conn.read_line(64).await.unwrap(), LineRead::Eof);
+    }
+
+    #[tokio::test]
+    async fn chunk_size_sweep_gives_same_lines() {
+        let stream = b"a1 x\r\nb2 yy\nTOOLONGTOOLONG\r\nc3\r\n";
+        for size in 1..stream.len() {
+            let (mut conn, mut client) = pair().await;
+            let writer = tokio::spawn(async move {
+                for chunk in stream.chunks(size) {
+                    client.write_all(chunk).await.unwrap();
+                    client.flush().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            });
+            let mut got = Vec::new();
+            loop {
+                let l = conn.read_line(8).await.unwrap();
+                let eof = l == LineRead::Eof;
+                got.push(l);
+                if eof {
+                    break;
+                }
+            }
+            writer.await.unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    line("a1 x"),
+                    line("b2 yy"),
+                    LineRead::TooLong,
+                    line("c3"),
+                    LineRead::Eof
+                ],
+                "chunk size {size}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn literal_takes_buffered_bytes_first() {
+        let (mut conn, mut client) = pair().await;
+        client.write_all(b"A1 APPEND {10}\r\n0123").await.unwrap();
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A1 APPEND {10}"));
+        client.write_all(b"456789\r\nA2 NOOP\r\n").await.unwrap();
+        let mut out = Vec::new();
+        conn.read_exact_into(10, &mut out).await.unwrap();
+        assert_eq!(out, b"0123456789");
+        assert_eq!(conn.read_line(100).await.unwrap(), line(""));
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A2 NOOP"));
+        client.write_all(b"abc").await.unwrap();
+        drop(client);
+        let err = conn.read_exact_into(5, &mut out).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn start_tls_discards_pipelined_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (cert, key) = crate::tls::ensure_self_signed(tmp.path()).unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(crate::tls::server_config(&cert, &key).unwrap()));
+        let (mut conn, mut client) = pair().await;
+        client
+            .write_all(b"S1 STARTTLS\r\nINJECTED\r\n")
+            .await
+            .unwrap();
+        // Make sure both lines are already in the server's buffer.
+        while !conn.buf.ends_with(b"INJECTED\r\n") {
+            assert_ne!(conn.fill().await.unwrap(), 0);
+        }
+        assert_eq!(conn.read_line(100).await.unwrap(), line("S1 STARTTLS"));
+
+        let pem = std::fs::read(&cert).unwrap();
+        let der = CertificateDer::from_pem_slice(&pem).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let client_side = tokio::spawn(async move {
+            let mut tls = connector.connect(name, client).await.unwrap();
+            tls.write_all(b"S2 AFTER\r\n").await.unwrap();
+            tls.flush().await.unwrap();
+            tls
+        });
+        conn.start_tls(&acceptor).await.unwrap();
+        assert!(conn.is_tls());
+        assert_eq!(conn.read_line(100).await.unwrap(), line("S2 AFTER"));
+        let err = conn.start_tls(&acceptor).await.unwrap_err();
+        assert!(err.to_string().contains("already"));
+        drop(client_side.await.unwrap());
+    }
+
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    #[test]
+    fn registry_counts_per_user_and_ip_and_frees_on_drop() {
+        let reg = ConnectionRegistry::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let g1 = reg.try_register("alice", a).unwrap();
+        let g2 = reg.try_register("alice", a).unwrap();
+        assert!(reg.try_register("alice", a).is_none(), "third from same IP");
+        let other_ip = reg.try_register("alice", b).unwrap();
+        let other_user = reg.try_register("bob", a).unwrap();
+        assert_eq!(reg.count("alice", a), 2);
+        drop(g1);
+        assert_eq!(reg.count("alice", a), 1);
+        let g3 = reg.try_register("alice", a).unwrap();
+        drop((g2, g3, other_ip, other_user));
+        assert_eq!(reg.count("alice", a), 0);
+        assert!(reg.inner.lock().unwrap().counts.is_empty());
+    }
+}

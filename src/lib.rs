@@ -1,0 +1,16 @@
+//! The `roost` runtime: command line, logging, TLS, listeners, connections and shutdown.
+//!
+//! `main.rs` only calls [`cli::main`]; everything else lives here so it can be tested,
+//! and so the protocol crates plug into [`server::run`] through [`conn::Connection`].
+
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod cli;
+pub mod conn;
+pub mod exit;
+pub mod logging;
+pub mod password;
+pub mod placeholder;
+pub mod server;
+pub mod tls;

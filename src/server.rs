@@ -1,0 +1,532 @@
+//! Listeners, the accept loops, connection limits and graceful shutdown.
+//!
+//! [`run`] is the testable entry point: it takes already-bound listeners and a shutdown
+//! future, so tests can bind 127.0.0.1:0 and stop the server whenever they like.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roost_config::{Config, Listen};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+
+use crate::conn::{Connection, ConnectionRegistry, Stream};
+use crate::placeholder;
+
+/// How long an implicit-TLS client gets to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A listener kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// IMAP on a cleartext port (STARTTLS available).
+    Imap,
+    /// IMAP with implicit TLS.
+    Imaps,
+    /// POP3 on a cleartext port (STLS available).
+    Pop3,
+    /// POP3 with implicit TLS.
+    Pop3s,
+}
+
+impl Proto {
+    /// The name printed in `listening <proto> <addr>` lines and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Imap => "imap",
+            Proto::Imaps => "imaps",
+            Proto::Pop3 => "pop3",
+            Proto::Pop3s => "pop3s",
+        }
+    }
+
+    /// Whether TLS starts before the greeting.
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, Proto::Imaps | Proto::Pop3s)
+    }
+
+    /// Whether this is an IMAP listener (else POP3).
+    pub fn is_imap(self) -> bool {
+        matches!(self, Proto::Imap | Proto::Imaps)
+    }
+
+    /// The reply sent before closing when `limits.max_connections` is reached.
+    pub fn too_many_connections_reply(self) -> &'static [u8] {
+        if self.is_imap() {
+            b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+        } else {
+            b"-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a listener could not be bound; messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// A port below 1024 as a normal user.
+    #[error(
+        "cannot listen on {addr} ({proto}): permission denied; port {port} is privileged: \
+         run roost as root, grant CAP_NET_BIND_SERVICE with \
+         `setcap cap_net_bind_service=+ep $(which roost)`, or set `listen.{proto}` in a config \
+         file (-c FILE) to a port above 1023"
+    )]
+    Privileged {
+        /// The listener.
+        proto: Proto,
+        /// The address.
+        addr: SocketAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// Something else already listens there.
+    #[error(
+        "cannot listen on {addr} ({proto}): address already in use; stop the other server \
+         on port {port} or change `listen.{proto}` in the config file"
+    )]
+    InUse {
+        /// The listener.
+        proto: Proto,
+        /// The address.
+        addr: SocketAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// Any other failure (e.g. an address not on this host).
+    #[error(
+        "cannot listen on {addr} ({proto}): {source}; check `listen.{proto}` in the config file"
+    )]
+    Other {
+        /// The listener.
+        proto: Proto,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Bound listening sockets, in config order.
+pub struct Listeners {
+    /// Each socket with its protocol.
+    pub sockets: Vec<(Proto, TcpListener)>,
+}
+
+impl Listeners {
+    /// Bind every address of `listen` (imap, imaps, pop3, pop3s; lmtp is not served yet).
+    pub async fn bind(listen: &Listen) -> Result<Listeners, BindError> {
+        if !listen.lmtp.is_empty() {
+            tracing::debug!(addrs = ?listen.lmtp, "LMTP is not implemented yet; not listening");
+        }
+        let groups = [
+            (Proto::Imap, &listen.imap),
+            (Proto::Imaps, &listen.imaps),
+            (Proto::Pop3, &listen.pop3),
+            (Proto::Pop3s, &listen.pop3s),
+        ];
+        let mut sockets = Vec::new();
+        for (proto, addrs) in groups {
+            for &addr in addrs.iter() {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    let port = addr.port();
+                    match e.kind() {
+                        // EACCES above 1023 comes from elsewhere (e.g. SELinux): no setcap advice.
+                        io::ErrorKind::PermissionDenied if port < 1024 => {
+                            BindError::Privileged { proto, addr, port }
+                        }
+                        io::ErrorKind::AddrInUse => BindError::InUse { proto, addr, port },
+                        _ => BindError::Other {
+                            proto,
+                            addr,
+                            source: e,
+                        },
+                    }
+                })?;
+                sockets.push((proto, listener));
+            }
+        }
+        Ok(Listeners { sockets })
+    }
+
+    /// The actual bound addresses (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<(Proto, SocketAddr)> {
+        self.sockets
+            .iter()
+            .filter_map(|(p, l)| l.local_addr().ok().map(|a| (*p, a)))
+            .collect()
+    }
+}
+
+/// Whether the users file has at least one user line. A stand-in until the
+/// authenticator is wired: passwd-file lines are `user:hash:...`, `#` starts a comment.
+pub fn has_users(users_file: &Path) -> bool {
+    std::fs::read_to_string(users_file)
+        .map(|text| {
+            text.lines().any(|l| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with('#') && l.contains(':')
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Tells sessions that the server is stopping. Cheap to clone.
+#[derive(Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Whether shutdown has begun.
+    pub fn is_shutdown(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves once shutdown begins (at once if it already has).
+    pub async fn wait(&mut self) {
+        // An error means the sender is gone, which also means the server is stopping.
+        let _ = self.rx.wait_for(|&stop| stop).await;
+    }
+}
+
+/// What every session of this server shares.
+#[derive(Clone)]
+pub struct SessionContext {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// For implicit TLS and STARTTLS/STLS.
+    pub tls: TlsAcceptor,
+    /// Per user+IP session counts.
+    pub registry: ConnectionRegistry,
+    /// Fires when the server stops.
+    pub shutdown: Shutdown,
+}
+
+/// Serve `listeners` until `shutdown` resolves, then tell every session to say goodbye
+/// and wait up to `limits.shutdown_grace_secs` for them. Sessions still running after
+/// that are cut when the caller drops the runtime (as `roost serve` does).
+pub async fn run(
+    config: Arc<Config>,
+    listeners: Listeners,
+    tls: TlsAcceptor,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every session holds a clone of `done_tx`; when all are dropped, `recv` returns None.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let ctx = SessionContext {
+        registry: ConnectionRegistry::new(config.limits.max_connections_per_user_ip),
+        config: Arc::clone(&config),
+        tls,
+        shutdown: Shutdown { rx: stop_rx },
+    };
+    // Semaphore::new panics above MAX_PERMITS; no host gets near that many sockets anyway.
+    let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
+    let limit = Arc::new(Semaphore::new(permits));
+    let mut accept_tasks = Vec::new();
+    for (proto, listener) in listeners.sockets {
+        accept_tasks.push(tokio::spawn(accept_loop(
+            proto,
+            listener,
+            ctx.clone(),
+            Arc::clone(&limit),
+            done_tx.clone(),
+        )));
+    }
+    drop(ctx);
+    drop(done_tx);
+    shutdown.await;
+    tracing::info!("shutting down: no new connections, asking sessions to finish");
+    let _ = stop_tx.send(true);
+    for task in accept_tasks {
+        let _ = task.await;
+    }
+    let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
+    if tokio::time::timeout(grace, done_rx.recv()).await.is_err() {
+        tracing::warn!(
+            grace_secs = config.limits.shutdown_grace_secs,
+            "sessions still open after the grace period; cutting them"
+        );
+    }
+}
+
+async fn accept_loop(
+    proto: Proto,
+    listener: TcpListener,
+    ctx: SessionContext,
+    limit: Arc<Semaphore>,
+    done: mpsc::Sender<()>,
+) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => return,
+            a = listener.accept() => a,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::error!(proto = %proto, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let permit = Arc::clone(&limit).try_acquire_owned().ok();
+        let ctx = ctx.clone();
+        let done = done.clone();
+        let span = tracing::info_span!(
+            "conn",
+            session = %crate::logging::session_id(),
+            proto = %proto,
+            peer = %peer
+        );
+        tokio::spawn(
+            async move {
+                let _done = done;
+                match permit {
+                    Some(_permit) => serve_connection(proto, tcp, peer, ctx).await,
+                    None => refuse(proto, tcp, &ctx).await,
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// The connection after any implicit-TLS handshake; None when the handshake failed or
+/// shutdown began first (a stalled client must not hold up shutdown for the grace period).
+async fn open(
+    proto: Proto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &SessionContext,
+) -> Option<Connection> {
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        c = handshake(proto, tcp, peer, &ctx.tls) => c,
+        _ = shutdown.wait() => None,
+    }
+}
+
+async fn handshake(
+    proto: Proto,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: &TlsAcceptor,
+) -> Option<Connection> {
+    let local = tcp.local_addr().ok()?;
+    let stream = if proto.implicit_tls() {
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+            Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "TLS handshake failed");
+                return None;
+            }
+            Err(_) => {
+                tracing::info!("TLS handshake timed out");
+                return None;
+            }
+        }
+    } else {
+        Stream::Plain(tcp)
+    };
+    Some(Connection::new(stream, peer, local))
+}
+
+async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: SessionContext) {
+    tracing::info!("connected");
+    let Some(conn) = open(proto, tcp, peer, &ctx).await else {
+        return;
+    };
+    let result = if proto.is_imap() {
+        placeholder::imap(conn, ctx).await
+    } else {
+        placeholder::pop3(conn, ctx).await
+    };
+    match result {
+        Ok(()) => tracing::info!("disconnected"),
+        Err(e) => tracing::info!(error = %e, "disconnected"),
+    }
+}
+
+async fn refuse(proto: Proto, tcp: TcpStream, ctx: &SessionContext) {
+    tracing::warn!(
+        max = ctx.config.limits.max_connections,
+        "too many connections; refusing"
+    );
+    let peer = match tcp.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    if let Some(mut conn) = open(proto, tcp, peer, ctx).await {
+        let _ = conn.write_all(proto.too_many_connections_reply()).await;
+        let _ = conn.flush().await;
+        let _ = conn.shutdown().await;
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn signals() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}
+
+/// Write `listening <proto> <addr>` lines, then the hint about adding a first user.
+pub fn announce(
+    out: &mut impl io::Write,
+    listeners: &Listeners,
+    config: &Config,
+    config_path: Option<&Path>,
+) -> io::Result<()> {
+    for (proto, addr) in listeners.local_addrs() {
+        writeln!(out, "listening {proto} {addr}")?;
+    }
+    if !has_users(&config.users_file) {
+        let flag = config_path
+            .map(|p| format!(" -c {}", p.display()))
+            .unwrap_or_default();
+        writeln!(out, "no users yet: add one with: roost user add NAME{flag}")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::sync::oneshot;
+
+    #[test]
+    fn users_file_needs_a_user_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("users");
+        assert!(!has_users(&f), "missing file");
+        let table = [
+            ("", false),
+            ("# only a comment\n\n", false),
+            ("   \n", false),
+            ("alice:{SHA512-CRYPT}$6$x::::::\n", true),
+            ("# header\nbob:{PLAIN}x\n", true),
+        ];
+        for (text, want) in table {
+            std::fs::write(&f, text).unwrap();
+            assert_eq!(has_users(&f), want, "{text:?}");
+        }
+    }
+
+    fn loopback_listen() -> Listen {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Listen {
+            imap: vec![any],
+            imaps: vec![],
+            pop3: vec![any],
+            pop3s: vec![],
+            lmtp: vec![any],
+        }
+    }
+
+    #[tokio::test]
+    async fn announce_prints_actual_ports_and_hint_only_without_users() {
+        let tmp = tempfile::tempdir().unwrap();
+        let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
+        assert_eq!(listeners.sockets.len(), 2, "lmtp is not bound yet");
+        let config = Config {
+            users_file: tmp.path().join("users"),
+            ..Config::default()
+        };
+        let mut out = Vec::new();
+        announce(
+            &mut out,
+            &listeners,
+            &config,
+            Some(Path::new("/etc/r.yaml")),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("listening imap 127.0.0.1:"));
+        assert!(!lines[0].ends_with(":0"));
+        assert!(lines[1].starts_with("listening pop3 127.0.0.1:"));
+        assert_eq!(
+            lines[2],
+            "no users yet: add one with: roost user add NAME -c /etc/r.yaml"
+        );
+        std::fs::write(&config.users_file, "alice:{PLAIN}x\n").unwrap();
+        let mut out = Vec::new();
+        announce(&mut out, &listeners, &config, None).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    }
+
+    async fn line(r: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> String {
+        let mut s = String::new();
+        r.read_line(&mut s).await.unwrap();
+        s
+    }
+
+    #[tokio::test]
+    async fn global_limit_refuses_with_protocol_reply_and_shutdown_says_bye() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: tmp.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.limits.max_connections = 1;
+        let tls = crate::tls::acceptor(&config).unwrap();
+        let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
+        let addrs = listeners.local_addrs();
+        let (imap, pop3) = (addrs[0].1, addrs[1].1);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(run(Arc::new(config), listeners, tls, async {
+            let _ = stopped.await;
+        }));
+
+        let mut first = BufReader::new(TcpStream::connect(imap).await.unwrap());
+        assert!(line(&mut first).await.starts_with("* OK"));
+        let mut second = BufReader::new(TcpStream::connect(pop3).await.unwrap());
+        assert_eq!(
+            line(&mut second).await,
+            "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+        );
+        assert_eq!(line(&mut second).await, "", "closed after the refusal");
+
+        // Once the first session ends its slot is free again (released asynchronously).
+        first.get_mut().write_all(b"x LOGOUT\r\n").await.unwrap();
+        while !line(&mut first).await.is_empty() {}
+        let mut third = loop {
+            let mut c = BufReader::new(TcpStream::connect(imap).await.unwrap());
+            if line(&mut c).await.starts_with("* OK") {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+
+        stop.send(()).unwrap();
+        assert_eq!(line(&mut third).await, "* BYE Server shutting down\r\n");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(imap).await.is_err(), "listener closed");
+    }
+}

@@ -1,0 +1,295 @@
+//! Shared helpers for end-to-end tests: start the real `roost` binary on loopback with a
+//! temp data dir, talk to it with real sockets and a real rustls client.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// How long any single wait in a test may take before it is a failure.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn roost() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_roost"))
+}
+
+/// A config listening on 127.0.0.1:0 for every protocol, data in `data_dir`.
+pub fn config_yaml(data_dir: &Path) -> String {
+    format!(
+        "data_dir: {}\n\
+         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: [\"127.0.0.1:0\"]\n  \
+         pop3: [\"127.0.0.1:0\"]\n  pop3s: [\"127.0.0.1:0\"]\n  lmtp: []\n\
+         log:\n  level: debug\n\
+         limits:\n  shutdown_grace_secs: 5\n\
+         storage:\n  fsync: false\n",
+        data_dir.display()
+    )
+}
+
+/// A running `roost serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// Holds config, data dir and the captured stderr.
+    pub dir: PathBuf,
+    /// The config file passed with `-c`.
+    pub config: PathBuf,
+    /// Actual addresses from the `listening <proto> <addr>` lines.
+    pub addrs: HashMap<String, SocketAddr>,
+    /// Every stdout line seen during startup.
+    pub stdout: Vec<String>,
+}
+
+impl Server {
+    /// Start with the standard test config in `dir` (which must outlive the server).
+    pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, config_yaml(&dir.join("data")))
+    }
+
+    /// Start with this config text, written to `dir/roost.yaml`.
+    pub fn start_with(dir: &Path, yaml: String) -> Server {
+        let config = dir.join("roost.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut child = roost()
+            .args(["serve", "-c"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            dir: dir.to_path_buf(),
+            config,
+            addrs: HashMap::new(),
+            stdout: Vec::new(),
+        };
+        let deadline = Instant::now() + WAIT;
+        // The users hint is the last startup line when there are no users (always here).
+        while !server.stdout.iter().any(|l| l.starts_with("no users yet")) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "server did not start; stdout {:?}; stderr:\n{}",
+                    server.stdout,
+                    server.stderr()
+                )
+            });
+            if let Some(rest) = line.strip_prefix("listening ") {
+                let (proto, addr) = rest.split_once(' ').unwrap();
+                server
+                    .addrs
+                    .insert(proto.to_string(), addr.parse().unwrap());
+            }
+            server.stdout.push(line);
+        }
+        server
+    }
+
+    /// The address of the first listener of `proto`.
+    pub fn addr(&self, proto: &str) -> SocketAddr {
+        self.addrs[proto]
+    }
+
+    /// Everything the server logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// The generated certificate (DER) the server presents.
+    pub fn cert(&self) -> CertificateDer<'static> {
+        cert_from(&self.dir.join("data/tls/cert.pem"))
+    }
+
+    /// Send a signal to the server process.
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: signalling our own child process.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+
+    /// Wait for the process to exit, failing the test after [`WAIT`].
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first certificate in a PEM file.
+pub fn cert_from(path: &Path) -> CertificateDer<'static> {
+    let pem = std::fs::read(path).unwrap();
+    CertificateDer::from_pem_slice(&pem).unwrap()
+}
+
+/// Trusts exactly one certificate, byte for byte (self-signed, so no chain to check),
+/// while still verifying the handshake signatures against it.
+#[derive(Debug)]
+struct Pinned {
+    cert: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A client config that trusts only `cert`, with the given protocol versions.
+pub fn pinned_config(
+    cert: CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Pinned {
+        cert,
+        provider: Arc::clone(&provider),
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A TLS client stream.
+pub type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+/// Run the TLS handshake over `tcp`; Err if the server or the pin refuses.
+pub fn handshake(tcp: TcpStream, config: Arc<ClientConfig>) -> Result<Tls, std::io::Error> {
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// Connect over plain TCP with read timeouts so a broken server fails the test.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    tcp
+}
+
+/// Read one CRLF line byte by byte, so nothing past it is consumed (matters before
+/// a TLS handshake). Returns the line without CRLF, or None at EOF.
+pub fn read_line(r: &mut impl Read) -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match r.read(&mut byte) {
+            Ok(0) => return (!line.is_empty()).then(|| String::from_utf8_lossy(&line).into()),
+            Ok(_) if byte[0] == b'\n' => {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Some(String::from_utf8_lossy(&line).into());
+            }
+            Ok(_) => line.push(byte[0]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("read timed out after {line:?}: {e}")
+            }
+            // A reset or TLS close without close_notify counts as EOF for these tests.
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Write `text` and flush.
+pub fn send(w: &mut impl Write, text: &str) {
+    w.write_all(text.as_bytes()).unwrap();
+    w.flush().unwrap();
+}
