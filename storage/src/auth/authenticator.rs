@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use super::AuthError;
 use super::credentials::Credentials;
 use super::passwd_file::{UserEntry, parse_passwd_file};
-use super::scheme::verify_password;
+use super::scheme::{parse_stored, verify_password};
 
 /// Decoy for unknown users when the file has no users at all: an ARGON2ID hash with
 /// Dovecot's default parameters (made by `doveadm pw -s ARGON2ID` from a random
@@ -60,6 +60,8 @@ struct Snapshot {
     users: Vec<UserEntry>,
     by_name: HashMap<String, usize>,
     mechanisms: MechanismSupport,
+    /// The first stored hash of a known scheme: what unknown users are checked against.
+    decoy: Option<String>,
 }
 
 impl Snapshot {
@@ -90,11 +92,17 @@ impl Snapshot {
             .enumerate()
             .map(|(i, u)| (u.name.clone(), i))
             .collect();
+        let decoy = users
+            .iter()
+            .map(|u| u.password.expose())
+            .find(|p| !p.is_empty() && parse_stored(p).is_ok())
+            .cloned();
         Snapshot {
             stamp,
             users,
             by_name,
             mechanisms,
+            decoy,
         }
     }
 
@@ -212,8 +220,8 @@ impl Authenticator {
     /// Checks `password` for `user`.
     ///
     /// An unknown user costs the same as a wrong password: the password is checked
-    /// against a decoy hash of the same cost (the first user's hash, so its scheme
-    /// matches what the file really uses; [`DECOY_HASH`] if the file is empty).
+    /// against a decoy hash of the same cost (the first user's hash of a known scheme,
+    /// so it matches what the file really uses; [`DECOY_HASH`] if the file is empty).
     pub fn verify(&self, user: &str, password: &[u8]) -> AuthOutcome {
         let snapshot = match self.snapshot() {
             Ok(s) => s,
@@ -223,12 +231,7 @@ impl Authenticator {
             }
         };
         let Some(entry) = snapshot.get(user) else {
-            let decoy = snapshot
-                .users
-                .iter()
-                .map(|u| u.password.expose().as_str())
-                .find(|p| !p.is_empty())
-                .unwrap_or(DECOY_HASH);
+            let decoy = snapshot.decoy.as_deref().unwrap_or(DECOY_HASH);
             // The result is irrelevant; only the time spent matters.
             let _ = verify_password(decoy, password);
             return AuthOutcome::Failed;
