@@ -183,3 +183,22 @@ fn edits_keep_the_existing_mode() {
     let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode, 0o640);
 }
+
+#[test]
+fn concurrent_editors_lose_nothing() {
+    let (_dir, path) = users_file(b"# shared\n");
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    add_user_hashed(&path, &format!("u{t}-{i}"), "{PLAIN}x").expect("add");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer thread");
+    }
+    assert_eq!(list_users(&path).expect("list").len(), 80);
+}

@@ -2,7 +2,8 @@
 //!
 //! Every edit rewrites the whole file atomically (temporary file in the same
 //! directory, fsync, rename, fsync of the directory) so a server reading it
-//! concurrently sees either the old or the new file, never half of one. Lines that
+//! concurrently sees either the old or the new file, never half of one; concurrent
+//! editors take turns on a directory lock so no edit is lost. Lines that
 //! are not the edited user's stay byte for byte as they were.
 
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
@@ -74,6 +75,23 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> AuthError + '_ {
     }
 }
 
+/// Serialises editors: an exclusive lock on the directory holding the users file.
+/// Locking the file itself would not do, since every edit replaces its inode.
+/// The lock is released when the returned handle is dropped.
+fn lock_dir(path: &Path) -> Result<File, AuthError> {
+    let dir = parent_dir(path);
+    let handle = File::open(&dir).map_err(io_err(&dir))?;
+    handle.lock().map_err(io_err(&dir))?;
+    Ok(handle)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// The file's bytes and metadata, or nothing if it does not exist yet.
 fn read_existing(path: &Path) -> Result<Option<(Vec<u8>, fs::Metadata)>, AuthError> {
     match fs::read(path) {
@@ -114,10 +132,7 @@ fn user_lines(contents: &[u8], name: &str) -> Vec<(usize, usize, usize)> {
 
 /// Replaces `path` with `contents` atomically, keeping the old file's mode and owner.
 fn write_atomic(path: &Path, contents: &[u8], old: Option<&fs::Metadata>) -> Result<(), AuthError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let file_name = path.file_name().ok_or_else(|| {
         io_err(path)(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -170,19 +185,18 @@ pub fn add_user(path: &Path, name: &str, password: &[u8]) -> Result<(), AuthErro
 pub fn add_user_hashed(path: &Path, name: &str, stored: &str) -> Result<(), AuthError> {
     validate_user_name(name)?;
     validate_stored(stored)?;
-    let existing = read_existing(path)?;
-    let (mut contents, meta) = match existing {
+    let dir = parent_dir(path);
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(NEW_DIR_MODE)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+    }
+    let _lock = lock_dir(path)?;
+    let (mut contents, meta) = match read_existing(path)? {
         Some((bytes, meta)) => (bytes, Some(meta)),
-        None => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(NEW_DIR_MODE)
-                    .create(dir)
-                    .map_err(io_err(dir))?;
-            }
-            (Vec::new(), None)
-        }
+        None => (Vec::new(), None),
     };
     if !user_lines(&contents, name).is_empty() {
         return Err(AuthError::UserExists(name.to_owned()));
@@ -205,6 +219,7 @@ pub fn set_password(path: &Path, name: &str, password: &[u8]) -> Result<(), Auth
 /// Replaces the stored password string of `name` with `stored`.
 pub fn set_password_hashed(path: &Path, name: &str, stored: &str) -> Result<(), AuthError> {
     validate_stored(stored)?;
+    let _lock = lock_dir(path)?;
     let Some((contents, meta)) = read_existing(path)? else {
         return Err(AuthError::NoSuchUser(name.to_owned()));
     };
@@ -226,6 +241,13 @@ pub fn set_password_hashed(path: &Path, name: &str, stored: &str) -> Result<(), 
 
 /// Removes every line of `name`.
 pub fn delete_user(path: &Path, name: &str) -> Result<(), AuthError> {
+    let _lock = match lock_dir(path) {
+        Ok(lock) => lock,
+        Err(AuthError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Err(AuthError::NoSuchUser(name.to_owned()));
+        }
+        Err(e) => return Err(e),
+    };
     let Some((contents, meta)) = read_existing(path)? else {
         return Err(AuthError::NoSuchUser(name.to_owned()));
     };
