@@ -33,6 +33,12 @@ const ARGON2_SALT_LEN: usize = 16;
 /// Refuse stored Argon2 hashes asking for more than 1 GiB: one login must not be able
 /// to exhaust the server's memory because of a typo in the users file.
 const ARGON2_MAX_M_COST_KIB: u32 = 1024 * 1024;
+/// Highest bcrypt cost accepted from the users file (a few seconds per check);
+/// cost 31 would stall a login thread for days.
+const BCRYPT_MAX_COST: u32 = 16;
+/// Highest SHA-crypt `rounds=` accepted from the users file (about a second per
+/// check); glibc allows 999,999,999.
+const SHA_CRYPT_MAX_ROUNDS: usize = 1_000_000;
 /// Dovecot's BLF-CRYPT default cost (`$2y$05$`).
 const BCRYPT_COST: u32 = 5;
 /// SHA-crypt salt length Dovecot generates (16 characters, the maximum).
@@ -370,6 +376,10 @@ pub fn verify_password(stored: &str, password: &[u8]) -> Result<bool, AuthError>
         }
         Scheme::Sha512Crypt | Scheme::Sha256Crypt => verify_sha_crypt(scheme, body, password),
         Scheme::BlfCrypt => {
+            let cost = body.get(4..6).and_then(|c| c.parse::<u32>().ok());
+            if cost.is_none_or(|c| c > BCRYPT_MAX_COST) {
+                return Err(malformed(scheme, "missing or too high cost"));
+            }
             bcrypt::verify(password, body).map_err(|e| malformed(scheme, e.to_string()))
         }
         Scheme::Argon2id | Scheme::Argon2i => verify_argon2(scheme, body, password),
@@ -483,8 +493,11 @@ fn verify_sha_crypt(scheme: Scheme, body: &str, password: &[u8]) -> Result<bool,
         Some(n) => {
             let n: usize = n.parse().map_err(|_| malformed(scheme, "bad rounds="))?;
             parts.remove(0);
-            // glibc clamps instead of failing.
-            Some(n.clamp(sha_crypt::ROUNDS_MIN, sha_crypt::ROUNDS_MAX))
+            if n > SHA_CRYPT_MAX_ROUNDS {
+                return Err(malformed(scheme, format!("rounds={n} exceeds the limit")));
+            }
+            // glibc raises a too-low count instead of failing.
+            Some(n.max(sha_crypt::ROUNDS_MIN))
         }
         None => None,
     };
@@ -684,6 +697,44 @@ mod tests {
                 ),
                 "{stored}: {:?}",
                 verify_password(stored, b"x")
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_and_costly_hashes_never_panic() {
+        let cheap_argon = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8, 1, 1, Some(32)).expect("params"),
+        )
+        .hash_password(b"pw", &SaltString::encode_b64(&[1u8; 16]).expect("salt"))
+        .expect("hash")
+        .to_string();
+        let mut hashes: Vec<String> = Scheme::ALL
+            .into_iter()
+            .filter(|s| !matches!(s, Scheme::Argon2id | Scheme::Argon2i))
+            .map(|s| hash_password(s, b"pw").expect("hash"))
+            .collect();
+        hashes.push(format!("{{ARGON2ID}}{cheap_argon}"));
+        for stored in &hashes {
+            assert_eq!(verify_password(stored, b"pw").ok(), Some(true), "{stored}");
+            for cut in 0..stored.len() {
+                if let Some(prefix) = stored.get(..cut) {
+                    let _ = verify_password(prefix, b"pw");
+                }
+            }
+        }
+        for costly in [
+            "$2y$31$K1iYTKHNcvhfbagkQzoq2OiKdt5ZM9PxvG41yDUBScXgVNAcveEei",
+            "$6$rounds=999999999$salt$hash",
+        ] {
+            assert!(
+                matches!(
+                    verify_password(costly, b"pw"),
+                    Err(AuthError::MalformedHash { .. })
+                ),
+                "{costly}"
             );
         }
     }
