@@ -12,7 +12,7 @@ use roost_storage::maildir::filename::{self, Flags};
 use roost_storage::maildir::keywords::read_keywords;
 use roost_storage::maildir::names::MailboxName;
 use roost_storage::maildir::subscriptions::{read_subscriptions, write_subscriptions};
-use roost_storage::maildir::uidlist::{UidlistLock, read_uidlist, stamp};
+use roost_storage::maildir::uidlist::{DOVECOT_STALE_AFTER, UidlistLock, read_uidlist, stamp};
 use roost_storage::maildir::{MaildirError, create_maildir_dirs};
 
 fn msg(subject: &str) -> Vec<u8> {
@@ -123,11 +123,7 @@ fn dovecot_reads_what_we_write() -> Result<(), MaildirError> {
     )?;
     // Our uidlist rewrite (same content, our render) must keep Dovecot's UIDs intact.
     let (list, _) = read_uidlist(&dv.maildir)?.expect("uidlist");
-    let lock = UidlistLock::acquire(
-        &dv.maildir,
-        Duration::from_secs(5),
-        Duration::from_secs(120),
-    )?;
+    let lock = UidlistLock::acquire(&dv.maildir, Duration::from_secs(5), DOVECOT_STALE_AFTER)?;
     lock.commit(&list, true)?;
     dv.chown_tree(&dv.maildir);
 
@@ -157,11 +153,7 @@ fn our_uidlist_lock_excludes_dovecot() -> Result<(), MaildirError> {
     dv.save("INBOX", &msg("first"));
     let list_path = dv.maildir.join("dovecot-uidlist");
     let before = stamp(&list_path)?;
-    let lock = UidlistLock::acquire(
-        &dv.maildir,
-        Duration::from_secs(5),
-        Duration::from_secs(120),
-    )?;
+    let lock = UidlistLock::acquire(&dv.maildir, Duration::from_secs(5), DOVECOT_STALE_AFTER)?;
 
     // Saving only try-locks: the mail lands in new/ without a UID, the list is untouched.
     dv.save("INBOX", &msg("second"));
