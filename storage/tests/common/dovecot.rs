@@ -6,7 +6,8 @@
 //! as root, so as root the mail is accessed as `nobody` and the temp home is chowned to it;
 //! as any other user, as that user.
 //!
-//! A missing `doveadm` fails the test unless `ROOST_SKIP_DOVECOT=1` is set, so a CI box
+//! A missing `doveadm` (`$ROOST_DOVEADM`, default `/usr/bin/doveadm`) fails the test unless
+//! `ROOST_SKIP_DOVECOT=1` is set, so a CI box
 //! without Dovecot cannot silently pass the compatibility tests.
 //!
 //! Use: `let Some(dv) = Dovecot::start() else { return };` then `dv.save("INBOX", msg)`,
@@ -18,8 +19,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-/// Path of the doveadm binary (Debian's package puts it here).
+/// Path of the doveadm binary (Debian's package puts it here); `ROOST_DOVEADM` overrides it.
 pub const DOVEADM: &str = "/usr/bin/doveadm";
+
+/// The doveadm to run: `$ROOST_DOVEADM` or [`DOVEADM`].
+pub fn doveadm_path() -> PathBuf {
+    std::env::var_os("ROOST_DOVEADM").map_or_else(|| PathBuf::from(DOVEADM), PathBuf::from)
+}
 
 /// A temp home with a Maildir, plus the config to drive doveadm on it.
 pub struct Dovecot {
@@ -38,12 +44,16 @@ impl Dovecot {
     /// Sets up a fresh Dovecot environment; None only if doveadm is missing and
     /// `ROOST_SKIP_DOVECOT=1`. Panics (fails the test) if doveadm is missing otherwise.
     pub fn start() -> Option<Dovecot> {
-        if !Path::new(DOVEADM).exists() {
+        let doveadm = doveadm_path();
+        if !doveadm.exists() {
             if std::env::var("ROOST_SKIP_DOVECOT").as_deref() == Ok("1") {
                 eprintln!("doveadm not installed; skipped (ROOST_SKIP_DOVECOT=1)");
                 return None;
             }
-            panic!("{DOVEADM} not found: install dovecot-core or set ROOST_SKIP_DOVECOT=1");
+            panic!(
+                "{} not found: install dovecot-core or set ROOST_SKIP_DOVECOT=1",
+                doveadm.display()
+            );
         }
         let tmp = tempfile::tempdir().expect("tempdir");
         let home = tmp.path().join("home");
@@ -81,7 +91,7 @@ impl Dovecot {
 
     /// A doveadm command with our config and environment, not yet run.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(DOVEADM);
+        let mut cmd = Command::new(doveadm_path());
         cmd.arg("-c")
             .arg(&self.conf)
             .args(args)
