@@ -27,6 +27,10 @@ pub const UIDLIST_FILE: &str = "dovecot-uidlist";
 /// Dovecot's dotlock next to it (file-dotlock.c's default `.lock` suffix).
 pub const UIDLIST_LOCK_FILE: &str = "dovecot-uidlist.lock";
 
+/// Dovecot's `UIDLIST_LOCK_STALE_TIMEOUT`: pass it as `stale_after` so both servers agree
+/// on when a pid-less lock is dead.
+pub const DOVECOT_STALE_AFTER: Duration = Duration::from_secs(120);
+
 /// Longest wait between two lock attempts; short because Dovecot holds the lock briefly.
 const LOCK_MAX_SLEEP: Duration = Duration::from_millis(100);
 /// How many times `read_uidlist` re-reads a file that grew while it was being read.
@@ -118,6 +122,17 @@ fn parse_u32(s: &str, line: usize, what: &str) -> Result<u32, MaildirError> {
 }
 
 impl Uidlist {
+    /// An empty list for a new mailbox, with a fresh random mailbox GUID.
+    pub fn new(uid_validity: u32) -> Uidlist {
+        Uidlist {
+            uid_validity,
+            next_uid: 1,
+            guid: Some(format!("{:032x}", rand::random::<u128>())),
+            header_extra: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
     /// Parses the file contents (v1, v2 or v3). An unterminated last line is a torn append
     /// and is ignored, as Dovecot does; anything else malformed is `Corrupt` with its line.
     ///
@@ -535,6 +550,17 @@ mod tests {
         r.set_field('G', "g1".into());
         assert_eq!(r.fields.len(), 5);
         assert_eq!(r.field('P'), Some("new"));
+        Ok(())
+    }
+
+    #[test]
+    fn new_list_renders_and_parses() -> Result<(), MaildirError> {
+        let list = Uidlist::new(1234);
+        let text = list.render();
+        assert!(text.starts_with("3 V1234 N1 G"), "{text}");
+        assert_eq!(list.guid.as_ref().map(String::len), Some(32));
+        assert_ne!(list.guid, Uidlist::new(1234).guid);
+        assert_eq!(Uidlist::parse(&text)?, list);
         Ok(())
     }
 
