@@ -1,74 +1,119 @@
 //! Administrative actions behind `roost user ...`, `roost pw` and `roost deliver`.
-//!
-//! STUBS: every function returns [`AdminError::NotWired`] until the lead connects them
-//! to `roost-storage` (users file, password schemes, Maildir delivery).
 
 use std::io::Read;
+use std::str::FromStr;
 
 use roost_config::Config;
+use roost_storage::auth::{self, AuthError, Scheme};
+use roost_storage::{MailboxName, StorageError};
 
 use crate::exit::Exit;
 use crate::logging::Secret;
+use crate::wiring;
 
-/// The scheme `roost pw` uses without `-s`.
-pub const DEFAULT_SCHEME: &str = "SHA512-CRYPT";
+/// The scheme `roost pw` uses without `-s` (and every new users-file entry): ARGON2ID.
+pub const DEFAULT_SCHEME: &str = "ARGON2ID";
 
-/// Why an administrative action failed.
+/// Why an administrative action failed; each maps to one sysexits status.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// The action is not connected to the storage layer yet.
-    #[error("`{0}` is not wired yet: this build cannot do it")]
-    NotWired(&'static str),
+    /// Users file or password problem.
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    /// `roost deliver` for a user not in the users file.
+    #[error("unknown user {0:?}: add it with `roost user add` first")]
+    NoUser(String),
+    /// `roost deliver --mailbox` naming a mailbox that does not exist.
+    #[error("mailbox {0:?} does not exist for this user: create it first or deliver to INBOX")]
+    NoMailbox(String),
+    /// Storage failure while delivering.
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    /// The users file cannot be read.
+    #[error("{0}")]
+    UsersFile(String),
 }
 
 impl AdminError {
-    /// The sysexits status for this failure.
+    /// The sysexits status for this failure, chosen so an MTA defers what may succeed later
+    /// (75, 74) and bounces what never will (67, 65).
     pub fn exit(&self) -> Exit {
         match self {
-            AdminError::NotWired(_) => Exit::Software,
+            AdminError::Auth(AuthError::UnknownScheme(_)) => Exit::Usage,
+            AdminError::Auth(AuthError::InvalidUserName { .. })
+            | AdminError::Auth(AuthError::InvalidPassword(_)) => Exit::DataErr,
+            AdminError::Auth(AuthError::UserExists(_)) => Exit::CantCreat,
+            AdminError::Auth(AuthError::NoSuchUser(_)) | AdminError::NoUser(_) => Exit::NoUser,
+            AdminError::Auth(AuthError::Io { .. }) => Exit::IoErr,
+            AdminError::Auth(_) => Exit::Software,
+            AdminError::NoMailbox(_) => Exit::CantCreat,
+            AdminError::Storage(e) => match e {
+                StorageError::TooBig { .. } => Exit::DataErr,
+                StorageError::InvalidName { .. } => Exit::DataErr,
+                StorageError::NoSuchMailbox(_) => Exit::CantCreat,
+                StorageError::NoSpace | StorageError::LockTimeout(_) => Exit::TempFail,
+                StorageError::NotAllowed(_) => Exit::NoPerm,
+                _ => Exit::IoErr,
+            },
+            AdminError::UsersFile(_) => Exit::TempFail,
         }
     }
 }
 
-/// Add `name` with `password` to the users file. STUB.
-pub fn user_add(
-    _config: &Config,
-    _name: &str,
-    _password: &Secret<String>,
-) -> Result<(), AdminError> {
-    Err(AdminError::NotWired("user add"))
+/// Add `name` with `password` to the users file (hash: ARGON2ID).
+pub fn user_add(config: &Config, name: &str, password: &Secret<String>) -> Result<(), AdminError> {
+    auth::add_user(&config.users_file, name, password.expose().as_bytes())?;
+    Ok(())
 }
 
-/// Change the password of `name`. STUB.
+/// Change the password of `name`.
 pub fn user_passwd(
-    _config: &Config,
-    _name: &str,
-    _password: &Secret<String>,
+    config: &Config,
+    name: &str,
+    password: &Secret<String>,
 ) -> Result<(), AdminError> {
-    Err(AdminError::NotWired("user passwd"))
+    auth::set_password(&config.users_file, name, password.expose().as_bytes())?;
+    Ok(())
 }
 
-/// Remove `name` from the users file (mail is kept). STUB.
-pub fn user_del(_config: &Config, _name: &str) -> Result<(), AdminError> {
-    Err(AdminError::NotWired("user del"))
+/// Remove `name` from the users file (mail is kept).
+pub fn user_del(config: &Config, name: &str) -> Result<(), AdminError> {
+    auth::delete_user(&config.users_file, name)?;
+    Ok(())
 }
 
-/// The user names in the users file. STUB.
-pub fn user_list(_config: &Config) -> Result<Vec<String>, AdminError> {
-    Err(AdminError::NotWired("user list"))
+/// The user names in the users file.
+pub fn user_list(config: &Config) -> Result<Vec<String>, AdminError> {
+    Ok(auth::list_users(&config.users_file)?)
 }
 
-/// Hash `password` with `scheme` into Dovecot's `{SCHEME}hash` form. STUB.
-pub fn pw_hash(_scheme: &str, _password: &Secret<String>) -> Result<String, AdminError> {
-    Err(AdminError::NotWired("pw"))
+/// Hash `password` with `scheme` into Dovecot's `{SCHEME}hash` form.
+pub fn pw_hash(scheme: &str, password: &Secret<String>) -> Result<String, AdminError> {
+    let scheme = Scheme::from_str(scheme)?;
+    Ok(auth::hash_password(scheme, password.expose().as_bytes())?)
 }
 
-/// Deliver the message read from `message` into `mailbox` (INBOX when None) of `user`. STUB.
+/// Deliver the message read from `message` into `mailbox` (INBOX when None) of `user`;
+/// returns only once it is safely on disk.
 pub fn deliver(
-    _config: &Config,
-    _user: &str,
-    _mailbox: Option<&str>,
-    _message: &mut dyn Read,
-) -> Result<(), AdminError> {
-    Err(AdminError::NotWired("deliver"))
+    config: &Config,
+    user: &str,
+    mailbox: Option<&str>,
+    message: &mut dyn Read,
+) -> Result<u32, AdminError> {
+    let users = wiring::authenticator(config).map_err(AdminError::UsersFile)?;
+    if users.lookup(user).is_none() {
+        return Err(AdminError::NoUser(user.to_string()));
+    }
+    let name = MailboxName::new(mailbox.unwrap_or("INBOX")).map_err(StorageError::from)?;
+    let store = wiring::store(config);
+    let mailboxes = store.user(user)?;
+    if !mailboxes.exists(&name) {
+        return Err(AdminError::NoMailbox(name.as_str().to_string()));
+    }
+    let uid = mailboxes
+        .open(&name)?
+        .deliver(message, config.limits.max_message_size)?;
+    store.flush_all(true);
+    Ok(uid)
 }

@@ -179,6 +179,7 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             let config = load(&config)?;
             check_user_name(&user)?;
             admin::deliver(&config, &user, mailbox.as_deref(), &mut io::stdin().lock())
+                .map(|_| ())
                 .map_err(admin_fail)
         }
     }
@@ -295,6 +296,7 @@ fn serve(c: &ConfigArg) -> Result<(), Fail> {
 }
 
 async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<(), Fail> {
+    crate::wiring::authenticator(&config).map_err(|e| Fail::new(Exit::Config, e))?;
     let listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
     let acceptor = tls::acceptor(&config).map_err(tls_fail)?;
     let shutdown = server::signals()
@@ -408,7 +410,10 @@ mod tests {
         });
         assert_eq!(f.exit, Exit::Unavailable);
         assert!(f.message.contains("already in use"));
-        assert_eq!(admin_fail(AdminError::NotWired("x")).exit, Exit::Software);
+        assert_eq!(
+            admin_fail(AdminError::NoUser("x".into())).exit,
+            Exit::NoUser
+        );
         let f = tls_fail(TlsError::Missing {
             what: "cert",
             path: "/x".into(),

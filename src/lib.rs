@@ -14,3 +14,4 @@ pub mod password;
 pub mod placeholder;
 pub mod server;
 pub mod tls;
+pub mod wiring;

@@ -1,6 +1,5 @@
 //! Logging setup from `config.log`, per-connection session ids, and redacted secrets.
 
-use std::fmt;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -48,40 +47,8 @@ pub fn session_id() -> String {
     format!("{:010x}", mixed >> 24)
 }
 
-/// A value that must never reach a log: passwords, SASL exchanges.
-/// `Debug` and `Display` print `<redacted>`; use [`Secret::expose`] deliberately.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    /// Wrap a secret value.
-    pub fn new(value: T) -> Self {
-        Secret(value)
-    }
-
-    /// The secret itself, for the code that really needs it (hashing, comparing).
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> From<T> for Secret<T> {
-    fn from(value: T) -> Self {
-        Secret(value)
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// Passwords and SASL data: `Debug` prints `<redacted>` (one type for the whole server).
+pub use roost_storage::auth::Secret;
 
 #[cfg(test)]
 mod tests {

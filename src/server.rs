@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roost_config::{Config, Listen};
+use roost_storage::Store;
+use roost_storage::auth::Authenticator;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -169,17 +171,9 @@ impl Listeners {
     }
 }
 
-/// Whether the users file has at least one user line. A stand-in until the
-/// authenticator is wired: passwd-file lines are `user:hash:...`, `#` starts a comment.
+/// Whether the users file has at least one usable user.
 pub fn has_users(users_file: &Path) -> bool {
-    std::fs::read_to_string(users_file)
-        .map(|text| {
-            text.lines().any(|l| {
-                let l = l.trim();
-                !l.is_empty() && !l.starts_with('#') && l.contains(':')
-            })
-        })
-        .unwrap_or(false)
+    Authenticator::open(users_file).is_ok_and(|a| !a.is_empty())
 }
 
 /// Tells sessions that the server is stopping. Cheap to clone.
@@ -212,6 +206,10 @@ pub struct SessionContext {
     pub registry: ConnectionRegistry,
     /// Fires when the server stops.
     pub shutdown: Shutdown,
+    /// The one shared storage: every session of every protocol opens mailboxes here.
+    pub store: Arc<Store>,
+    /// Users and passwords.
+    pub users: Arc<Authenticator>,
 }
 
 /// Serve `listeners` until `shutdown` resolves, then tell every session to say goodbye
@@ -226,7 +224,18 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every session holds a clone of `done_tx`; when all are dropped, `recv` returns None.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let store = crate::wiring::store(&config);
+    let users = match crate::wiring::authenticator(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            // `roost serve` checked it before binding; it can only have broken since.
+            tracing::error!("{e}; not serving");
+            return;
+        }
+    };
     let ctx = SessionContext {
+        store: Arc::clone(&store),
+        users,
         registry: ConnectionRegistry::new(config.limits.max_connections_per_user_ip),
         config: Arc::clone(&config),
         tls,
@@ -260,6 +269,8 @@ pub async fn run(
             "sessions still open after the grace period; cutting them"
         );
     }
+    // Indexes are caches written lazily: write them now, marked as cleanly closed.
+    let _ = tokio::task::spawn_blocking(move || store.flush_all(true)).await;
 }
 
 async fn accept_loop(

@@ -32,6 +32,12 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 impl<T> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Secret(value)
