@@ -299,3 +299,95 @@ fn msg_num_helpers() {
     assert_eq!((n.get(), n.index(), n.to_string()), (3, 2, "3".to_owned()));
     assert_eq!(parse_command(b"RETR 9").map(|c| c.name()), Ok("RETR"));
 }
+
+/// What a session would see for each frame: a command, a SASL line, or an
+/// error sentence.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Cmd(Command),
+    Sasl(SaslResponse),
+    Err(String),
+}
+
+/// Framer and parser together, switching to SASL framing after AUTH the way
+/// a session will; `chunk` is how many bytes each read returns.
+fn run_session(stream: &[u8], chunk: usize) -> Vec<Seen> {
+    use crate::framer::{Frame, FrameMode, LineFramer};
+    let mut framer = LineFramer::default();
+    let mut seen = Vec::new();
+    for piece in stream.chunks(chunk) {
+        let mut input = piece;
+        while !input.is_empty() {
+            let (used, frame) = framer.decode(input);
+            input = &input[used..];
+            let line = match frame {
+                None => continue,
+                Some(Frame::TooLong) => {
+                    seen.push(Seen::Err("too long".into()));
+                    continue;
+                }
+                Some(Frame::Line(line)) => line,
+            };
+            match framer.mode() {
+                FrameMode::Command => match parse_command(&line) {
+                    Ok(cmd) => {
+                        if matches!(cmd, Command::Auth { .. }) {
+                            framer.set_mode(FrameMode::Sasl);
+                        }
+                        seen.push(Seen::Cmd(cmd));
+                    }
+                    Err(e) => seen.push(Seen::Err(e.to_string())),
+                },
+                FrameMode::Sasl => {
+                    match parse_sasl_response(&line) {
+                        Ok(r) => seen.push(Seen::Sasl(r)),
+                        Err(e) => seen.push(Seen::Err(e.to_string())),
+                    }
+                    framer.set_mode(FrameMode::Command);
+                }
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn pipelined_session_is_the_same_at_every_chunk_size() {
+    // The SASL line is longer than the 255-octet command limit on purpose:
+    // it must only fit because AUTH switched the framer to SASL mode.
+    let long_sasl = "QUFB".repeat(100);
+    let mut stream = Vec::new();
+    stream.extend_from_slice(b"CAPA\r\nAUTH PLAIN\r\n");
+    stream.extend_from_slice(long_sasl.as_bytes());
+    stream.extend_from_slice(b"\r\nAUTH LOGIN\r\n*\r\n");
+    stream.extend_from_slice(long_sasl.as_bytes());
+    stream.extend_from_slice(b"\r\nuser bob\nPASS x y\r\nSTAT\r\nTOP 1 0\r\nRETR 0\r\nQUIT\r\n");
+
+    let want = vec![
+        Seen::Cmd(Command::Capa),
+        Seen::Cmd(Command::Auth {
+            mechanism: mech("PLAIN"),
+            initial_response: None,
+        }),
+        Seen::Sasl(SaslResponse::Data(secret(&b"AAA".repeat(100)))),
+        Seen::Cmd(Command::Auth {
+            mechanism: mech("LOGIN"),
+            initial_response: None,
+        }),
+        Seen::Sasl(SaslResponse::Cancel),
+        Seen::Err("too long".into()),
+        Seen::Cmd(Command::User("bob".into())),
+        Seen::Cmd(Command::Pass(secret(b"x y"))),
+        Seen::Cmd(Command::Stat),
+        Seen::Cmd(Command::Top {
+            msg: m(1),
+            lines: 0,
+        }),
+        Seen::Err("Message numbers start at 1.".into()),
+        Seen::Cmd(Command::Quit),
+    ];
+    for chunk in 1..=64 {
+        assert_eq!(run_session(&stream, chunk), want, "chunk size {chunk}");
+    }
+    assert_eq!(run_session(&stream, stream.len()), want);
+}
