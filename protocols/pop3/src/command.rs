@@ -181,6 +181,10 @@ pub enum ParseError {
     /// The line was empty.
     #[error("Empty command line.")]
     Empty,
+    /// The framer reported [`Frame::TooLong`](crate::Frame::TooLong); this
+    /// variant lets the session answer it like any other bad line.
+    #[error("Line too long.")]
+    LineTooLong,
     /// NUL, CR or LF inside the line.
     #[error("Control characters are not allowed in commands.")]
     ControlChar,

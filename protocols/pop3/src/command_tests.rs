@@ -251,6 +251,10 @@ fn errors_read_as_sentences_on_the_wire() {
         (b"LIST 0", "-ERR Message numbers start at 1.\r\n"),
         (b"", "-ERR Empty command line.\r\n"),
     ];
+    assert_eq!(
+        ParseError::LineTooLong.to_response().to_bytes(),
+        b"-ERR Line too long.\r\n"
+    );
     for &(line, want) in cases {
         let err = parse_command(line).expect_err("bad line");
         assert_eq!(String::from_utf8_lossy(&err.to_response().to_bytes()), want);
