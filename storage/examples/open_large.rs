@@ -9,7 +9,10 @@ use roost_storage::{MailboxName, MailboxOptions, Store, StoreConfig};
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let base = std::path::PathBuf::from(args.next().unwrap_or_else(|| "/tmp/roost-open-large".into()));
+    let base = std::path::PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| "/tmp/roost-open-large".into()),
+    );
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("u/Maildir");
     for d in ["new", "cur", "tmp"] {
@@ -17,12 +20,19 @@ fn main() {
     }
     let body = "From: a@example.org\nSubject: hello\n\nbody text\n".repeat(20);
     for i in 0..n {
-        std::fs::write(root.join("new").join(format!("1700000000.M{i}P1.host")), &body).unwrap();
+        std::fs::write(
+            root.join("new").join(format!("1700000000.M{i}P1.host")),
+            &body,
+        )
+        .unwrap();
     }
     // Age the directories so their mtimes are trusted on the warm open.
     let past = SystemTime::now() - Duration::from_secs(3600);
     for d in ["new", "cur"] {
-        std::fs::File::open(root.join(d)).unwrap().set_modified(past).unwrap();
+        std::fs::File::open(root.join(d))
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
     }
     let cfg = StoreConfig {
         mail_path: format!("{}/{{user}}/Maildir", base.display()),
@@ -41,9 +51,16 @@ fn main() {
         let mb = store.user("u").unwrap().open(&inbox).unwrap();
         let snap = mb.snapshot().unwrap();
         let el = t.elapsed();
-        println!("{round}: {} messages, open+snapshot {:?}", snap.messages.len(), el);
+        println!(
+            "{round}: {} messages, open+snapshot {:?}",
+            snap.messages.len(),
+            el
+        );
         for d in ["new", "cur"] {
-            std::fs::File::open(root.join(d)).unwrap().set_modified(past).unwrap();
+            std::fs::File::open(root.join(d))
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
         }
         drop(mb);
         store.flush_all(true);

@@ -273,6 +273,13 @@ struct State {
     last_write: Instant,
     force_sync: bool,
     deleted: bool,
+    /// Wall-clock time a full listing last started (0: never in this process).
+    verified_ns: i128,
+    /// The recorded stamps came from this process's own change, made right after a sync;
+    /// an outside change in between is reported by inotify, so they are trusted as they are.
+    own_stamps: bool,
+    /// Full listings done so far (a metric, and how tests see that a listing was avoided).
+    full_syncs: u64,
 }
 
 /// One mailbox, shared by every session that has it open.
@@ -314,9 +321,17 @@ fn now_ns() -> i128 {
         .unwrap_or(0)
 }
 
-/// A directory stamp that is too fresh to prove "nothing changed since".
-fn too_fresh(s: &Stamp) -> bool {
-    now_ns() - s.mtime_ns < MTIME_TRUST_DELAY.as_nanos() as i128
+/// File systems stamp changes with a coarse clock that lags real time by up to a tick
+/// (a few ms); a listing that started this long after a directory's mtime saw every change
+/// that carries that mtime.
+const MTIME_TICK_MARGIN_NS: i128 = 50_000_000;
+
+/// Whether a recorded directory stamp still proves "nothing changed since": either the
+/// listing that recorded it started clearly after the mtime, or the mtime is old enough
+/// that any later change must carry a newer one.
+fn stamp_trusted(s: &Stamp, verified_ns: i128) -> bool {
+    verified_ns - s.mtime_ns > MTIME_TICK_MARGIN_NS
+        || now_ns() - s.mtime_ns >= MTIME_TRUST_DELAY.as_nanos() as i128
 }
 
 fn base_of(filename: &str) -> &str {
@@ -417,6 +432,9 @@ impl Mailbox {
                 last_write: Instant::now(),
                 force_sync: false,
                 deleted: false,
+                verified_ns: 0,
+                own_stamps: false,
+                full_syncs: 0,
             }),
             notify,
         };
@@ -744,6 +762,7 @@ impl Mailbox {
             // Someone else changed the uidlist too: look at the directories next time.
             st.force_sync = true;
         } else {
+            self.adopt_own_stamps(&mut st)?;
             st.idx.uidlist_stamp = to_stamp(Some(stamp));
         }
         self.note_change(&mut st);
@@ -866,6 +885,9 @@ impl Mailbox {
             out.modified.extend(again.modified);
             return Ok(out);
         }
+        if !out.changed.is_empty() {
+            self.adopt_own_stamps(&mut st)?;
+        }
         self.publish(&mut st);
         Ok(out)
     }
@@ -920,6 +942,8 @@ impl Mailbox {
                 gone.extend(self.expunge(&again)?);
                 return Ok(gone);
             }
+        } else if !gone.is_empty() {
+            self.adopt_own_stamps(&mut st)?;
         }
         self.publish(&mut st);
         Ok(gone)
@@ -992,6 +1016,12 @@ impl Mailbox {
     pub(crate) fn mark_deleted(&self) {
         self.lock().deleted = true;
         self.notify.send_modify(|m| *m += 1);
+    }
+
+    /// How many times this object listed its directories (opening counts once when the
+    /// index could not be trusted).
+    pub fn full_sync_count(&self) -> u64 {
+        self.lock().full_syncs
     }
 
     /// Whether the mailbox was deleted while open.
@@ -1092,11 +1122,12 @@ impl Mailbox {
             st.keywords = keywords::read_keywords(&self.dir)?;
             st.keywords_stamp = kw_stamp;
         }
+        let trusted = |s: &Stamp| st.own_stamps || stamp_trusted(s, st.verified_ns);
         let unchanged = cur_stamp == st.idx.cur_stamp
             && new_stamp == st.idx.new_stamp
             && ul_stamp == st.idx.uidlist_stamp
-            && !too_fresh(&cur_stamp)
-            && !too_fresh(&new_stamp)
+            && trusted(&cur_stamp)
+            && trusted(&new_stamp)
             && st.idx.uid_validity != 0;
         if unchanged && !force {
             return Ok(());
@@ -1106,7 +1137,20 @@ impl Mailbox {
         Ok(())
     }
 
+    /// After this process changed the directories itself (right after a sync), record
+    /// their new stamps so the change does not cost a full listing.
+    fn adopt_own_stamps(&self, st: &mut State) -> Result<()> {
+        st.idx.cur_stamp = to_stamp(uidlist::stamp(&self.dir.join("cur"))?);
+        st.idx.new_stamp = to_stamp(uidlist::stamp(&self.dir.join("new"))?);
+        st.idx.uidlist_stamp = to_stamp(uidlist::stamp(&self.dir.join("dovecot-uidlist"))?);
+        st.own_stamps = true;
+        Ok(())
+    }
+
     fn full_sync(&self, st: &mut State, cur_stamp: Stamp, new_stamp: Stamp) -> Result<()> {
+        st.verified_ns = now_ns();
+        st.own_stamps = false;
+        st.full_syncs += 1;
         // The uidlist as it was before listing: every file it names was in place by then.
         let before = uidlist::read_uidlist(&self.dir)?;
         let mut on_disk: HashMap<String, (String, bool)> = HashMap::new();

@@ -523,3 +523,76 @@ fn streaming_append_with_internal_date() {
     assert_eq!(info.vsize, Some(1400));
     assert!(info.flags.contains(Flags::SEEN));
 }
+
+#[test]
+fn own_changes_cost_no_listing_but_outside_changes_are_still_seen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("mia").unwrap();
+    for i in 0..3 {
+        deliver(&user, "INBOX", &msg(i));
+    }
+    let mb = user.open(&name("INBOX")).unwrap();
+    // Events of the deliveries above belong to mailbox objects that are gone (each helper
+    // call opened its own); this object cannot tell them from outside changes. Let them pass.
+    std::thread::sleep(Duration::from_millis(300));
+    mb.sync_now(true).unwrap();
+    let listings = mb.full_sync_count();
+    mb.store(&[1], FlagOp::Add, Flags::SEEN, &[], None).unwrap();
+    mb.expunge(&[2]).unwrap();
+    let w = mb.create_tmp(1 << 20).unwrap();
+    let t = w.finish(None).unwrap();
+    mb.commit(
+        vec![roost_storage::NewMessage {
+            tmp: t,
+            flags: Flags::default(),
+            keywords: vec![],
+        }],
+        true,
+    )
+    .unwrap();
+    mb.snapshot().unwrap();
+    assert_eq!(mb.full_sync_count(), listings, "own changes were re-listed");
+
+    // An outside rename right after our own change, in the same clock tick, is not visible
+    // in the directory stamps; inotify reports it.
+    let start = mb.snapshot().unwrap().highest_modseq;
+    let mut feed = mb.subscribe();
+    feed.borrow_and_update();
+    mb.store(&[3], FlagOp::Add, Flags::FLAGGED, &[], None)
+        .unwrap();
+    feed.borrow_and_update();
+    let cur = user.root().join("cur");
+    let f = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(":2,S"))
+        .unwrap();
+    let base = f
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::rename(&f, cur.join(format!("{base}:2,RS"))).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(1), feed.changed())
+            .await
+            .expect("outside rename reported within 1 s")
+            .unwrap();
+    });
+    let ch = mb.changes_since(start).unwrap();
+    let m1 = ch
+        .changed
+        .iter()
+        .find(|m| m.uid == 1)
+        .expect("message 1 changed");
+    assert!(m1.flags.contains(Flags::ANSWERED));
+}
