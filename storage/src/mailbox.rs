@@ -1292,6 +1292,19 @@ impl Mailbox {
             });
         }
         if let Some(l) = lock {
+            // Messages this index knows that the uidlist lacks (it was lost or damaged): write
+            // them back with their UIDs, or another program would number them anew.
+            let listed: HashSet<u32> = list.records.iter().map(|r| r.uid).collect();
+            for r in &st.idx.records {
+                if !listed.contains(&r.uid) {
+                    list.records.push(UidRecord {
+                        uid: r.uid,
+                        fields: Vec::new(),
+                        filename: r.filename.clone(),
+                    });
+                    uidlist_dirty = true;
+                }
+            }
             // Drop records of files that were already gone before we listed (their UIDs stay
             // used: next_uid never moves back).
             let present: HashSet<u32> = st

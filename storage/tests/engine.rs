@@ -596,3 +596,38 @@ fn own_changes_cost_no_listing_but_outside_changes_are_still_seen() {
         .expect("message 1 changed");
     assert!(m1.flags.contains(Flags::ANSWERED));
 }
+
+#[test]
+fn lost_uidlist_is_rebuilt_from_the_index_with_the_same_uids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("ned/Maildir");
+    let validity = {
+        let store = store_at(tmp.path());
+        let user = store.user("ned").unwrap();
+        for i in 0..3 {
+            deliver(&user, "INBOX", &msg(i));
+        }
+        let mb = user.open(&name("INBOX")).unwrap();
+        mb.expunge(&[1]).unwrap();
+        let v = mb.snapshot().unwrap().uid_validity;
+        store.flush_all(true);
+        v
+    };
+    std::fs::remove_file(root.join("dovecot-uidlist")).unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("ned").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    let snap = mb.snapshot().unwrap();
+    assert_eq!(snap.uid_validity, validity);
+    let uids: Vec<u32> = snap.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, vec![2, 3]);
+    let text = std::fs::read_to_string(root.join("dovecot-uidlist")).unwrap();
+    let listed: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(listed, vec!["2", "3"], "{text}");
+    assert!(text.starts_with(&format!("3 V{validity} N4")), "{text}");
+    assert_eq!(deliver(&user, "INBOX", &msg(9)), 4);
+}
