@@ -58,6 +58,37 @@ fn read_all(user: &UserStore, mbox: &str, uid: u32) -> Option<Vec<u8>> {
     Some(v)
 }
 
+/// The first message file in `new/` or `cur/` whose path satisfies `pred`.
+fn find_file(root: &Path, pred: impl Fn(&str) -> bool) -> std::path::PathBuf {
+    std::fs::read_dir(root.join("cur"))
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("new")).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| pred(&p.to_string_lossy()))
+        .expect("message file present")
+}
+
+/// Rename a message file into `cur/` with these Maildir flag letters, as another MUA does.
+fn rename_with_flags(root: &Path, file: &Path, letters: &str) {
+    let name = file.file_name().unwrap().to_str().unwrap();
+    let base = name.split(':').next().unwrap();
+    std::fs::rename(file, root.join("cur").join(format!("{base}:2,{letters}"))).unwrap();
+}
+
+/// Wait (at most 1 s) until the change feed reports something new.
+fn wait_changed(feed: &mut tokio::sync::watch::Receiver<u64>, what: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(1), feed.changed())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: change feed silent for 1 s"))
+            .unwrap();
+    });
+}
+
 /// Push a directory's mtime into the past so the "unchanged since last sync" check trusts it.
 fn age_dir(p: &Path) {
     let past = SystemTime::now() - Duration::from_secs(3600);
@@ -189,34 +220,11 @@ fn outside_writers_renames_and_deletions_are_picked_up() {
     )
     .unwrap();
     // Another MUA marks message 1 seen by renaming it.
-    let first = std::fs::read_dir(root.join("cur"))
-        .unwrap()
-        .chain(std::fs::read_dir(root.join("new")).unwrap())
-        .map(|e| e.unwrap().path())
-        .find(|p| !p.to_string_lossy().contains("outside"))
-        .unwrap();
-    let base = first
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
-    std::fs::rename(&first, root.join("cur").join(format!("{base}:2,S"))).unwrap();
+    let first = find_file(&root, |p| !p.contains("outside"));
+    rename_with_flags(&root, &first, "S");
 
     // The watcher notices without anyone asking.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(1), feed.changed())
-            .await
-            .expect("change feed fired within 1 s")
-            .unwrap();
-    });
+    wait_changed(&mut feed, "outside delivery and rename");
     let changes = mb.changes_since(start).unwrap();
     let seen = changes
         .changed
@@ -231,12 +239,7 @@ fn outside_writers_renames_and_deletions_are_picked_up() {
     assert_eq!(read_all(&user, "INBOX", 2).unwrap(), msg(2));
 
     // A file deleted by hand is an expunge.
-    let victim = std::fs::read_dir(root.join("cur"))
-        .unwrap()
-        .chain(std::fs::read_dir(root.join("new")).unwrap())
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("outside"))
-        .unwrap();
+    let victim = find_file(&root, |p| p.contains("outside"));
     std::fs::remove_file(victim).unwrap();
     mb.sync_now(true).unwrap();
     let changes = mb.changes_since(start).unwrap();
@@ -562,32 +565,9 @@ fn own_changes_cost_no_listing_but_outside_changes_are_still_seen() {
     mb.store(&[3], FlagOp::Add, Flags::FLAGGED, &[], None)
         .unwrap();
     feed.borrow_and_update();
-    let cur = user.root().join("cur");
-    let f = std::fs::read_dir(&cur)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(":2,S"))
-        .unwrap();
-    let base = f
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
-    std::fs::rename(&f, cur.join(format!("{base}:2,RS"))).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(1), feed.changed())
-            .await
-            .expect("outside rename reported within 1 s")
-            .unwrap();
-    });
+    let f = find_file(user.root(), |p| p.ends_with(":2,S"));
+    rename_with_flags(user.root(), &f, "RS");
+    wait_changed(&mut feed, "outside rename right after our own change");
     let ch = mb.changes_since(start).unwrap();
     let m1 = ch
         .changed
