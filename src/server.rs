@@ -36,6 +36,8 @@ pub enum Proto {
     Pop3,
     /// POP3 with implicit TLS.
     Pop3s,
+    /// LMTP delivery from an MTA (cleartext; bind it to loopback or a trusted network).
+    Lmtp,
 }
 
 impl Proto {
@@ -46,6 +48,7 @@ impl Proto {
             Proto::Imaps => "imaps",
             Proto::Pop3 => "pop3",
             Proto::Pop3s => "pop3s",
+            Proto::Lmtp => "lmtp",
         }
     }
 
@@ -54,17 +57,21 @@ impl Proto {
         matches!(self, Proto::Imaps | Proto::Pop3s)
     }
 
-    /// Whether this is an IMAP listener (else POP3).
+    /// Whether this is an IMAP listener.
     pub fn is_imap(self) -> bool {
         matches!(self, Proto::Imap | Proto::Imaps)
     }
 
     /// The reply sent before closing when `limits.max_connections` is reached.
     pub fn too_many_connections_reply(self) -> &'static [u8] {
-        if self.is_imap() {
-            b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
-        } else {
-            b"-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+        match self {
+            Proto::Imap | Proto::Imaps => {
+                b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+            }
+            Proto::Pop3 | Proto::Pop3s => {
+                b"-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+            }
+            Proto::Lmtp => b"421 4.3.2 Too many connections, try again later\r\n",
         }
     }
 }
@@ -127,16 +134,14 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Bind every address of `listen` (imap, imaps, pop3, pop3s; lmtp is not served yet).
+    /// Bind every address of `listen`.
     pub async fn bind(listen: &Listen) -> Result<Listeners, BindError> {
-        if !listen.lmtp.is_empty() {
-            tracing::debug!(addrs = ?listen.lmtp, "LMTP is not implemented yet; not listening");
-        }
         let groups = [
             (Proto::Imap, &listen.imap),
             (Proto::Imaps, &listen.imaps),
             (Proto::Pop3, &listen.pop3),
             (Proto::Pop3s, &listen.pop3s),
+            (Proto::Lmtp, &listen.lmtp),
         ];
         let mut sockets = Vec::new();
         for (proto, addrs) in groups {
@@ -362,10 +367,10 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
     let Some(conn) = open(proto, tcp, peer, &ctx).await else {
         return;
     };
-    let result = if proto.is_imap() {
-        placeholder::imap(conn, ctx).await
-    } else {
-        placeholder::pop3(conn, ctx).await
+    let result = match proto {
+        Proto::Imap | Proto::Imaps => placeholder::imap(conn, ctx).await,
+        Proto::Pop3 | Proto::Pop3s => placeholder::pop3(conn, ctx).await,
+        Proto::Lmtp => crate::lmtp::serve(conn, ctx).await,
     };
     match result {
         Ok(()) => tracing::info!("disconnected"),
@@ -460,7 +465,7 @@ mod tests {
     async fn announce_prints_actual_ports_and_hint_only_without_users() {
         let tmp = tempfile::tempdir().unwrap();
         let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
-        assert_eq!(listeners.sockets.len(), 2, "lmtp is not bound yet");
+        assert_eq!(listeners.sockets.len(), 3);
         let config = Config {
             users_file: tmp.path().join("users"),
             ..Config::default()

@@ -141,6 +141,8 @@ pub struct Limits {
     pub max_message_size: u64,
     /// Seconds sessions get to finish after SIGTERM before they are cut.
     pub shutdown_grace_secs: u64,
+    /// Recipients of one LMTP transaction; an MTA splits larger ones.
+    pub lmtp_max_recipients: usize,
 }
 
 /// A mailbox created on first login with its RFC 6154 special-use attribute.
@@ -275,6 +277,8 @@ impl Default for Limits {
             // 50 MiB: larger than any mainstream provider accepts for sending.
             max_message_size: 50 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            // Postfix sends at most 50 per LMTP transaction by default; leave headroom.
+            lmtp_max_recipients: 1000,
         }
     }
 }

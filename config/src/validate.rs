@@ -65,6 +65,10 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
         ),
         ("limits.max_message_size", config.limits.max_message_size),
         (
+            "limits.lmtp_max_recipients",
+            config.limits.lmtp_max_recipients as u64,
+        ),
+        (
             "storage.rescan_interval_secs",
             config.storage.rescan_interval_secs,
         ),

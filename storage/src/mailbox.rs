@@ -649,6 +649,21 @@ impl Mailbox {
         })
     }
 
+    /// Stage another mailbox's uploaded message in this one's `tmp/` (hard link, or a copy
+    /// across file systems), so one upload can be committed to several mailboxes.
+    pub fn stage_copy(&self, source: &TmpMessage) -> Result<TmpMessage> {
+        let path = self.dir.join("tmp").join(filename::new_unique_base(0, 0));
+        if std::fs::hard_link(&source.path, &path).is_err() {
+            std::fs::copy(&source.path, &path).map_err(io_ctx("copying message to", &path))?;
+        }
+        Ok(TmpMessage {
+            path,
+            size: source.size,
+            vsize: source.vsize,
+            internal_date: source.internal_date,
+        })
+    }
+
     /// Write `data` as one new message (used by delivery); `max_size` bounds it.
     pub fn deliver(&self, data: &mut dyn Read, max_size: u64) -> Result<u32> {
         let mut w = self.create_tmp(max_size)?;
