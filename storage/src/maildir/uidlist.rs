@@ -318,11 +318,14 @@ pub fn read_uidlist(dir: &Path) -> Result<Option<(Uidlist, FileStamp)>, MaildirE
 
 /// Holds `dovecot-uidlist.lock`, Dovecot's exclusive right to rewrite `dovecot-uidlist`.
 ///
-/// Same protocol as Dovecot's file-dotlock with `dotlock_use_excl` (its default): the lock
-/// file is created with O_CREAT|O_EXCL; the new list is written into it and it is renamed
-/// over `dovecot-uidlist`, which commits and unlocks in one step. While waiting, the lock
-/// holds `<pid>:<hostname>` like Dovecot's own dotlocks, so Dovecot on this host breaks it
-/// at once if we die, and never while we live.
+/// Dovecot's dotlock protocol (an exclusive create of the lock file), with one difference
+/// that matters after `kill -9`: the lock file holds `<pid>:<hostname>` from the instant it
+/// exists until it is removed. It is written in a private file first and hard-linked into
+/// place, and the new list goes into a separate file renamed over `dovecot-uidlist` before
+/// the lock is removed. Dovecot writes the list into the lock itself, but a lock emptied or
+/// filled with a list has no owner to check and blocks everyone for `stale_after` (two
+/// minutes of refused deliveries) when its writer dies; ours is broken at once by Roost and
+/// Dovecot on this host when we die, and never while we live.
 #[derive(Debug)]
 pub struct UidlistLock {
     dir: PathBuf,
@@ -346,21 +349,11 @@ impl UidlistLock {
         let mode = file_mode_for(dir)?;
         let mut sleep = Duration::from_millis(1);
         loop {
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&lock_path)
-            {
-                Ok(mut file) => {
-                    let io = |e| MaildirError::io(&lock_path, e);
-                    let meta = file.metadata().map_err(io)?;
-                    let owner = format!("{}:{}", std::process::id(), hostname());
-                    // Best effort, as Dovecot: an empty lock only loses the pid shortcut.
-                    if file.write_all(owner.as_bytes()).is_err() {
-                        let _ = file.set_len(0);
-                    }
+            match create_owned(&lock_path, mode) {
+                Ok(file) => {
+                    let meta = file
+                        .metadata()
+                        .map_err(|e| MaildirError::io(&lock_path, e))?;
                     return Ok(UidlistLock {
                         dir: dir.to_path_buf(),
                         lock_path,
@@ -387,28 +380,56 @@ impl UidlistLock {
         }
     }
 
-    /// Writes `list` into the lock file and renames it over `dovecot-uidlist`, releasing
-    /// the lock. Returns the stamp of the new `dovecot-uidlist`.
+    /// Writes `list` into a new file, renames it over `dovecot-uidlist` and releases the
+    /// lock. Returns the stamp of the new `dovecot-uidlist`.
     pub fn commit(mut self, list: &Uidlist, fsync: bool) -> Result<FileStamp, MaildirError> {
         if !self.still_ours() {
             return Err(MaildirError::LockLost {
                 path: self.lock_path.clone(),
             });
         }
-        let lock_path = self.lock_path.clone();
-        let io = |e| MaildirError::io(&lock_path, e);
-        self.file.set_len(0).map_err(io)?;
-        self.file.seek(SeekFrom::Start(0)).map_err(io)?;
-        self.file.write_all(list.render().as_bytes()).map_err(io)?;
-        if fsync {
-            self.file.sync_all().map_err(io)?;
-        }
-        let st = FileStamp::of(&self.file.metadata().map_err(io)?);
+        let mode = self
+            .file
+            .metadata()
+            .map(|m| m.mode() & 0o666)
+            .unwrap_or(0o600);
+        let tmp_path = private_name(&self.lock_path, "new");
+        let io = |e| MaildirError::io(&tmp_path, e);
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp_path)?;
+            file.write_all(list.render().as_bytes())?;
+            if fsync {
+                file.sync_all()?;
+            }
+            file.metadata()
+        })();
+        let st = match written {
+            Ok(meta) => FileStamp::of(&meta),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(io(e));
+            }
+        };
         let target = self.dir.join(UIDLIST_FILE);
-        std::fs::rename(&self.lock_path, &target).map_err(|e| MaildirError::io(&target, e))?;
-        self.committed = true;
+        if let Err(e) = std::fs::rename(&tmp_path, &target) {
+            let _ = std::fs::remove_file(&tmp_path);
+            return Err(MaildirError::io(&target, e));
+        }
+        // The list is in place (and durable with fsync) before anyone may take the lock.
         if fsync {
             fsync_dir(&self.dir)?;
+        }
+        self.committed = true;
+        // The list is committed whatever happens here: failing now would make the caller
+        // retry work that is already done.
+        if self.still_ours()
+            && let Err(e) = std::fs::remove_file(&self.lock_path)
+        {
+            tracing::warn!(path = %self.lock_path.display(), error = %e, "could not remove uidlist lock");
         }
         Ok(st)
     }
@@ -432,6 +453,53 @@ impl Drop for UidlistLock {
             && let Err(e) = std::fs::remove_file(&self.lock_path)
         {
             tracing::warn!(path = %self.lock_path.display(), error = %e, "could not remove uidlist lock");
+        }
+    }
+}
+
+/// A name next to `lock_path` that only this process and call use.
+fn private_name(lock_path: &Path, what: &str) -> PathBuf {
+    let mut name = lock_path.as_os_str().to_owned();
+    name.push(format!(
+        ".{what}.{}.{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    PathBuf::from(name)
+}
+
+/// Creates `lock_path` exclusively, already holding `<pid>:<hostname>`: the owner line is
+/// written to a private file that is then hard-linked to the lock name (link fails if the
+/// lock exists, like O_EXCL), so no instant exists where the lock is there but ownerless.
+/// Where hard links are not supported, falls back to O_EXCL and writing afterwards.
+fn create_owned(lock_path: &Path, mode: u32) -> std::io::Result<File> {
+    let owner = format!("{}:{}", std::process::id(), hostname());
+    let tmp_path = private_name(lock_path, "own");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp_path)?;
+    let linked = file
+        .write_all(owner.as_bytes())
+        .and_then(|()| std::fs::hard_link(&tmp_path, lock_path));
+    let _ = std::fs::remove_file(&tmp_path);
+    match linked {
+        Ok(()) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(lock_path)?;
+            // Best effort, as Dovecot: an empty lock only loses the pid shortcut.
+            if file.write_all(owner.as_bytes()).is_err() {
+                let _ = file.set_len(0);
+            }
+            Ok(file)
         }
     }
 }
