@@ -367,9 +367,18 @@ fn roost_writes_dovecot_reads_and_back() {
     );
     assert_eq!(read_message(&inbox, dovecot_uid), m5);
 
-    // A flag change by Dovecot: the feed moves again, and the change carries the flag.
+    // A flag change by Dovecot, with a keyword Roost has never seen: the feed moves
+    // again, and the change carries the flag and the keyword's name.
     let seen_modseq = changes.highest_modseq;
-    dv.doveadm(&["flags", "add", "\\Seen", "mailbox", "INBOX", "uid", "1"]);
+    dv.doveadm(&[
+        "flags",
+        "add",
+        "\\Seen Urgent",
+        "mailbox",
+        "INBOX",
+        "uid",
+        "1",
+    ]);
     assert!(
         feed_moves_within_1s(&mut feed),
         "no change published within 1 s of Dovecot's flag change"
@@ -381,6 +390,24 @@ fn roost_writes_dovecot_reads_and_back() {
         .find(|m| m.uid == 1)
         .unwrap_or_else(|| panic!("uid 1 not reported changed: {changes:?}"));
     assert!(one.flags.contains(Flags::SEEN));
+    let names = inbox.keyword_names();
+    let kw: Vec<&str> = one
+        .keywords
+        .iter()
+        .filter_map(|i| names.get(i).and_then(|n| n.as_deref()))
+        .collect();
+    assert!(kw.contains(&"Urgent"), "{kw:?}");
+
+    // An expunge by Dovecot reaches the feed as an expunge.
+    let seen_modseq = changes.highest_modseq;
+    dv.doveadm(&["expunge", "mailbox", "INBOX", "uid", "3"]);
+    assert!(
+        feed_moves_within_1s(&mut feed),
+        "no change published within 1 s of Dovecot's expunge"
+    );
+    let changes = inbox.changes_since(seen_modseq).expect("changes");
+    assert_eq!(changes.expunged, [3], "{changes:?}");
+    assert!(inbox.open_message(3).expect("open_message").is_none());
 
     // And an explicit sync right after Dovecot's change sees it, watcher or not.
     dv.doveadm(&[
