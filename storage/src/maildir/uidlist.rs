@@ -457,15 +457,61 @@ impl Drop for UidlistLock {
     }
 }
 
-/// A name next to `lock_path` that only this process and call use.
+/// A name next to `lock_path` that only this process and call use:
+/// `<lock>.<what>.<random>.<pid>.<host>`, so leftovers of a dead process can be told apart.
 fn private_name(lock_path: &Path, what: &str) -> PathBuf {
     let mut name = lock_path.as_os_str().to_owned();
     name.push(format!(
-        ".{what}.{}.{:016x}",
+        ".{what}.{:016x}.{}.{}",
+        rand::random::<u64>(),
         std::process::id(),
-        rand::random::<u64>()
+        private_host()
     ));
     PathBuf::from(name)
+}
+
+/// The host name as it appears in private file names (no `/`, no `.`).
+fn private_host() -> String {
+    hostname()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Removes private files that processes on this host left behind when they died in the
+/// middle of taking or committing a lock (only ever called after breaking a stale lock,
+/// which is when such leftovers appear).
+fn remove_dead_leftovers(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{UIDLIST_LOCK_FILE}.");
+    let host = private_host();
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        // what.random.pid.host
+        let mut parts = rest.splitn(4, '.');
+        let (Some(_), Some(_), Some(pid), Some(h)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if h == host && pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates `lock_path` exclusively, already holding `<pid>:<hostname>`: the owner line is
@@ -548,7 +594,10 @@ fn break_if_stale(
         Ok(now) if now.ino() == meta.ino() && now.dev() == meta.dev() => {
             tracing::warn!(path = %lock_path.display(), %reason, "breaking stale uidlist lock");
             match std::fs::remove_file(lock_path) {
-                Ok(()) => Ok(true),
+                Ok(()) => {
+                    remove_dead_leftovers(dir);
+                    Ok(true)
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
                 Err(e) => Err(MaildirError::io(lock_path, e)),
             }
@@ -850,6 +899,61 @@ mod tests {
             Duration::from_secs(1),
         );
         assert!(matches!(r, Err(MaildirError::LockTimeout { .. })));
+        Ok(())
+    }
+
+    fn names_in(dir: &Path) -> Result<Vec<String>, MaildirError> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| MaildirError::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    #[test]
+    fn lock_names_its_owner_and_commit_leaves_only_the_list() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let lock =
+            UidlistLock::acquire(dir.path(), Duration::from_secs(1), Duration::from_secs(60))?;
+        let owner = std::fs::read_to_string(dir.path().join(UIDLIST_LOCK_FILE))
+            .map_err(|e| MaildirError::io("r", e))?;
+        assert_eq!(owner, format!("{}:{}", std::process::id(), hostname()));
+        assert_eq!(names_in(dir.path())?, [UIDLIST_LOCK_FILE]);
+        let list = Uidlist::new(77);
+        let st = lock.commit(&list, true)?;
+        assert_eq!(names_in(dir.path())?, [UIDLIST_FILE]);
+        let (back, st2) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "no list"))?;
+        assert_eq!((back, st2), (list, st));
+        Ok(())
+    }
+
+    #[test]
+    fn breaking_a_dead_lock_removes_dead_leftovers_only() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let host = private_host();
+        let parent = std::os::unix::process::parent_id();
+        let dead = format!("{UIDLIST_LOCK_FILE}.new.00000000000000aa.2147483647.{host}");
+        let live = format!("{UIDLIST_LOCK_FILE}.own.00000000000000bb.{parent}.{host}");
+        let remote = format!("{UIDLIST_LOCK_FILE}.new.00000000000000cc.2147483647.elsewhere");
+        for n in [&dead, &live, &remote] {
+            std::fs::write(dir.path().join(n), "x").map_err(|e| MaildirError::io("w", e))?;
+        }
+        std::fs::write(
+            dir.path().join(UIDLIST_LOCK_FILE),
+            format!("2147483647:{}", hostname()),
+        )
+        .map_err(|e| MaildirError::io("w", e))?;
+        let lock = UidlistLock::acquire(
+            dir.path(),
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+        )?;
+        let mut want = vec![UIDLIST_LOCK_FILE.to_string(), live, remote];
+        want.sort();
+        assert_eq!(names_in(dir.path())?, want);
+        drop(lock);
         Ok(())
     }
 
