@@ -318,11 +318,14 @@ pub fn read_uidlist(dir: &Path) -> Result<Option<(Uidlist, FileStamp)>, MaildirE
 
 /// Holds `dovecot-uidlist.lock`, Dovecot's exclusive right to rewrite `dovecot-uidlist`.
 ///
-/// Same protocol as Dovecot's file-dotlock with `dotlock_use_excl` (its default): the lock
-/// file is created with O_CREAT|O_EXCL; the new list is written into it and it is renamed
-/// over `dovecot-uidlist`, which commits and unlocks in one step. While waiting, the lock
-/// holds `<pid>:<hostname>` like Dovecot's own dotlocks, so Dovecot on this host breaks it
-/// at once if we die, and never while we live.
+/// Dovecot's dotlock protocol (an exclusive create of the lock file), with one difference
+/// that matters after `kill -9`: the lock file holds `<pid>:<hostname>` from the instant it
+/// exists until it is removed. It is written in a private file first and hard-linked into
+/// place, and the new list goes into a separate file renamed over `dovecot-uidlist` before
+/// the lock is removed. Dovecot writes the list into the lock itself, but a lock emptied or
+/// filled with a list has no owner to check and blocks everyone for `stale_after` (two
+/// minutes of refused deliveries) when its writer dies; ours is broken at once by Roost and
+/// Dovecot on this host when we die, and never while we live.
 #[derive(Debug)]
 pub struct UidlistLock {
     dir: PathBuf,
@@ -346,21 +349,11 @@ impl UidlistLock {
         let mode = file_mode_for(dir)?;
         let mut sleep = Duration::from_millis(1);
         loop {
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&lock_path)
-            {
-                Ok(mut file) => {
-                    let io = |e| MaildirError::io(&lock_path, e);
-                    let meta = file.metadata().map_err(io)?;
-                    let owner = format!("{}:{}", std::process::id(), hostname());
-                    // Best effort, as Dovecot: an empty lock only loses the pid shortcut.
-                    if file.write_all(owner.as_bytes()).is_err() {
-                        let _ = file.set_len(0);
-                    }
+            match create_owned(&lock_path, mode) {
+                Ok(file) => {
+                    let meta = file
+                        .metadata()
+                        .map_err(|e| MaildirError::io(&lock_path, e))?;
                     return Ok(UidlistLock {
                         dir: dir.to_path_buf(),
                         lock_path,
@@ -387,28 +380,56 @@ impl UidlistLock {
         }
     }
 
-    /// Writes `list` into the lock file and renames it over `dovecot-uidlist`, releasing
-    /// the lock. Returns the stamp of the new `dovecot-uidlist`.
+    /// Writes `list` into a new file, renames it over `dovecot-uidlist` and releases the
+    /// lock. Returns the stamp of the new `dovecot-uidlist`.
     pub fn commit(mut self, list: &Uidlist, fsync: bool) -> Result<FileStamp, MaildirError> {
         if !self.still_ours() {
             return Err(MaildirError::LockLost {
                 path: self.lock_path.clone(),
             });
         }
-        let lock_path = self.lock_path.clone();
-        let io = |e| MaildirError::io(&lock_path, e);
-        self.file.set_len(0).map_err(io)?;
-        self.file.seek(SeekFrom::Start(0)).map_err(io)?;
-        self.file.write_all(list.render().as_bytes()).map_err(io)?;
-        if fsync {
-            self.file.sync_all().map_err(io)?;
-        }
-        let st = FileStamp::of(&self.file.metadata().map_err(io)?);
+        let mode = self
+            .file
+            .metadata()
+            .map(|m| m.mode() & 0o666)
+            .unwrap_or(0o600);
+        let tmp_path = private_name(&self.lock_path, "new");
+        let io = |e| MaildirError::io(&tmp_path, e);
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp_path)?;
+            file.write_all(list.render().as_bytes())?;
+            if fsync {
+                file.sync_all()?;
+            }
+            file.metadata()
+        })();
+        let st = match written {
+            Ok(meta) => FileStamp::of(&meta),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp_path);
+                return Err(io(e));
+            }
+        };
         let target = self.dir.join(UIDLIST_FILE);
-        std::fs::rename(&self.lock_path, &target).map_err(|e| MaildirError::io(&target, e))?;
-        self.committed = true;
+        if let Err(e) = std::fs::rename(&tmp_path, &target) {
+            let _ = std::fs::remove_file(&tmp_path);
+            return Err(MaildirError::io(&target, e));
+        }
+        // The list is in place (and durable with fsync) before anyone may take the lock.
         if fsync {
             fsync_dir(&self.dir)?;
+        }
+        self.committed = true;
+        // The list is committed whatever happens here: failing now would make the caller
+        // retry work that is already done.
+        if self.still_ours()
+            && let Err(e) = std::fs::remove_file(&self.lock_path)
+        {
+            tracing::warn!(path = %self.lock_path.display(), error = %e, "could not remove uidlist lock");
         }
         Ok(st)
     }
@@ -432,6 +453,99 @@ impl Drop for UidlistLock {
             && let Err(e) = std::fs::remove_file(&self.lock_path)
         {
             tracing::warn!(path = %self.lock_path.display(), error = %e, "could not remove uidlist lock");
+        }
+    }
+}
+
+/// A name next to `lock_path` that only this process and call use:
+/// `<lock>.<what>.<random>.<pid>.<host>`, so leftovers of a dead process can be told apart.
+fn private_name(lock_path: &Path, what: &str) -> PathBuf {
+    let mut name = lock_path.as_os_str().to_owned();
+    name.push(format!(
+        ".{what}.{:016x}.{}.{}",
+        rand::random::<u64>(),
+        std::process::id(),
+        private_host()
+    ));
+    PathBuf::from(name)
+}
+
+/// The host name as it appears in private file names (no `/`, no `.`).
+fn private_host() -> String {
+    hostname()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Removes private files that processes on this host left behind when they died in the
+/// middle of taking or committing a lock (only ever called after breaking a stale lock,
+/// which is when such leftovers appear).
+fn remove_dead_leftovers(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{UIDLIST_LOCK_FILE}.");
+    let host = private_host();
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        // what.random.pid.host
+        let mut parts = rest.splitn(4, '.');
+        let (Some(_), Some(_), Some(pid), Some(h)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if h == host && pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates `lock_path` exclusively, already holding `<pid>:<hostname>`: the owner line is
+/// written to a private file that is then hard-linked to the lock name (link fails if the
+/// lock exists, like O_EXCL), so no instant exists where the lock is there but ownerless.
+/// Where hard links are not supported, falls back to O_EXCL and writing afterwards.
+fn create_owned(lock_path: &Path, mode: u32) -> std::io::Result<File> {
+    let owner = format!("{}:{}", std::process::id(), hostname());
+    let tmp_path = private_name(lock_path, "own");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp_path)?;
+    let linked = file
+        .write_all(owner.as_bytes())
+        .and_then(|()| std::fs::hard_link(&tmp_path, lock_path));
+    let _ = std::fs::remove_file(&tmp_path);
+    match linked {
+        Ok(()) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(lock_path)?;
+            // Best effort, as Dovecot: an empty lock only loses the pid shortcut.
+            if file.write_all(owner.as_bytes()).is_err() {
+                let _ = file.set_len(0);
+            }
+            Ok(file)
         }
     }
 }
@@ -480,7 +594,10 @@ fn break_if_stale(
         Ok(now) if now.ino() == meta.ino() && now.dev() == meta.dev() => {
             tracing::warn!(path = %lock_path.display(), %reason, "breaking stale uidlist lock");
             match std::fs::remove_file(lock_path) {
-                Ok(()) => Ok(true),
+                Ok(()) => {
+                    remove_dead_leftovers(dir);
+                    Ok(true)
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
                 Err(e) => Err(MaildirError::io(lock_path, e)),
             }
@@ -782,6 +899,61 @@ mod tests {
             Duration::from_secs(1),
         );
         assert!(matches!(r, Err(MaildirError::LockTimeout { .. })));
+        Ok(())
+    }
+
+    fn names_in(dir: &Path) -> Result<Vec<String>, MaildirError> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| MaildirError::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    #[test]
+    fn lock_names_its_owner_and_commit_leaves_only_the_list() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let lock =
+            UidlistLock::acquire(dir.path(), Duration::from_secs(1), Duration::from_secs(60))?;
+        let owner = std::fs::read_to_string(dir.path().join(UIDLIST_LOCK_FILE))
+            .map_err(|e| MaildirError::io("r", e))?;
+        assert_eq!(owner, format!("{}:{}", std::process::id(), hostname()));
+        assert_eq!(names_in(dir.path())?, [UIDLIST_LOCK_FILE]);
+        let list = Uidlist::new(77);
+        let st = lock.commit(&list, true)?;
+        assert_eq!(names_in(dir.path())?, [UIDLIST_FILE]);
+        let (back, st2) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "no list"))?;
+        assert_eq!((back, st2), (list, st));
+        Ok(())
+    }
+
+    #[test]
+    fn breaking_a_dead_lock_removes_dead_leftovers_only() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let host = private_host();
+        let parent = std::os::unix::process::parent_id();
+        let dead = format!("{UIDLIST_LOCK_FILE}.new.00000000000000aa.2147483647.{host}");
+        let live = format!("{UIDLIST_LOCK_FILE}.own.00000000000000bb.{parent}.{host}");
+        let remote = format!("{UIDLIST_LOCK_FILE}.new.00000000000000cc.2147483647.elsewhere");
+        for n in [&dead, &live, &remote] {
+            std::fs::write(dir.path().join(n), "x").map_err(|e| MaildirError::io("w", e))?;
+        }
+        std::fs::write(
+            dir.path().join(UIDLIST_LOCK_FILE),
+            format!("2147483647:{}", hostname()),
+        )
+        .map_err(|e| MaildirError::io("w", e))?;
+        let lock = UidlistLock::acquire(
+            dir.path(),
+            Duration::from_secs(1),
+            Duration::from_secs(3600),
+        )?;
+        let mut want = vec![UIDLIST_LOCK_FILE.to_string(), live, remote];
+        want.sort();
+        assert_eq!(names_in(dir.path())?, want);
+        drop(lock);
         Ok(())
     }
 

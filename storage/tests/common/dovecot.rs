@@ -184,6 +184,102 @@ impl Dovecot {
     }
 }
 
+/// One message as `doveadm fetch 'uid flags guid'` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub uid: u32,
+    /// System flags such as `\Seen`, sorted; `\Recent` is left out (it belongs to a
+    /// session, not to the message, and doveadm's own session always sees it).
+    pub flags: Vec<String>,
+    /// Keyword names, sorted.
+    pub keywords: Vec<String>,
+    /// Dovecot's GUID: for Maildir, the file name's base.
+    pub guid: String,
+}
+
+impl Dovecot {
+    /// Every message of `mailbox` as Dovecot sees it, in UID order (tab formatter, so the
+    /// output is one parseable row per message).
+    pub fn fetch(&self, mailbox: &str) -> Vec<Fetched> {
+        let out = self.doveadm(&[
+            "-f",
+            "tab",
+            "fetch",
+            "uid flags guid",
+            "mailbox",
+            mailbox,
+            "all",
+        ]);
+        let mut rows = Vec::new();
+        for line in out.lines().skip(1).filter(|l| !l.is_empty()) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 3, "unexpected doveadm fetch row {line:?}");
+            let uid = cols[0]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad uid in {line:?}"));
+            let (mut flags, mut keywords) = (Vec::new(), Vec::new());
+            for f in cols[1].split(' ').filter(|f| !f.is_empty()) {
+                if f == "\\Recent" {
+                    continue;
+                }
+                if f.starts_with('\\') {
+                    flags.push(f.to_string());
+                } else {
+                    keywords.push(f.to_string());
+                }
+            }
+            flags.sort();
+            keywords.sort();
+            rows.push(Fetched {
+                uid,
+                flags,
+                keywords,
+                guid: cols[2].to_string(),
+            });
+        }
+        rows.sort_by_key(|r| r.uid);
+        rows
+    }
+
+    /// (UIDVALIDITY, UIDNEXT) of `mailbox` from `doveadm mailbox status`.
+    pub fn status(&self, mailbox: &str) -> (u32, u32) {
+        let out = self.doveadm(&[
+            "-f",
+            "tab",
+            "mailbox",
+            "status",
+            "uidvalidity uidnext",
+            mailbox,
+        ]);
+        let mut lines = out.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let values: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let get = |key: &str| -> u32 {
+            let i = header
+                .iter()
+                .position(|h| *h == key)
+                .unwrap_or_else(|| panic!("no {key} in doveadm status {out:?}"));
+            values
+                .get(i)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("bad {key} in doveadm status {out:?}"))
+        };
+        (get("uidvalidity"), get("uidnext"))
+    }
+
+    /// Mailbox names from `doveadm mailbox list` (`-s`: only subscribed ones), sorted.
+    pub fn mailbox_list(&self, subscribed_only: bool) -> Vec<String> {
+        let out = if subscribed_only {
+            self.doveadm(&["mailbox", "list", "-s"])
+        } else {
+            self.doveadm(&["mailbox", "list"])
+        };
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+}
+
 fn nobody() -> (u32, u32) {
     // SAFETY: getpwnam returns NULL or a pointer to a static passwd record that stays valid
     // until the next getpw* call; we copy the two ids out at once.
