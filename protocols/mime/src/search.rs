@@ -1,9 +1,12 @@
 //! Text for SEARCH: decoded header values, decoded text of the text parts, and
 //! case-insensitive matching with Unicode simple case folding.
 
-use mail_parser::{HeaderValue, MessageParser, PartType};
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::{HeaderValue, MessageParser};
 
 use crate::header;
+use crate::section::decode_body;
+use crate::structure::{BodyPart, PartKind, body_structure};
 
 /// Every value of header `name` in the message's top-level header, RFC 2047-decoded to
 /// UTF-8 with folding removed (for SEARCH HEADER/FROM/TO/SUBJECT...).
@@ -38,29 +41,48 @@ fn decode_unstructured(value: &[u8]) -> String {
 }
 
 /// The decoded text of every text/* part (transfer encoding undone, charset converted to
-/// UTF-8 where mail-parser knows it), joined by newlines, for SEARCH BODY and TEXT.
+/// UTF-8 where mail-parser knows the charset, else lossy UTF-8), joined by newlines, for
+/// SEARCH BODY and TEXT. Walks our own depth-capped tree: mail-parser's recursion
+/// overflows the stack on hostile nesting.
 pub fn body_text(msg: &[u8]) -> String {
-    let Some(m) = MessageParser::default().parse(msg) else {
-        return String::new();
-    };
+    let tree = body_structure(msg);
     let mut out = String::new();
-    collect_text(&m, &mut out);
+    collect_text(msg, &tree, &mut out);
     out
 }
 
-fn collect_text(m: &mail_parser::Message<'_>, out: &mut String) {
-    for part in &m.parts {
-        match &part.body {
-            PartType::Text(t) | PartType::Html(t) => {
-                if !out.is_empty() {
-                    out.push('\n');
-                }
-                out.push_str(t);
-            }
-            PartType::Message(inner) => collect_text(inner, out),
-            _ => {}
+fn collect_text(msg: &[u8], part: &BodyPart, out: &mut String) {
+    if part.kind != PartKind::Leaf {
+        for c in &part.children {
+            collect_text(msg, c, out);
         }
+        return;
     }
+    let is_text = part
+        .content_type
+        .as_ref()
+        .is_none_or(|(t, _)| t.eq_ignore_ascii_case(b"text"));
+    if !is_text {
+        return;
+    }
+    let bytes = match decode_body(msg, part) {
+        Ok((b, _)) => b,
+        // An unknown encoding is still searched as it is stored.
+        Err(_) => crate::crlf(&msg[part.body_start as usize..part.body_end as usize]),
+    };
+    let charset = part
+        .params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
+        .map(|(_, v)| v.as_slice());
+    let text = match charset.and_then(charset_decoder) {
+        Some(decode) => decode(&bytes),
+        None => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&text);
 }
 
 /// Simple case folding of one char: its lowercase when that is a single char (full

@@ -204,7 +204,7 @@ fn splice(msg: &[u8], p: &BodyPart, cursor: &mut u64, out: &mut Binary) -> Resul
 }
 
 /// A leaf's decoded body and whether decoding changed anything.
-fn decode_body(msg: &[u8], p: &BodyPart) -> Result<(Vec<u8>, bool), MimeError> {
+pub(crate) fn decode_body(msg: &[u8], p: &BodyPart) -> Result<(Vec<u8>, bool), MimeError> {
     let body = slice(msg, p.body_start, p.body_end);
     match p.transfer_encoding().as_str() {
         "7bit" | "8bit" | "binary" => Ok((crlf(body), false)),
