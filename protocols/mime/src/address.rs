@@ -51,7 +51,7 @@ impl Lexer<'_> {
                     while let Some(c) = self.peek() {
                         self.pos += 1;
                         match c {
-                            b'\\' => self.pos += 1,
+                            b'\\' => self.pos = (self.pos + 1).min(self.s.len()),
                             b'(' => depth += 1,
                             b')' => {
                                 depth -= 1;

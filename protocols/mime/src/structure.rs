@@ -359,7 +359,7 @@ impl Tok<'_> {
                     while let Some(&c) = self.s.get(self.pos) {
                         self.pos += 1;
                         match c {
-                            b'\\' => self.pos += 1,
+                            b'\\' => self.pos = (self.pos + 1).min(self.s.len()),
                             b'(' => depth += 1,
                             b')' => {
                                 depth -= 1;

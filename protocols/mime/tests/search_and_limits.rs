@@ -80,3 +80,57 @@ fn ten_thousand_nested_messages_are_capped() {
     // Search must survive it too (mail-parser has its own nesting limit).
     let _ = body_text(msg.as_bytes());
 }
+
+/// Every prefix of every corpus message (a truncated file, a cut header, an open
+/// quote...) goes through every entry point without a panic, and the cached tree of each
+/// answers like the fresh one.
+#[test]
+fn truncated_corpus_messages_never_panic() {
+    use roost_mime::{SectionSpec, SectionText, binary, envelope, section};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+            continue;
+        }
+        let full = std::fs::read(&path).expect("read");
+        let step = (full.len() / 300).max(1);
+        for cut in (0..=full.len()).step_by(step) {
+            let msg = &full[..cut];
+            let tree = body_structure(msg);
+            let cached = BodyPart::decode(&tree.encode()).expect("round trip");
+            assert_eq!(cached, tree);
+            let _ = envelope(msg).to_imap();
+            let _ = tree.to_imap(true);
+            for part in [
+                vec![],
+                vec![1],
+                vec![2],
+                vec![1, 1],
+                vec![2, 1],
+                vec![9, 9, 9],
+            ] {
+                for text in [
+                    None,
+                    Some(SectionText::Header),
+                    Some(SectionText::Text),
+                    Some(SectionText::Mime),
+                    Some(SectionText::HeaderFields(vec!["subject".into()])),
+                    Some(SectionText::HeaderFieldsNot(vec!["from".into()])),
+                ] {
+                    let spec = SectionSpec {
+                        part: part.clone(),
+                        text,
+                    };
+                    let _ = section(msg, &tree, &spec);
+                }
+                let _ = binary(msg, &tree, &part);
+            }
+            let _ = body_text(msg);
+            let _ = header_values(msg, "subject");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked} prefixes");
+}
