@@ -177,6 +177,9 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             mailbox,
         } => {
             let config = load(&config)?;
+            // Warnings (a rebuilt index, a broken lock) go to stderr, which the MTA logs.
+            crate::logging::init(&config.log)
+                .map_err(|e| Fail::new(Exit::Config, e.to_string()))?;
             check_user_name(&user)?;
             admin::deliver(&config, &user, mailbox.as_deref(), &mut io::stdin().lock())
                 .map(|_| ())

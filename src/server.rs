@@ -465,7 +465,7 @@ mod tests {
     async fn announce_prints_actual_ports_and_hint_only_without_users() {
         let tmp = tempfile::tempdir().unwrap();
         let listeners = Listeners::bind(&loopback_listen()).await.unwrap();
-        assert_eq!(listeners.sockets.len(), 3);
+        assert_eq!(listeners.sockets.len(), 3, "imap, pop3 and lmtp");
         let config = Config {
             users_file: tmp.path().join("users"),
             ..Config::default()
@@ -480,18 +480,23 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("listening imap 127.0.0.1:"));
         assert!(!lines[0].ends_with(":0"));
         assert!(lines[1].starts_with("listening pop3 127.0.0.1:"));
+        assert!(lines[2].starts_with("listening lmtp 127.0.0.1:"));
         assert_eq!(
-            lines[2],
+            lines[3],
             "no users yet: add one with: roost user add NAME -c /etc/r.yaml"
         );
         std::fs::write(&config.users_file, "alice:{PLAIN}x\n").unwrap();
         let mut out = Vec::new();
         announce(&mut out, &listeners, &config, None).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+        assert_eq!(
+            String::from_utf8(out).unwrap().lines().count(),
+            3,
+            "listeners only, no hint"
+        );
     }
 
     async fn line(r: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> String {

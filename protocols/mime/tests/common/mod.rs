@@ -1,0 +1,4 @@
+//! Test helpers shared by the integration tests.
+
+pub mod dovecot;
+pub mod fixture;
