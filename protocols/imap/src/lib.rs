@@ -4,3 +4,4 @@
 //! state machine and the tokio driver sit on top of this API.
 
 pub mod framing;
+pub mod types;
