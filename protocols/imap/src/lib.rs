@@ -3,5 +3,6 @@
 //! Pure sans-IO: bytes in, typed commands out; typed responses in, bytes out. The session
 //! state machine and the tokio driver sit on top of this API.
 
+pub mod command;
 pub mod framing;
 pub mod types;
