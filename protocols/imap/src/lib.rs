@@ -5,4 +5,8 @@
 
 pub mod command;
 pub mod framing;
+pub mod response;
 pub mod types;
+
+#[cfg(test)]
+pub(crate) mod testing;
