@@ -326,6 +326,8 @@ pub enum CommandErrorKind {
     UnexpectedLiteral8,
     /// A syntactically valid value that its type refuses.
     Invalid(ValueError),
+    /// A literal larger than may be collected in memory (answer `BAD [TOOBIG]`).
+    LiteralTooBig,
 }
 
 /// A command that cannot be parsed. The framer has already consumed the whole command, so the
@@ -491,6 +493,7 @@ fn describe(name: &str, kind: &CommandErrorKind, at: usize, rest: &[u8]) -> Stri
         CommandErrorKind::NumberTooLarge => "number too large".to_string(),
         CommandErrorKind::UnexpectedLiteral8 => "literal8 not allowed here".to_string(),
         CommandErrorKind::Invalid(e) => e.to_string(),
+        CommandErrorKind::LiteralTooBig => "literal too big".to_string(),
         _ => "syntax error".to_string(),
     };
     if near.is_empty() {

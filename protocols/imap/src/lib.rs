@@ -8,5 +8,6 @@ pub mod framing;
 pub mod response;
 pub mod types;
 
+pub mod reader;
 #[cfg(test)]
 pub(crate) mod testing;
