@@ -288,6 +288,93 @@ pub struct Envelope {
     pub message_id: Option<Vec<u8>>,
 }
 
+/// `body-fld-param`: attribute/value pairs; empty for NIL.
+pub type BodyParams = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// `body-fields = body-fld-param SP body-fld-id SP body-fld-desc SP body-fld-enc SP body-fld-octets`
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BodyFields {
+    /// Content-Type parameters.
+    pub params: BodyParams,
+    /// Content-ID.
+    pub id: Option<Vec<u8>>,
+    /// Content-Description.
+    pub description: Option<Vec<u8>>,
+    /// Content-Transfer-Encoding (`7BIT` when absent).
+    pub encoding: Vec<u8>,
+    /// Size in octets of the encoded body.
+    pub octets: u32,
+}
+
+/// `body-fld-dsp = "(" string SP body-fld-param ")" / nil`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposition {
+    /// Disposition type, e.g. `attachment`.
+    pub kind: Vec<u8>,
+    /// Its parameters.
+    pub params: BodyParams,
+}
+
+/// Extension data shared by both part kinds (BODYSTRUCTURE only, never BODY):
+/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc]]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BodyExtension {
+    /// Content-Disposition.
+    pub disposition: Option<Disposition>,
+    /// Content-Language values.
+    pub language: Vec<Vec<u8>>,
+    /// Content-Location.
+    pub location: Option<Vec<u8>>,
+}
+
+/// What kind of single part this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinglePartKind {
+    /// `body-type-basic`: any non-text, non-message/rfc822 type.
+    Basic,
+    /// `body-type-text`: `TEXT/*` with its line count.
+    Text {
+        /// Lines of the encoded body.
+        lines: u32,
+    },
+    /// `body-type-msg`: `MESSAGE/RFC822` (or GLOBAL) with the inner message.
+    Message {
+        /// The inner message's envelope.
+        envelope: Box<Envelope>,
+        /// The inner message's structure.
+        body: Box<BodyStructure>,
+        /// Lines of the encoded body.
+        lines: u32,
+    },
+}
+
+/// `body = "(" (body-type-1part / body-type-mpart) ")"`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyStructure {
+    /// A leaf part.
+    Single {
+        /// Media type, e.g. `TEXT`.
+        media_type: Vec<u8>,
+        /// Media subtype, e.g. `PLAIN`.
+        subtype: Vec<u8>,
+        /// Common fields.
+        fields: BodyFields,
+        /// Kind-specific fields.
+        kind: SinglePartKind,
+        /// `body-fld-md5` then the shared extension data; None omits all extension data.
+        extension: Option<(Option<Vec<u8>>, BodyExtension)>,
+    },
+    /// `body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]`
+    Multi {
+        /// The parts (at least one).
+        parts: Vec<BodyStructure>,
+        /// Subtype, e.g. `MIXED`.
+        subtype: Vec<u8>,
+        /// `body-fld-param` then the shared extension data; None omits all extension data.
+        extension: Option<(BodyParams, BodyExtension)>,
+    },
+}
+
 /// `msg-att-dynamic / msg-att-static` items of a FETCH response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchItem {
@@ -303,6 +390,10 @@ pub enum FetchItem {
     ModSeq(u64),
     /// `ENVELOPE (...)`
     Envelope(Box<Envelope>),
+    /// `BODY (...)`: structure without extension data (any extension present is not sent).
+    Body(Box<BodyStructure>),
+    /// `BODYSTRUCTURE (...)`
+    BodyStructure(Box<BodyStructure>),
     /// `BODY[section]<origin> nstring`, data held in memory.
     BodySection {
         /// The section as requested (without `.PEEK`).
@@ -818,6 +909,124 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    fn params(&self, p: &BodyParams, out: &mut Vec<u8>) {
+        if p.is_empty() {
+            out.extend_from_slice(b"NIL");
+            return;
+        }
+        out.push(b'(');
+        for (i, (k, v)) in p.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            self.string(k, out);
+            out.push(b' ');
+            self.string(v, out);
+        }
+        out.push(b')');
+    }
+
+    /// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc]]]`, always written in full.
+    fn body_ext(&self, x: &BodyExtension, out: &mut Vec<u8>) {
+        out.push(b' ');
+        match &x.disposition {
+            None => out.extend_from_slice(b"NIL"),
+            Some(d) => {
+                out.push(b'(');
+                self.string(&d.kind, out);
+                out.push(b' ');
+                self.params(&d.params, out);
+                out.push(b')');
+            }
+        }
+        out.push(b' ');
+        match x.language.as_slice() {
+            [] => out.extend_from_slice(b"NIL"),
+            [one] => self.string(one, out),
+            many => {
+                out.push(b'(');
+                for (i, l) in many.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    self.string(l, out);
+                }
+                out.push(b')');
+            }
+        }
+        out.push(b' ');
+        self.nstring(x.location.as_deref(), out);
+    }
+
+    /// `body`; `extended` selects BODYSTRUCTURE (with extension data) over BODY.
+    /// Recursion is bounded by the depth of the structure the storage layer parsed.
+    fn body(&self, b: &BodyStructure, extended: bool, out: &mut Vec<u8>) {
+        out.push(b'(');
+        match b {
+            BodyStructure::Single {
+                media_type,
+                subtype,
+                fields,
+                kind,
+                extension,
+            } => {
+                self.string(media_type, out);
+                out.push(b' ');
+                self.string(subtype, out);
+                out.push(b' ');
+                self.params(&fields.params, out);
+                out.push(b' ');
+                self.nstring(fields.id.as_deref(), out);
+                out.push(b' ');
+                self.nstring(fields.description.as_deref(), out);
+                out.push(b' ');
+                self.string(&fields.encoding, out);
+                out.extend_from_slice(format!(" {}", fields.octets).as_bytes());
+                match kind {
+                    SinglePartKind::Basic => {}
+                    SinglePartKind::Text { lines } => {
+                        out.extend_from_slice(format!(" {lines}").as_bytes())
+                    }
+                    SinglePartKind::Message {
+                        envelope,
+                        body,
+                        lines,
+                    } => {
+                        out.push(b' ');
+                        self.envelope(envelope, out);
+                        out.push(b' ');
+                        self.body(body, extended, out);
+                        out.extend_from_slice(format!(" {lines}").as_bytes());
+                    }
+                }
+                if let (true, Some((md5, x))) = (extended, extension) {
+                    out.push(b' ');
+                    self.nstring(md5.as_deref(), out);
+                    self.body_ext(x, out);
+                }
+            }
+            BodyStructure::Multi {
+                parts,
+                subtype,
+                extension,
+            } => {
+                for p in parts {
+                    self.body(p, extended, out);
+                }
+                out.push(b' ');
+                self.string(subtype, out);
+                if let (true, Some((params, x))) = (extended, extension) {
+                    out.push(b' ');
+                    self.params(params, out);
+                    self.body_ext(x, out);
+                }
+            }
+        }
+        out.push(b')');
+    }
+}
+
 fn kind_name(k: StatusKind) -> &'static str {
     match k {
         StatusKind::Ok => "OK",
@@ -942,6 +1151,14 @@ impl<'o> FetchWriter<'o> {
             FetchItem::Envelope(e) => {
                 w(out, "ENVELOPE ");
                 enc.envelope(e, out);
+            }
+            FetchItem::Body(b) => {
+                w(out, "BODY ");
+                enc.body(b, false, out);
+            }
+            FetchItem::BodyStructure(b) => {
+                w(out, "BODYSTRUCTURE ");
+                enc.body(b, true, out);
             }
             FetchItem::BodySection {
                 section,

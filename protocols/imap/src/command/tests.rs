@@ -642,3 +642,79 @@ fn item_limits() {
         );
     }
 }
+
+/// Base-protocol commands without literals, accepted by both parsers (STARTTLS is behind a
+/// feature in imap-codec, so it is only in the table above).
+const BOTH_ACCEPT: &[&str] = &[
+    "a CAPABILITY\r\n",
+    "a NOOP\r\n",
+    "a LOGOUT\r\n",
+    "a AUTHENTICATE PLAIN\r\n",
+    "a LOGIN bob \"p w\"\r\n",
+    "a SELECT inbox\r\n",
+    "a EXAMINE \"Sent Items\"\r\n",
+    "a CREATE a.b\r\n",
+    "a DELETE x\r\n",
+    "a RENAME a b\r\n",
+    "a SUBSCRIBE x\r\n",
+    "a UNSUBSCRIBE x\r\n",
+    "a LIST \"\" *\r\n",
+    "a LIST \"\" %\r\n",
+    "a LSUB \"\" %\r\n",
+    "a STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)\r\n",
+    "a CHECK\r\n",
+    "a CLOSE\r\n",
+    "a EXPUNGE\r\n",
+    "a SEARCH CHARSET UTF-8 OR (FROM bob SINCE 1-Feb-1994) NOT UID 1:* 2,4 HEADER X-Foo \"\"\r\n",
+    "a SEARCH ALL ANSWERED BCC x BEFORE 1-Jan-2000 BODY x CC x DELETED DRAFT FLAGGED FROM x HEADER a b KEYWORD $k LARGER 1 NEW NOT SEEN OLD ON 2-Jan-2000 OR SEEN DRAFT RECENT SEEN SENTBEFORE 1-Jan-2000 SENTON 1-Jan-2000 SENTSINCE 1-Jan-2000 SINCE 1-Jan-2000 SMALLER 5 SUBJECT x TEXT x TO x UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNKEYWORD $k UNSEEN 1:* (SEEN)\r\n",
+    "a FETCH 1:* ALL\r\n",
+    "a FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE UID RFC822 RFC822.HEADER RFC822.TEXT BODY[] BODY.PEEK[HEADER.FIELDS (From \"Subject\")]<0.100> BODY[1.2.MIME] BODY[3.TEXT] BODY[HEADER.FIELDS.NOT (X)] BODY[2])\r\n",
+    "a UID FETCH 1,2:4 FLAGS\r\n",
+    "a STORE 2:4 +FLAGS.SILENT (\\Deleted $Junk)\r\n",
+    "a UID STORE 1 -FLAGS (\\Seen)\r\n",
+    "a COPY 1:3 Trash\r\n",
+    "a UID COPY 1:3 Trash\r\n",
+];
+
+/// Malformed base commands both parsers refuse.
+const BOTH_REFUSE: &[&[u8]] = &[
+    b"a LOGIN bob\r\n",
+    b"a SELECT\r\n",
+    b"a STATUS INBOX (MESSAGES\r\n",
+    b"a STATUS INBOX (BOGUS)\r\n",
+    b"a FETCH 0 FLAGS\r\n",
+    b"a FETCH 1 (FLAGS\r\n",
+    b"a FETCH 1 BODY[MIME]\r\n",
+    b"a FETCH 1 BODY[]<1.0>\r\n",
+    b"a STORE 1 XFLAGS \\Seen\r\n",
+    b"a SEARCH\r\n",
+    b"a SEARCH (SEEN\r\n",
+    b"a SEARCH BOGUS\r\n",
+    b"a LOGIN bob \"p\0w\"\r\n",
+    b"a NOOP extra\r\n",
+];
+
+#[test]
+fn imap_codec_agrees_on_base_commands() {
+    use imap_codec::CommandCodec;
+    use imap_codec::decode::Decoder;
+    for input in BOTH_ACCEPT {
+        assert!(
+            matches!(parse_command(input.as_bytes()), Ok(Parsed::Command(_))),
+            "roost refuses {input:?}"
+        );
+        match CommandCodec::new().decode(input.as_bytes()) {
+            Ok((rest, _)) => assert!(rest.is_empty(), "{input:?}"),
+            Err(e) => panic!("imap-codec refuses {input:?}: {e:?}"),
+        }
+    }
+    for input in BOTH_REFUSE {
+        assert!(parse_command(input).is_err(), "roost accepts {input:?}");
+        let codec = CommandCodec::new().decode(input);
+        assert!(
+            !matches!(codec, Ok((rest, _)) if rest.is_empty()),
+            "imap-codec accepts {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}

@@ -449,3 +449,97 @@ fn text_is_validated() {
 fn helper_catches_malformed_responses() {
     assert_imap_codec_parses(b"* 1 FETCH (UID 0 FLAGS (\\Seen)\r\n");
 }
+
+fn text_part(subtype: &str, octets: u32, lines: u32) -> BodyStructure {
+    BodyStructure::Single {
+        media_type: b"TEXT".to_vec(),
+        subtype: subtype.as_bytes().to_vec(),
+        fields: BodyFields {
+            params: vec![(b"CHARSET".to_vec(), b"US-ASCII".to_vec())],
+            id: None,
+            description: None,
+            encoding: b"7BIT".to_vec(),
+            octets,
+        },
+        kind: SinglePartKind::Text { lines },
+        extension: Some((None, BodyExtension::default())),
+    }
+}
+
+#[test]
+fn body_structure() {
+    let attachment = BodyStructure::Single {
+        media_type: b"APPLICATION".to_vec(),
+        subtype: b"OCTET-STREAM".to_vec(),
+        fields: BodyFields {
+            params: vec![],
+            id: Some(b"<x@y>".to_vec()),
+            description: None,
+            encoding: b"BASE64".to_vec(),
+            octets: 4554,
+        },
+        kind: SinglePartKind::Basic,
+        extension: Some((
+            Some(b"md5".to_vec()),
+            BodyExtension {
+                disposition: Some(Disposition {
+                    kind: b"attachment".to_vec(),
+                    params: vec![(b"filename".to_vec(), b"a b.bin".to_vec())],
+                }),
+                language: vec![b"en".to_vec(), b"de".to_vec()],
+                location: None,
+            },
+        )),
+    };
+    let inner = BodyStructure::Single {
+        media_type: b"MESSAGE".to_vec(),
+        subtype: b"RFC822".to_vec(),
+        fields: BodyFields {
+            encoding: b"7BIT".to_vec(),
+            octets: 342,
+            ..BodyFields::default()
+        },
+        kind: SinglePartKind::Message {
+            envelope: Box::new(Envelope {
+                subject: Some(b"inner".to_vec()),
+                ..Envelope::default()
+            }),
+            body: Box::new(text_part("PLAIN", 20, 1)),
+            lines: 12,
+        },
+        extension: None,
+    };
+    let b = BodyStructure::Multi {
+        parts: vec![text_part("PLAIN", 1152, 23), attachment, inner],
+        subtype: b"MIXED".to_vec(),
+        extension: Some((
+            vec![(b"BOUNDARY".to_vec(), b"xyz".to_vec())],
+            BodyExtension::default(),
+        )),
+    };
+    let enc = Encoder::default();
+    let full = enc.to_bytes(&Response::Data(Data::Fetch {
+        seq: nz(1),
+        items: vec![FetchItem::BodyStructure(Box::new(b.clone()))],
+    }));
+    assert_eq!(
+        String::from_utf8(full.clone()).unwrap(),
+        "* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23 NIL NIL NIL NIL)\
+(\"APPLICATION\" \"OCTET-STREAM\" NIL \"<x@y>\" NIL \"BASE64\" 4554 \"md5\" (\"attachment\" (\"filename\" \"a b.bin\")) (\"en\" \"de\") NIL)\
+(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 342 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 20 1 NIL NIL NIL NIL) 12) \
+\"MIXED\" (\"BOUNDARY\" \"xyz\") NIL NIL NIL))\r\n"
+    );
+    assert_imap_codec_parses(&full);
+    let plain = enc.to_bytes(&Response::Data(Data::Fetch {
+        seq: nz(1),
+        items: vec![FetchItem::Body(Box::new(b))],
+    }));
+    assert_eq!(
+        String::from_utf8(plain.clone()).unwrap(),
+        "* 1 FETCH (BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)\
+(\"APPLICATION\" \"OCTET-STREAM\" NIL \"<x@y>\" NIL \"BASE64\" 4554)\
+(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 342 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 20 1) 12) \
+\"MIXED\"))\r\n"
+    );
+    assert_imap_codec_parses(&plain);
+}
