@@ -716,15 +716,22 @@ fn literal(i: &[u8]) -> PResult<'_, Vec<u8>> {
 fn string(i: &[u8]) -> PResult<'_, Vec<u8>> {
     match i.first() {
         Some(b'"') => quoted(i),
-        Some(b'{') | Some(b'~') => literal(i),
+        Some(b'{') => literal(i),
+        // `~` alone is an atom character (`~user`); only `~{` announces a literal8.
+        Some(b'~') if i.get(1) == Some(&b'{') => literal(i),
         _ => soft(i),
     }
+}
+
+/// True when `i` starts a `string` rather than an atom.
+fn starts_string(i: &[u8]) -> bool {
+    matches!(i.first(), Some(b'"' | b'{')) || i.starts_with(b"~{")
 }
 
 /// `astring = 1*ASTRING-CHAR / string`
 fn astring(i: &[u8]) -> PResult<'_, AString> {
     let (rest, v) = match i.first() {
-        Some(b'"' | b'{' | b'~') => string(i)?,
+        _ if starts_string(i) => string(i)?,
         Some(0) => return hard(i, CommandErrorKind::Nul),
         _ => {
             let (rest, a) = take_while1(is_astring_char)(i)?;
@@ -941,7 +948,7 @@ fn rename<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
 /// `list-mailbox = 1*list-char / string`; `list-char = ATOM-CHAR / list-wildcards / resp-specials`
 fn list_mailbox(i: &[u8]) -> PResult<'_, String> {
     match i.first() {
-        Some(b'"' | b'{' | b'~') => {
+        _ if starts_string(i) => {
             let (rest, v) = string(i)?;
             utf8_string(rest, v)
         }

@@ -132,6 +132,16 @@ fn mailbox_commands() {
             },
         ),
         ("a CREATE a.b\r\n", C::Create(mbx("a.b"))),
+        ("a CREATE ~archive\r\n", C::Create(mbx("~archive"))),
+        (
+            "a LIST ~ ~x*\r\n",
+            C::List {
+                select: vec![],
+                reference: "~".into(),
+                patterns: vec!["~x*".into()],
+                ret: vec![],
+            },
+        ),
         ("a DELETE {3}\r\nx y\r\n", C::Delete(mbx("x y"))),
         (
             "a RENAME a b\r\n",
