@@ -393,6 +393,19 @@ pub fn parse_command_with(input: &[u8], limits: &ParserLimits) -> Result<Parsed,
     let (tag, rest) = match parse_tag(input) {
         Ok((rest, tag)) => (tag, rest),
         Err(_) => {
+            // `tag CRLF`: the tag is valid, the command is missing; answer with the tag.
+            let bare = input.strip_suffix(b"\n").unwrap_or(input);
+            let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+            if let Some(tag) = std::str::from_utf8(bare)
+                .ok()
+                .and_then(|t| Tag::try_from(t).ok())
+            {
+                return Err(CommandError {
+                    tag: Some(tag),
+                    kind: CommandErrorKind::Syntax,
+                    message: "Missing command".into(),
+                });
+            }
             let kind = if input.contains(&0) {
                 CommandErrorKind::Nul
             } else {

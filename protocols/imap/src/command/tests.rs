@@ -522,7 +522,8 @@ fn bad_commands_and_their_classes() {
     let table: &[(&[u8], Option<&str>, E)] = &[
         (b"\r\n", None, E::MissingTag),
         (b"a+ NOOP\r\n", None, E::MissingTag),
-        (b"NOOP\r\n", None, E::MissingTag),
+        (b"a\r\n", Some("a"), E::Syntax),
+        (b"a \r\n", Some("a"), E::UnknownCommand),
         (b"a\0 NOOP\r\n", None, E::Nul),
         (b"a FOO\r\n", Some("a"), E::UnknownCommand),
         (b"a UID FOO 1\r\n", Some("a"), E::Syntax),
