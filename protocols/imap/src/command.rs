@@ -509,7 +509,10 @@ fn describe(name: &str, kind: &CommandErrorKind, at: usize, rest: &[u8]) -> Stri
         CommandErrorKind::LiteralTooBig => "literal too big".to_string(),
         _ => "syntax error".to_string(),
     };
-    if near.is_empty() {
+    if name == "LOGIN" || name == "AUTHENTICATE" {
+        // Never echo credentials: the message may end up in logs.
+        format!("{name}: {what}")
+    } else if near.is_empty() {
         format!("{name}: {what} at end of command")
     } else {
         format!("{name}: {what} at byte {at} near \"{near}\"")

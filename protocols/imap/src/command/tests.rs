@@ -609,6 +609,8 @@ fn bad_commands_and_their_classes() {
 fn error_messages_are_readable() {
     let e = err(b"a FETCH 1 (FLAGS\r\n");
     assert_eq!(e.message, "FETCH: unbalanced parentheses at end of command");
+    let e = err(b"a LOGIN bob \"hunter\0two\"\r\n");
+    assert_eq!(e.message, "LOGIN: NUL byte not allowed");
     let e = err(b"a FOOBAR x\r\n");
     assert_eq!(e.message, "Unknown command FOOBAR");
 }
