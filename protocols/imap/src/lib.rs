@@ -1,1 +1,23 @@
-//! roost-imap
+//! roost-imap: the IMAP codec (framing, types, command parser, response serializer).
+//!
+//! Pure sans-IO: bytes in, typed commands out; typed responses in, bytes out. The session
+//! state machine and the tokio driver sit on top of this API.
+//!
+//! Reading: push received bytes into a [`reader::CommandReader`] and take
+//! [`reader::Input`]s until it returns `None`. It answers the questions only the session can
+//! decide as events: an APPEND arrives as a command before its message literal is consumed
+//! (accept and stream [`reader::Input::AppendData`], or reject with `NO [TRYCREATE]` and no
+//! `+`), a synchronizing literal inside a valid command asks for `+ Ready`, errors arrive as
+//! `BAD` material. [`framing::Framer`] and [`command::parse_command`] can be used on their own.
+//!
+//! Writing: build a [`response::Response`] and serialize it with [`response::Encoder`]; large
+//! FETCH bodies go through [`response::FetchWriter`] so they are streamed, not buffered.
+
+pub mod command;
+pub mod framing;
+pub mod reader;
+pub mod response;
+pub mod types;
+
+#[cfg(test)]
+pub(crate) mod testing;
