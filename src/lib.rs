@@ -12,6 +12,7 @@ pub mod exit;
 pub mod logging;
 pub mod password;
 pub mod placeholder;
+pub mod pop3;
 pub mod server;
 pub mod tls;
 pub mod wiring;

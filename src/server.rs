@@ -365,7 +365,7 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
     let result = if proto.is_imap() {
         placeholder::imap(conn, ctx).await
     } else {
-        placeholder::pop3(conn, ctx).await
+        crate::pop3::serve(conn, ctx).await
     };
     match result {
         Ok(()) => tracing::info!("disconnected"),
