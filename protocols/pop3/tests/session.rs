@@ -590,3 +590,47 @@ fn legacy_pop3_uidl_from_dovecot_uidlist_wins() {
     );
     let _ = fx.root.exists();
 }
+
+#[test]
+fn storage_failure_is_sys_temp_and_the_session_goes_on() {
+    let fx = Fixture::new();
+    // bob's Maildir path is taken by a plain file: storage cannot create or open it.
+    std::fs::write(
+        fx.root.join("users"),
+        "alice:{PLAIN}secret\nbob:{PLAIN}pw\n",
+    )
+    .expect("users");
+    std::fs::write(fx.root.join("mail/bob"), b"not a directory").expect("file");
+    let mut s = fx.session(Pop3Settings::default());
+    let out = run(
+        &mut s,
+        b"USER bob\r\nPASS pw\r\nUSER alice\r\nPASS secret\r\n",
+        1000,
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(
+            "+OK\r\n-ERR [SYS/TEMP] Cannot open the mailbox; try again later.\r\n+OK\r\n\
+             +OK Logged in, 3 messages.\r\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn overlong_sasl_line_ends_the_exchange_only() {
+    let fx = Fixture::new();
+    let mut s = fx.session(Pop3Settings::default());
+    let long = "A".repeat(20_000);
+    let out = more(&mut s, &format!("AUTH PLAIN\r\n{long}\r\nNOOP\r\n"));
+    assert_eq!(out, "+ \r\n-ERR Authentication line too long.\r\n+OK\r\n");
+    // A line over the 255-octet command limit but under the SASL limit is read whole
+    // (a 9,000-octet password, wrong of course).
+    use base64::Engine;
+    let mut plain = b"\0alice\0".to_vec();
+    plain.extend(std::iter::repeat_n(b'x', 6_750));
+    let padded = base64::engine::general_purpose::STANDARD.encode(plain);
+    assert!(padded.len() > 9_000);
+    let out = more(&mut s, &format!("AUTH PLAIN\r\n{padded}\r\n"));
+    assert_eq!(out, "+ \r\n-ERR [AUTH] Authentication failed.\r\n");
+}
