@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use roost_config::Config;
 use roost_pop3::{
-    Frame, LineLimits, LoginGate, MaildropLocks, Output, Pop3Context, Pop3Session, Pop3Settings,
-    UidlFormat,
+    Frame, LineLimits, LoginDelays, LoginGate, MaildropLocks, Output, Pop3Context, Pop3Session,
+    Pop3Settings, UidlFormat,
 };
 use tokio::io::AsyncReadExt;
 
@@ -22,6 +22,9 @@ const STREAM_CHUNK: usize = 64 * 1024;
 
 /// Maildrop locks of this process: one registry for all POP3 sessions, never seen by IMAP.
 static LOCKS: LazyLock<MaildropLocks> = LazyLock::new(MaildropLocks::default);
+
+/// Last POP3 login per user in this process, for LOGIN-DELAY.
+static LOGIN_DELAYS: LazyLock<LoginDelays> = LazyLock::new(LoginDelays::default);
 
 /// The POP3 settings of a configuration.
 pub fn settings(config: &Config) -> Pop3Settings {
@@ -79,6 +82,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         hostname: hostname(),
         peer: conn.peer_addr().to_string(),
         locks: LOCKS.clone(),
+        login_delays: LOGIN_DELAYS.clone(),
         login_gate: Some(gate),
     });
     let idle = Duration::from_secs(config.pop3.idle_timeout_secs);

@@ -235,7 +235,7 @@ pub struct Pop3 {
     pub idle_timeout_secs: u64,
     /// Longest command line in octets including CRLF (RFC 2449: at least 255).
     pub max_line_length: usize,
-    /// `LOGIN-DELAY` advertised in CAPA, in seconds (RFC 2449).
+    /// `LOGIN-DELAY` in seconds (RFC 2449): advertised, and closer logins are refused.
     pub login_delay_secs: u64,
     /// `EXPIRE` advertised in CAPA, in days; null is `NEVER` (RFC 2449).
     pub expire_days: Option<u32>,

@@ -31,7 +31,8 @@ pub use framer::{
 pub use response::{MAX_RESPONSE_LINE, RespCode, Response, Uidl, UidlError};
 pub use secret::Secret;
 pub use session::{
-    LoginGate, MaildropLock, MaildropLocks, Output, Pop3Context, Pop3Session, Pop3Settings,
+    LoginDelays, LoginGate, MaildropLock, MaildropLocks, Output, Pop3Context, Pop3Session,
+    Pop3Settings,
 };
 pub use uidl_format::{
     COURIER_UIDL_FORMAT, CYRUS_UIDL_FORMAT, DOVECOT_UIDL_FORMAT, UidlFormat, UidlFormatError,

@@ -10,9 +10,10 @@
 //! state writes \Seen, the deleted keyword or the expunge. A client that disconnects
 //! without QUIT changes nothing (RFC 1939 section 6).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use roost_storage::auth::Authenticator;
 use roost_storage::auth::sasl::{self, SaslServer, SaslStep};
@@ -40,7 +41,7 @@ pub struct Pop3Settings {
     pub apop: bool,
     /// Advertised `EXPIRE` days; `None` is `NEVER`.
     pub expire_days: Option<u32>,
-    /// Advertised `LOGIN-DELAY` seconds.
+    /// `LOGIN-DELAY` seconds: advertised, and a user's logins closer together are refused.
     pub login_delay_secs: u64,
     /// Command and SASL line limits.
     pub limits: LineLimits,
@@ -95,6 +96,30 @@ impl Drop for MaildropLock {
     }
 }
 
+/// When each user last logged in over POP3, for RFC 2449 LOGIN-DELAY; shared by all
+/// POP3 sessions of a server.
+#[derive(Debug, Clone, Default)]
+pub struct LoginDelays(Arc<Mutex<HashMap<String, Instant>>>);
+
+impl LoginDelays {
+    /// Records a login of `user` now, unless the previous one is less than `delay` ago;
+    /// returns false then. A zero delay always allows.
+    pub fn allow(&self, user: &str, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return true;
+        }
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        // Forget entries that can no longer refuse anything, so the map stays small.
+        map.retain(|_, t| now.duration_since(*t) < delay);
+        if map.contains_key(user) {
+            return false;
+        }
+        map.insert(user.to_owned(), now);
+        true
+    }
+}
+
 /// Everything one connection's session needs.
 pub struct Pop3Context {
     /// The connection is encrypted.
@@ -115,6 +140,8 @@ pub struct Pop3Context {
     pub peer: String,
     /// Maildrop locks shared by the server's POP3 sessions.
     pub locks: MaildropLocks,
+    /// Last login times shared by the server's POP3 sessions.
+    pub login_delays: LoginDelays,
     /// Called after a successful authentication, before the maildrop is opened.
     pub login_gate: Option<LoginGate>,
 }
@@ -462,6 +489,13 @@ impl Pop3Session {
                 }
             },
         };
+        let delay = Duration::from_secs(self.ctx.settings.login_delay_secs);
+        if !self.ctx.login_delays.allow(&user, delay) {
+            return vec![write(Response::err_code(
+                RespCode::LoginDelay,
+                format!("Wait {} seconds between logins.", delay.as_secs()),
+            ))];
+        }
         let lock = if self.ctx.settings.lock_maildrop {
             match self.ctx.locks.try_lock(&user) {
                 Some(l) => Some(l),

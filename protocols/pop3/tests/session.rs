@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roost_pop3::{
-    Frame, LineFramer, MaildropLocks, Output, Pop3Context, Pop3Session, Pop3Settings, UidlFormat,
+    Frame, LineFramer, LoginDelays, MaildropLocks, Output, Pop3Context, Pop3Session, Pop3Settings,
+    UidlFormat,
 };
 use roost_storage::auth::Authenticator;
 use roost_storage::{Flags, Mailbox, MailboxName, MailboxOptions, Store, StoreConfig};
@@ -84,6 +85,7 @@ impl Fixture {
             hostname: "test.example".into(),
             peer: "192.0.2.1:1234".into(),
             locks: self.locks.clone(),
+            login_delays: LoginDelays::default(),
             login_gate: None,
         })
     }
@@ -348,6 +350,7 @@ fn login_gate_refusal_is_in_use_and_failures_ask_for_the_delay() {
         hostname: "h".into(),
         peer: "p".into(),
         locks: fx.locks.clone(),
+        login_delays: LoginDelays::default(),
         login_gate: Some(Arc::new(|_user: &str| None)),
     });
     let out = ctx_session.handle(Frame::Line(b"USER alice".to_vec()));
@@ -382,6 +385,7 @@ fn cleartext_refused_hides_user_plain_login_and_refuses_them() {
         hostname: "h".into(),
         peer: "p".into(),
         locks: fx.locks.clone(),
+        login_delays: LoginDelays::default(),
         login_gate: None,
     });
     let out = more(
@@ -633,4 +637,41 @@ fn overlong_sasl_line_ends_the_exchange_only() {
     assert!(padded.len() > 9_000);
     let out = more(&mut s, &format!("AUTH PLAIN\r\n{padded}\r\n"));
     assert_eq!(out, "+ \r\n-ERR [AUTH] Authentication failed.\r\n");
+}
+
+#[test]
+fn login_delay_refuses_logins_too_close_together() {
+    let fx = Fixture::new();
+    let delays = LoginDelays::default();
+    let session = || {
+        Pop3Session::new(Pop3Context {
+            is_tls: true,
+            stls_available: false,
+            cleartext_allowed: true,
+            store: Arc::clone(&fx.store),
+            auth: Arc::clone(&fx.auth),
+            settings: Arc::new(Pop3Settings {
+                login_delay_secs: 3600,
+                ..Pop3Settings::default()
+            }),
+            hostname: "h".into(),
+            peer: "p".into(),
+            locks: fx.locks.clone(),
+            login_delays: delays.clone(),
+            login_gate: None,
+        })
+    };
+    let out = more(&mut session(), "CAPA\r\nUSER alice\r\nPASS secret\r\n");
+    assert!(out.contains("LOGIN-DELAY 3600\r\n"), "{out}");
+    assert!(out.ends_with("+OK Logged in, 3 messages.\r\n"), "{out}");
+    let out = more(&mut session(), "USER alice\r\nPASS secret\r\n");
+    assert_eq!(
+        out,
+        "+OK\r\n-ERR [LOGIN-DELAY] Wait 3600 seconds between logins.\r\n"
+    );
+    assert!(delays.allow("bob", Duration::from_secs(3600)), "per user");
+    assert!(
+        delays.allow("alice", Duration::ZERO),
+        "zero delay never refuses"
+    );
 }
