@@ -13,6 +13,7 @@ pub mod lmtp;
 pub mod logging;
 pub mod password;
 pub mod placeholder;
+pub mod pop3;
 pub mod server;
 pub mod tls;
 pub mod wiring;

@@ -1,5 +1,5 @@
-//! Minimal IMAP and POP3 drivers so the runtime can be exercised end to end.
-//! They are replaced by `roost-imap` and `roost-pop3`; keep them small and isolated.
+//! A minimal IMAP driver so the runtime can be exercised end to end.
+//! It is replaced by `roost-imap`; keep it small and isolated.
 
 use std::io;
 use std::time::Duration;
@@ -9,8 +9,6 @@ use crate::server::SessionContext;
 
 /// RFC 9051 section 5.4: at least 30 minutes of inactivity before autologout.
 const IMAP_IDLE: Duration = Duration::from_secs(30 * 60);
-/// RFC 1939 section 3: the POP3 autologout timer is at least 10 minutes.
-const POP3_IDLE: Duration = Duration::from_secs(10 * 60);
 /// Longest command line accepted; Dovecot's imap_max_line_length is 64 KiB.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -102,43 +100,6 @@ pub async fn imap(mut conn: Connection, mut ctx: SessionContext) -> io::Result<(
             }
             "STARTTLS" => send(&mut conn, &format!("{tag} BAD TLS is already active\r\n")).await?,
             _ => send(&mut conn, &format!("{tag} BAD Unknown command\r\n")).await?,
-        }
-    }
-}
-
-/// A placeholder POP3 session: CAPA, STLS, NOOP, QUIT; everything else -ERR.
-pub async fn pop3(mut conn: Connection, mut ctx: SessionContext) -> io::Result<()> {
-    send(&mut conn, "+OK Roost ready.\r\n").await?;
-    loop {
-        let line = match next(&mut conn, &mut ctx, POP3_IDLE).await? {
-            Event::Line(l) => l,
-            Event::TooLong => {
-                send(&mut conn, "-ERR Command line too long\r\n").await?;
-                continue;
-            }
-            Event::Gone => return Ok(()),
-            Event::Idle => return send(&mut conn, "-ERR Autologout; idle for too long\r\n").await,
-            Event::Shutdown => return send(&mut conn, "-ERR Server shutting down\r\n").await,
-        };
-        let text = String::from_utf8_lossy(&line);
-        let command = text
-            .split_ascii_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        match command.as_str() {
-            "CAPA" => {
-                let stls = if conn.is_tls() { "" } else { "STLS\r\n" };
-                send(&mut conn, &format!("+OK\r\n{stls}TOP\r\nUIDL\r\n.\r\n")).await?
-            }
-            "NOOP" => send(&mut conn, "+OK\r\n").await?,
-            "QUIT" => return send(&mut conn, "+OK Logging out.\r\n").await,
-            "STLS" if !conn.is_tls() => {
-                send(&mut conn, "+OK Begin TLS negotiation now.\r\n").await?;
-                conn.start_tls(&ctx.tls).await?;
-            }
-            "STLS" => send(&mut conn, "-ERR TLS is already active.\r\n").await?,
-            _ => send(&mut conn, "-ERR Unknown command.\r\n").await?,
         }
     }
 }

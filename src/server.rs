@@ -369,7 +369,7 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
     };
     let result = match proto {
         Proto::Imap | Proto::Imaps => placeholder::imap(conn, ctx).await,
-        Proto::Pop3 | Proto::Pop3s => placeholder::pop3(conn, ctx).await,
+        Proto::Pop3 | Proto::Pop3s => crate::pop3::serve(conn, ctx).await,
         Proto::Lmtp => crate::lmtp::serve(conn, ctx).await,
     };
     match result {

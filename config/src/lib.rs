@@ -48,6 +48,8 @@ pub struct Config {
     pub mailboxes: Mailboxes,
     /// Maildir storage behaviour.
     pub storage: Storage,
+    /// POP3 behaviour.
+    pub pop3: Pop3,
 }
 
 /// Addresses each listener binds; an empty list turns that listener off.
@@ -215,6 +217,32 @@ pub struct Storage {
     pub fsync: bool,
 }
 
+/// POP3 behaviour; defaults match Dovecot's so users moving over see no difference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pop3 {
+    /// UIDL template (`%u` UID, `%v` UIDVALIDITY, `%08Xu` ...) or a preset: `dovecot`,
+    /// `cyrus`, `courier`. A legacy UIDL stored for a message always wins.
+    pub uidl_format: String,
+    /// Keyword that hides POP3-deleted messages instead of expunging them (Dovecot's
+    /// `pop3_deleted_flag`); null expunges.
+    pub deleted_keyword: Option<String>,
+    /// RETR marks the message \Seen for IMAP clients (at QUIT, like every POP3 change).
+    pub retr_sets_seen: bool,
+    /// RFC 1939 exclusive maildrop lock: a second POP3 session of a user gets `[IN-USE]`.
+    pub lock_maildrop: bool,
+    /// Offer APOP (needs users with `{PLAIN}`/`{CLEAR}` passwords).
+    pub apop: bool,
+    /// Seconds without a command before the session is closed (RFC 1939: at least 600).
+    pub idle_timeout_secs: u64,
+    /// Longest command line in octets including CRLF (RFC 2449: at least 255).
+    pub max_line_length: usize,
+    /// `LOGIN-DELAY` in seconds (RFC 2449): advertised, and closer logins are refused.
+    pub login_delay_secs: u64,
+    /// `EXPIRE` advertised in CAPA, in days; null is `NEVER` (RFC 2449).
+    pub expire_days: Option<u32>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -228,6 +256,7 @@ impl Default for Config {
             limits: Limits::default(),
             mailboxes: Mailboxes::default(),
             storage: Storage::default(),
+            pop3: Pop3::default(),
         }
     }
 }
@@ -309,6 +338,29 @@ impl Default for Storage {
             lock_timeout_secs: 30,
             stale_lock_secs: 120,
             fsync: true,
+        }
+    }
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            // Dovecot's default, so UIDLs survive a move from Dovecot.
+            uidl_format: "dovecot".to_string(),
+            // Expunging is what RFC 1939 says DELE means.
+            deleted_keyword: None,
+            // Mail read over POP3 should not look unread in webmail or IMAP.
+            retr_sets_seen: true,
+            // Off like Dovecot: the lock only blocks phones and desktops polling together.
+            lock_maildrop: false,
+            // APOP is MD5 over a cleartext-stored password; only for old clients that need it.
+            apop: false,
+            // RFC 1939 section 3: the autologout timer is at least 10 minutes.
+            idle_timeout_secs: 600,
+            // RFC 2449 section 4: command lines are at most 255 octets.
+            max_line_length: 255,
+            login_delay_secs: 0,
+            expire_days: None,
         }
     }
 }

@@ -83,6 +83,31 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             return Err(invalid(key, "must be at least 1".to_string()));
         }
     }
+    if let Err(message) = check_uidl_format(&config.pop3.uidl_format) {
+        return Err(invalid("pop3.uidl_format", message));
+    }
+    if let Some(kw) = &config.pop3.deleted_keyword {
+        // An IMAP flag-keyword is an atom: no specials, no backslash (system flags).
+        let bad = |c: char| !c.is_ascii_graphic() || "(){%*\"]\\".contains(c);
+        if kw.is_empty() || kw.chars().any(bad) {
+            return Err(invalid(
+                "pop3.deleted_keyword",
+                format!("`{kw}` is not an IMAP keyword (letters, digits, `$`, `_`, `-` ...)"),
+            ));
+        }
+    }
+    if config.pop3.idle_timeout_secs == 0 {
+        return Err(invalid(
+            "pop3.idle_timeout_secs",
+            "must be at least 1 (RFC 1939 asks for 600)".to_string(),
+        ));
+    }
+    if !(255..=65536).contains(&config.pop3.max_line_length) {
+        return Err(invalid(
+            "pop3.max_line_length",
+            "must be between 255 (RFC 2449) and 65536".to_string(),
+        ));
+    }
     let mut seen: Vec<String> = Vec::new();
     for (i, mb) in config.mailboxes.special_use.iter().enumerate() {
         let key = format!("mailboxes.special_use[{i}].name");
@@ -106,6 +131,53 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             return Err(invalid(&key, message));
         }
         seen.push(name.to_lowercase());
+    }
+    Ok(())
+}
+
+/// A preset or `*(literal / "%%" / "%" ["0"] [width] ["x" / "X"] ("u" / "v"))` with
+/// `%u`; the POP3 crate renders it (this crate is a leaf, so the check is repeated here).
+pub(crate) fn check_uidl_format(text: &str) -> Result<(), String> {
+    if matches!(text, "dovecot" | "cyrus" | "courier") {
+        return Ok(());
+    }
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut has_uid = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if b != b'%' {
+            if !(0x21..=0x7e).contains(&b) {
+                return Err("may only contain printable ASCII without spaces".to_string());
+            }
+            continue;
+        }
+        if bytes.get(i) == Some(&b'%') {
+            i += 1;
+            continue;
+        }
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if matches!(bytes.get(i), Some(b'x' | b'X')) {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'u') => has_uid = true,
+            Some(b'v') => {}
+            _ => {
+                return Err(format!(
+                    "unknown placeholder at byte {} (use a preset dovecot, cyrus, courier, \
+                     or %u, %v, %08Xu, %%)",
+                    i
+                ));
+            }
+        }
+        i += 1;
+    }
+    if !has_uid {
+        return Err("must contain %u, or messages would share a UIDL".to_string());
     }
     Ok(())
 }
@@ -237,6 +309,51 @@ mod tests {
         ];
         for (b, want) in bad {
             assert_eq!(check_log_level(b), Err(want.to_string()), "{b}");
+        }
+    }
+
+    #[test]
+    fn pop3_values_are_checked() {
+        let cases = [
+            ("pop3:\n  uidl_format: \"%v\"\n", "pop3.uidl_format"),
+            (
+                "pop3:\n  deleted_keyword: \"\\\\Deleted\"\n",
+                "pop3.deleted_keyword",
+            ),
+            (
+                "pop3:\n  deleted_keyword: \"a b\"\n",
+                "pop3.deleted_keyword",
+            ),
+            ("pop3:\n  idle_timeout_secs: 0\n", "pop3.idle_timeout_secs"),
+            ("pop3:\n  max_line_length: 254\n", "pop3.max_line_length"),
+        ];
+        for (yaml, key) in cases {
+            let err = Config::from_yaml_str(yaml, None)
+                .expect_err(yaml)
+                .to_string();
+            assert!(err.contains(key), "{yaml}: {err}");
+        }
+        let ok =
+            "pop3:\n  uidl_format: cyrus\n  deleted_keyword: $POP3Deleted\n  expire_days: 30\n";
+        let config = Config::from_yaml_str(ok, None).expect("valid");
+        assert_eq!(config.pop3.deleted_keyword.as_deref(), Some("$POP3Deleted"));
+        assert_eq!(config.pop3.expire_days, Some(30));
+    }
+
+    #[test]
+    fn uidl_formats() {
+        for good in [
+            "dovecot",
+            "cyrus",
+            "courier",
+            "%08Xu%08Xv",
+            "%v.%u",
+            "a%%%u",
+        ] {
+            assert_eq!(check_uidl_format(good), Ok(()), "{good}");
+        }
+        for bad in ["%v", "", "%f", "%u %v", "x%", "dovecot2"] {
+            assert!(check_uidl_format(bad).is_err(), "{bad}");
         }
     }
 

@@ -60,6 +60,27 @@ impl Server {
 
     /// Start with this config text, written to `dir/roost.yaml`.
     pub fn start_with(dir: &Path, yaml: String) -> Server {
+        Server::spawn(dir, yaml, |lines| {
+            lines.iter().any(|l| l.starts_with("no users yet"))
+        })
+    }
+
+    /// Start with `users` (passwd-file lines) in `data/users` and this config; ready once
+    /// `listeners` listening lines are printed (there is no users hint to wait for).
+    pub fn start_with_users(dir: &Path, yaml: String, users: &str, listeners: usize) -> Server {
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::write(dir.join("data/users"), users).unwrap();
+        Server::spawn(dir, yaml, move |lines| {
+            lines.iter().filter(|l| l.starts_with("listening ")).count() >= listeners
+        })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn spawn(dir: &Path, yaml: String, ready: impl Fn(&[String]) -> bool) -> Server {
         let config = dir.join("roost.yaml");
         std::fs::write(&config, yaml).unwrap();
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
@@ -89,8 +110,7 @@ impl Server {
             stdout: Vec::new(),
         };
         let deadline = Instant::now() + WAIT;
-        // The users hint is the last startup line when there are no users (always here).
-        while !server.stdout.iter().any(|l| l.starts_with("no users yet")) {
+        while !ready(&server.stdout) {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| {
                 panic!(
@@ -292,4 +312,34 @@ pub fn read_line(r: &mut impl Read) -> Option<String> {
 pub fn send(w: &mut impl Write, text: &str) {
     w.write_all(text.as_bytes()).unwrap();
     w.flush().unwrap();
+}
+
+/// Write `body` as a message file straight into `maildir/new`, the way procmail or
+/// another MTA would (no `,W=` size in the name).
+pub fn drop_message(maildir: &Path, name: &str, body: &[u8]) {
+    std::fs::create_dir_all(maildir.join("tmp")).unwrap();
+    std::fs::create_dir_all(maildir.join("cur")).unwrap();
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    let tmp = maildir.join("tmp").join(name);
+    std::fs::write(&tmp, body).unwrap();
+    std::fs::rename(&tmp, maildir.join("new").join(name)).unwrap();
+}
+
+/// Resident memory of a process in KiB, from /proc/<pid>/status.
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Whether a program is on PATH (tests of optional clients say so when it is missing).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

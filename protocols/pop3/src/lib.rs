@@ -1,10 +1,12 @@
-//! POP3 for Roost: the sans-IO codec layer.
+//! POP3 for Roost: the sans-IO codec and the session state machine.
 //!
 //! Bytes in, typed values out, and back: [`LineFramer`] cuts the client
 //! stream into lines, [`parse_command`] and [`parse_sasl_response`] turn
 //! lines into [`Command`]s, [`Response`] encodes replies and
-//! [`DotStuffer`] encodes RETR/TOP bodies. Nothing here touches sockets or
-//! files; the session and the tokio driver build on top.
+//! [`DotStuffer`] encodes RETR/TOP bodies. [`Pop3Session`] is the protocol
+//! state on top, talking to storage; nothing here touches sockets, and files
+//! are only read through handles storage opened. The tokio driver lives in
+//! the binary.
 
 #![warn(missing_docs)]
 
@@ -13,6 +15,8 @@ mod dotstuff;
 mod framer;
 mod response;
 mod secret;
+mod session;
+mod uidl_format;
 
 #[cfg(test)]
 mod command_tests;
@@ -26,3 +30,10 @@ pub use framer::{
 };
 pub use response::{MAX_RESPONSE_LINE, RespCode, Response, Uidl, UidlError};
 pub use secret::Secret;
+pub use session::{
+    LoginDelays, LoginGate, MaildropLock, MaildropLocks, Output, Pop3Context, Pop3Session,
+    Pop3Settings,
+};
+pub use uidl_format::{
+    COURIER_UIDL_FORMAT, CYRUS_UIDL_FORMAT, DOVECOT_UIDL_FORMAT, UidlFormat, UidlFormatError,
+};

@@ -1,0 +1,178 @@
+//! The tokio driver for POP3: socket, TLS, timeouts, shutdown and the failure delay
+//! around the sans-IO [`Pop3Session`]. Session calls touch storage, so they run on the
+//! blocking pool; message bodies are streamed from the file in 64 KiB chunks.
+
+use std::io;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use roost_config::Config;
+use roost_pop3::{
+    Frame, LineLimits, LoginDelays, LoginGate, MaildropLocks, Output, Pop3Context, Pop3Session,
+    Pop3Settings, UidlFormat,
+};
+use tokio::io::AsyncReadExt;
+
+use crate::conn::{Connection, LineRead};
+use crate::server::SessionContext;
+
+/// Read size when streaming a message: large enough for few syscalls, small enough that
+/// a 50 MB RETR never holds more than this (plus its dot-stuffed copy) in memory.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Maildrop locks of this process: one registry for all POP3 sessions, never seen by IMAP.
+static LOCKS: LazyLock<MaildropLocks> = LazyLock::new(MaildropLocks::default);
+
+/// Last POP3 login per user in this process, for LOGIN-DELAY.
+static LOGIN_DELAYS: LazyLock<LoginDelays> = LazyLock::new(LoginDelays::default);
+
+/// The POP3 settings of a configuration.
+pub fn settings(config: &Config) -> Pop3Settings {
+    let p = &config.pop3;
+    let uidl_format = UidlFormat::parse(&p.uidl_format).unwrap_or_else(|e| {
+        // The config crate validated it already; this only guards against drift.
+        tracing::warn!(error = %e, "pop3.uidl_format unusable; using the Dovecot default");
+        UidlFormat::default()
+    });
+    Pop3Settings {
+        uidl_format,
+        deleted_keyword: p.deleted_keyword.clone(),
+        retr_sets_seen: p.retr_sets_seen,
+        lock_maildrop: p.lock_maildrop,
+        apop: p.apop,
+        expire_days: p.expire_days,
+        login_delay_secs: p.login_delay_secs,
+        limits: LineLimits {
+            command: p.max_line_length,
+            ..LineLimits::default()
+        },
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match (rc, std::str::from_utf8(&buf[..end])) {
+        (0, Ok(h)) if !h.is_empty() => h.to_owned(),
+        _ => "localhost".to_owned(),
+    }
+}
+
+/// Serve one POP3 connection until QUIT, disconnect, idle timeout or shutdown.
+pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<()> {
+    let config = Arc::clone(&ctx.config);
+    let policy = config.auth.cleartext;
+    let loopback = conn.is_loopback();
+    let registry = ctx.registry.clone();
+    let ip = conn.peer_addr().ip();
+    let gate: LoginGate = Arc::new(move |user: &str| {
+        registry
+            .try_register(user, ip)
+            .map(|g| Box::new(g) as Box<dyn Send>)
+    });
+    let mut session = Pop3Session::new(Pop3Context {
+        is_tls: conn.is_tls(),
+        stls_available: !conn.is_tls(),
+        cleartext_allowed: policy.allows(conn.is_tls(), loopback),
+        store: Arc::clone(&ctx.store),
+        auth: Arc::clone(&ctx.users),
+        settings: Arc::new(settings(&config)),
+        hostname: hostname(),
+        peer: conn.peer_addr().to_string(),
+        locks: LOCKS.clone(),
+        login_delays: LOGIN_DELAYS.clone(),
+        login_gate: Some(gate),
+    });
+    let idle = Duration::from_secs(config.pop3.idle_timeout_secs);
+    let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
+    conn.write_all(&session.greeting()).await?;
+    conn.flush().await?;
+    loop {
+        // The limits count the CRLF; read_line's does not.
+        let max = session.max_line().saturating_sub(2).max(1);
+        let read = tokio::select! {
+            _ = ctx.shutdown.wait() => {
+                return say_goodbye(&mut conn, b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
+            }
+            r = tokio::time::timeout(idle, conn.read_line(max)) => r,
+        };
+        let frame = match read {
+            Err(_) => {
+                return say_goodbye(&mut conn, b"-ERR Autologout; idle for too long\r\n").await;
+            }
+            Ok(read) => match read? {
+                LineRead::Line(l) => Frame::Line(l),
+                LineRead::TooLong => Frame::TooLong,
+                LineRead::Eof => return Ok(()),
+            },
+        };
+        let (back, outputs) = tokio::task::spawn_blocking(move || {
+            let outputs = session.handle(frame);
+            (session, outputs)
+        })
+        .await
+        .map_err(io::Error::other)?;
+        session = back;
+        for output in outputs {
+            match output {
+                Output::Write(bytes) => conn.write_all(&bytes).await?,
+                Output::AuthFailed => {
+                    conn.flush().await?;
+                    tokio::time::sleep(failure_delay).await;
+                }
+                Output::StartTls => {
+                    conn.flush().await?;
+                    conn.start_tls(&ctx.tls).await?;
+                    session.tls_started(policy.allows(true, loopback));
+                }
+                Output::Stream {
+                    file,
+                    stuffer,
+                    header,
+                } => stream(&mut conn, file, stuffer, header).await?,
+                Output::Close => {
+                    conn.flush().await?;
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+        conn.flush().await?;
+    }
+}
+
+async fn say_goodbye(conn: &mut Connection, line: &[u8]) -> io::Result<()> {
+    conn.write_all(line).await?;
+    conn.flush().await?;
+    let _ = conn.shutdown().await;
+    Ok(())
+}
+
+/// Header, then the file through the dot-stuffer chunk by chunk, then the terminator.
+async fn stream(
+    conn: &mut Connection,
+    file: std::fs::File,
+    mut stuffer: roost_pop3::DotStuffer,
+    header: Vec<u8>,
+) -> io::Result<()> {
+    conn.write_all(&header).await?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    let mut out = Vec::with_capacity(STREAM_CHUNK + STREAM_CHUNK / 8);
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        let progress = stuffer.feed(&buf[..n], &mut out);
+        conn.write_all(&out).await?;
+        out.clear();
+        if progress == roost_pop3::Progress::Done {
+            break;
+        }
+    }
+    stuffer.finish(&mut out);
+    conn.write_all(&out).await
+}
