@@ -11,6 +11,7 @@
 //! shared mailbox object and see one ordered stream of changes.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod index;
 pub mod mailbox;
@@ -18,6 +19,7 @@ pub mod maildir;
 pub mod store;
 mod watch;
 
+pub use cache::CacheField;
 pub use error::StorageError;
 pub use mailbox::{
     Changes, FlagOp, Mailbox, MailboxOptions, MessageInfo, NewMessage, Snapshot, Status,

@@ -16,12 +16,13 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use crate::cache::{Cache, CacheField};
 use crate::error::{Result, StorageError};
 use crate::index::{IndexError, IndexFile, IndexRecord, Stamp, UNCLEAN_MODSEQ_GAP, modseq_floor};
 use crate::maildir::filename::{self, Flags, KeywordSet};
@@ -288,6 +289,8 @@ pub struct Mailbox {
     dir: PathBuf,
     opts: MailboxOptions,
     state: Mutex<State>,
+    /// Derived message data; locked after `state` when both are needed.
+    cache: Mutex<Cache>,
     notify: watch::Sender<u64>,
 }
 
@@ -436,6 +439,7 @@ impl Mailbox {
                 own_stamps: false,
                 full_syncs: 0,
             }),
+            cache: Mutex::new(Cache::default()),
             notify,
         };
         {
@@ -564,6 +568,31 @@ impl Mailbox {
     /// Keyword names by index (the bit positions of [`KeywordSet`]).
     pub fn keyword_names(&self) -> Vec<Option<String>> {
         self.lock().keywords.names.clone()
+    }
+
+    /// Cached derived data of a message (see [`CacheField`]), if computed before.
+    pub fn cache_get(&self, uid: u32, field: CacheField) -> Option<Arc<[u8]>> {
+        let uid_validity = self.lock().idx.uid_validity;
+        self.cache_lock().get(&self.dir, uid_validity, uid, field)
+    }
+
+    /// Remember derived data of a message; it stays valid while the message exists.
+    pub fn cache_put(&self, uid: u32, field: CacheField, data: &[u8]) {
+        let uid_validity = self.lock().idx.uid_validity;
+        self.cache_lock()
+            .put(&self.dir, uid_validity, uid, field, data);
+    }
+
+    fn cache_lock(&self) -> MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forget cached data of messages that are no longer in the mailbox.
+    fn drop_cached(&self, st: &State) {
+        let records = &st.idx.records;
+        self.cache_lock().retain(&self.dir, |uid| {
+            records.binary_search_by_key(&uid, |r| r.uid).is_ok()
+        });
     }
 
     /// CRLF sizes of the given messages, computing and caching any not known yet.
@@ -940,6 +969,7 @@ impl Mailbox {
                 st.idx.expunged.push((u, modseq));
             }
             trim_expunge_log(&mut st.idx.expunged);
+            self.drop_cached(&st);
             self.note_change(&mut st);
         }
         if retry {
@@ -1210,6 +1240,7 @@ impl Mailbox {
                 st.idx.expunged.push((u, modseq));
             }
             trim_expunge_log(&mut st.idx.expunged);
+            self.drop_cached(st);
         }
 
         // Files we have no record of: UIDs from the uidlist (another process assigned them)

@@ -611,3 +611,29 @@ fn lost_uidlist_is_rebuilt_from_the_index_with_the_same_uids() {
     assert!(text.starts_with(&format!("3 V{validity} N4")), "{text}");
     assert_eq!(deliver(&user, "INBOX", &msg(9)), 4);
 }
+
+#[test]
+fn message_cache_persists_and_forgets_expunged_messages() {
+    use roost_storage::CacheField;
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = store_at(tmp.path());
+        let user = store.user("olga").unwrap();
+        deliver(&user, "INBOX", &msg(1));
+        deliver(&user, "INBOX", &msg(2));
+        let mb = user.open(&name("INBOX")).unwrap();
+        mb.cache_put(1, CacheField::MimeStructure, b"structure of 1");
+        mb.cache_put(2, CacheField::MimeStructure, b"structure of 2");
+        mb.expunge(&[1]).unwrap();
+        assert_eq!(mb.cache_get(1, CacheField::MimeStructure), None);
+        store.flush_all(true);
+    }
+    let store = store_at(tmp.path());
+    let user = store.user("olga").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    assert_eq!(
+        mb.cache_get(2, CacheField::MimeStructure).as_deref(),
+        Some(&b"structure of 2"[..])
+    );
+    assert_eq!(mb.cache_get(2, CacheField::Envelope), None);
+}
