@@ -18,7 +18,7 @@ use nom::bytes::complete::{take_while_m_n, take_while1};
 use nom::combinator::all_consuming;
 
 use crate::response::Response;
-use crate::secret::Secret;
+use crate::Secret;
 
 /// Most decimal digits a u32 can need; longer digit strings are rejected
 /// without being parsed so absurd lengths cost nothing.

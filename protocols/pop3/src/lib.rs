@@ -14,7 +14,6 @@ mod command;
 mod dotstuff;
 mod framer;
 mod response;
-mod secret;
 mod session;
 mod uidl_format;
 
@@ -29,7 +28,8 @@ pub use framer::{
     DEFAULT_MAX_COMMAND_LINE, DEFAULT_MAX_SASL_LINE, Frame, FrameMode, LineFramer, LineLimits,
 };
 pub use response::{MAX_RESPONSE_LINE, RespCode, Response, Uidl, UidlError};
-pub use secret::Secret;
+/// Passwords and SASL data: one redacting type for the whole server.
+pub use roost_storage::auth::Secret;
 pub use session::{
     LoginDelays, LoginGate, MaildropLock, MaildropLocks, Output, Pop3Context, Pop3Session,
     Pop3Settings,
