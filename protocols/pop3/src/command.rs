@@ -17,8 +17,8 @@ use nom::Parser;
 use nom::bytes::complete::{take_while_m_n, take_while1};
 use nom::combinator::all_consuming;
 
-use crate::response::Response;
 use crate::Secret;
+use crate::response::Response;
 
 /// Most decimal digits a u32 can need; longer digit strings are rejected
 /// without being parsed so absurd lengths cost nothing.

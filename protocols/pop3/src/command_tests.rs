@@ -2,10 +2,10 @@
 
 use std::num::NonZeroU32;
 
+use crate::Secret;
 use crate::command::{
     Command, Mechanism, MsgNum, ParseError, SaslResponse, parse_command, parse_sasl_response,
 };
-use crate::Secret;
 
 fn m(n: u32) -> MsgNum {
     MsgNum::new(NonZeroU32::new(n).expect("test numbers are non-zero"))

@@ -8,7 +8,7 @@ use roost_storage::auth::AuthOutcome;
 use roost_storage::auth::sasl::{self, SaslServer, SaslStep};
 use roost_storage::{Mailbox, MailboxName, StorageError};
 
-use super::{Maildrop, Msg, Output, Pop3Session, State, err, sys_temp, write};
+use super::{Maildrop, Msg, Output, Pop3Session, State, err, storage_failure, write};
 use crate::command::{Command, SaslResponse, parse_sasl_response};
 use crate::framer::Frame;
 use crate::response::{RespCode, Response, Uidl};
@@ -198,7 +198,7 @@ impl Pop3Session {
         };
         let maildrop = match self.open_maildrop(&user) {
             Ok(m) => m,
-            Err(e) => return sys_temp("Cannot open the mailbox", &e),
+            Err(e) => return storage_failure("Cannot open the mailbox", &e),
         };
         tracing::info!(
             user,

@@ -158,12 +158,19 @@ fn err(text: &str) -> Vec<Output> {
     vec![write(Response::err(text))]
 }
 
-fn sys_temp(what: &str, e: &StorageError) -> Vec<Output> {
+/// The one mapping of storage failures to POP3 (RFC 3206): `[SYS/TEMP]` for what may work
+/// later (a full disk, a busy lock, I/O), `[SYS/PERM]` for what will not.
+fn storage_failure(what: &str, e: &StorageError) -> Vec<Output> {
     tracing::error!(error = %e, "{what}");
-    vec![write(Response::err_code(
-        RespCode::SysTemp,
-        format!("{what}; try again later."),
-    ))]
+    let resp = if e.is_temporary() {
+        Response::err_code(RespCode::SysTemp, format!("{what}; try again later."))
+    } else {
+        Response::err_code(
+            RespCode::SysPerm,
+            format!("{what}; this needs the administrator."),
+        )
+    };
+    vec![write(resp)]
 }
 
 impl Pop3Session {
@@ -275,5 +282,37 @@ impl Pop3Session {
         ));
         caps.push("IMPLEMENTATION Roost".to_owned());
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(out: Vec<Output>) -> String {
+        match out.as_slice() {
+            [Output::Write(b)] => String::from_utf8_lossy(b).into_owned(),
+            _ => panic!("one write expected"),
+        }
+    }
+
+    #[test]
+    fn storage_failures_are_sys_temp_or_sys_perm() {
+        let temp = text(storage_failure(
+            "Cannot open the mailbox",
+            &StorageError::NoSpace,
+        ));
+        assert_eq!(
+            temp,
+            "-ERR [SYS/TEMP] Cannot open the mailbox; try again later.\r\n"
+        );
+        let perm = text(storage_failure(
+            "Cannot open the mailbox",
+            &StorageError::NotAllowed("user name cannot be a path".into()),
+        ));
+        assert_eq!(
+            perm,
+            "-ERR [SYS/PERM] Cannot open the mailbox; this needs the administrator.\r\n"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! TRANSACTION state: STAT, LIST, UIDL, RETR, TOP, DELE, RSET. Nothing here changes
 //! the mailbox; DELE only marks, and RETR bodies are streamed by the driver.
 
-use super::{Maildrop, Msg, Output, Pop3Session, State, err, sys_temp, write};
+use super::{Maildrop, Msg, Output, Pop3Session, State, err, storage_failure, write};
 use crate::command::{Command, MsgNum};
 use crate::dotstuff::DotStuffer;
 use crate::response::{Response, Uidl};
@@ -66,7 +66,7 @@ impl Pop3Session {
                         vec![write(Response::ok(format!("Message {n} deleted.")))]
                     }
                     Ok(None) => expunged(n),
-                    Err(e) => sys_temp("Cannot read the mailbox", &e),
+                    Err(e) => storage_failure("Cannot read the mailbox", &e),
                 }
             }
             Command::Rset => {
@@ -120,6 +120,6 @@ fn stream(drop: &Maildrop, n: MsgNum, stuffer: DotStuffer, header: Vec<u8>) -> V
             header,
         }],
         Ok(None) => expunged(n),
-        Err(e) => sys_temp("Cannot read the message", &e),
+        Err(e) => storage_failure("Cannot read the message", &e),
     }
 }
