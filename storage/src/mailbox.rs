@@ -814,11 +814,45 @@ impl Mailbox {
         Ok(uids)
     }
 
+    /// Read `dovecot-uidlist`. A damaged one is not a dead mailbox: what it still says is
+    /// salvaged (see [`salvage_uidlist`]) and the bool asks the caller to rewrite it.
+    fn read_uidlist(&self, fallback_validity: u32) -> Result<(Option<(Uidlist, FileStamp)>, bool)> {
+        match uidlist::read_uidlist(&self.dir) {
+            Ok(found) => Ok((found, false)),
+            Err(crate::maildir::MaildirError::Corrupt { line, reason, .. }) => {
+                let path = self.dir.join("dovecot-uidlist");
+                let text = std::fs::read(&path).map_err(io_ctx("reading", &path))?;
+                let stamp = uidlist::stamp(&path)?.unwrap_or(FileStamp {
+                    mtime_ns: 0,
+                    size: 0,
+                    inode: 0,
+                });
+                let mut list = salvage_uidlist(&String::from_utf8_lossy(&text));
+                if list.uid_validity == 0 {
+                    list.uid_validity = if fallback_validity != 0 {
+                        fallback_validity
+                    } else {
+                        new_uid_validity()
+                    };
+                }
+                warn!(dir = %self.dir.display(), line, reason = %reason,
+                      kept = list.records.len(), next_uid = list.next_uid,
+                      "dovecot-uidlist is damaged; rewriting it from what it still says");
+                Ok((Some((list, stamp)), true))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Read the uidlist under its lock, creating the first one if there is none; the bool
-    /// says whether it differs from what this process last saw.
+    /// says whether it differs from what this process last saw (or was damaged).
     fn read_uidlist_for_write(&self, st: &State) -> Result<(Uidlist, bool)> {
-        match uidlist::read_uidlist(&self.dir)? {
-            Some((list, stamp)) => Ok((list, to_stamp(Some(stamp)) != st.idx.uidlist_stamp)),
+        let (found, salvaged) = self.read_uidlist(st.idx.uid_validity)?;
+        match found {
+            Some((list, stamp)) => Ok((
+                list,
+                salvaged || to_stamp(Some(stamp)) != st.idx.uidlist_stamp,
+            )),
             None => Ok((
                 Uidlist {
                     uid_validity: if st.idx.uid_validity != 0 {
@@ -1197,7 +1231,7 @@ impl Mailbox {
         st.own_stamps = false;
         st.full_syncs += 1;
         // The uidlist as it was before listing: every file it names was in place by then.
-        let before = uidlist::read_uidlist(&self.dir)?;
+        let (before, salvaged) = self.read_uidlist(st.idx.uid_validity)?;
         let mut on_disk: HashMap<String, (String, bool)> = HashMap::new();
         for name in read_dir_names(&self.dir.join("new"))? {
             on_disk.insert(base_of(&name).to_string(), (name, true));
@@ -1264,7 +1298,7 @@ impl Mailbox {
                 .collect();
             on_disk.keys().any(|b| !known.contains(b.as_str()))
         };
-        let lock_for_write = needs_uid(&list, &on_disk) || list.is_none();
+        let lock_for_write = needs_uid(&list, &on_disk) || list.is_none() || salvaged;
         let mut lock = None;
         if lock_for_write {
             let l = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
@@ -1287,7 +1321,7 @@ impl Mailbox {
             .map(|(i, r)| (r.base().to_string(), i))
             .collect();
         let mut added = Vec::new();
-        let mut uidlist_dirty = false;
+        let mut uidlist_dirty = salvaged;
         let mut new_names: Vec<(String, String, bool)> = on_disk
             .into_iter()
             .map(|(base, (name, in_new))| (base, name, in_new))
@@ -1413,6 +1447,52 @@ fn trim_expunge_log(log: &mut Vec<(u32, u64)>) {
     if log.len() > EXPUNGE_LOG_MAX {
         let excess = log.len() - EXPUNGE_LOG_MAX;
         log.drain(..excess);
+    }
+}
+
+/// What a damaged `dovecot-uidlist` still says: its UIDVALIDITY (0 if unreadable), every
+/// record line that parses on its own, in increasing UID order, and a next UID above every
+/// number the file mentions, so that no UID it ever handed out is given again.
+fn salvage_uidlist(text: &str) -> Uidlist {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let (mut uid_validity, mut next_uid) = (0u32, 1u32);
+    match header.first() {
+        Some(&"1") => {
+            uid_validity = header.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            next_uid = header.get(2).and_then(|v| v.parse().ok()).unwrap_or(1);
+        }
+        _ => {
+            for f in header.iter().skip(1) {
+                if let Some(v) = f.strip_prefix('V') {
+                    uid_validity = v.parse().unwrap_or(0);
+                } else if let Some(n) = f.strip_prefix('N') {
+                    next_uid = n.parse().unwrap_or(1);
+                }
+            }
+        }
+    }
+    let mut records: Vec<UidRecord> = Vec::new();
+    for line in lines {
+        let digits: String = line.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if let Ok(n) = digits.parse::<u32>() {
+            next_uid = next_uid.max(n.saturating_add(1));
+        }
+        let Ok(one) = Uidlist::parse(&format!("3 V1 N{}\n{line}\n", u32::MAX)) else {
+            continue;
+        };
+        for r in one.records {
+            if records.last().is_none_or(|last| r.uid > last.uid) {
+                records.push(r);
+            }
+        }
+    }
+    Uidlist {
+        uid_validity,
+        next_uid,
+        guid: Some(new_guid()),
+        header_extra: Vec::new(),
+        records,
     }
 }
 

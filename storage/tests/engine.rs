@@ -637,3 +637,112 @@ fn message_cache_persists_and_forgets_expunged_messages() {
     );
     assert_eq!(mb.cache_get(2, CacheField::Envelope), None);
 }
+
+/// (UID, base name) of each uidlist record (`<uid> [fields] :<filename>`).
+fn uidlist_bases(root: &Path) -> Vec<(u32, String)> {
+    let text = std::fs::read_to_string(root.join("dovecot-uidlist")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let uid = l.split(' ').next().unwrap().parse().unwrap();
+            let file = l.split_once(" :").unwrap().1;
+            (uid, file.split(':').next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_uidlist_is_salvaged_and_no_uid_it_mentions_is_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pia/Maildir");
+    let validity = {
+        let store = store_at(tmp.path());
+        let user = store.user("pia").unwrap();
+        for i in 0..3 {
+            deliver(&user, "INBOX", &msg(i));
+        }
+        let v = user
+            .open(&name("INBOX"))
+            .unwrap()
+            .snapshot()
+            .unwrap()
+            .uid_validity;
+        store.flush_all(true);
+        v
+    };
+    let bases = uidlist_bases(&root);
+    assert_eq!(bases.iter().map(|b| b.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // Damage: a wrong N, a garbage line mentioning UID 7, and message 3's record lost. The
+    // index is gone too, so only the damaged file can tell which UIDs were used.
+    std::fs::write(
+        root.join("dovecot-uidlist"),
+        format!(
+            "3 V{validity} N2 G00\n1 :{}\n7 garbage without a file name\n2 :{}\n",
+            bases[0].1, bases[1].1
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(root.join(INDEX_FILE)).unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("pia").unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    let snap = mb.snapshot().unwrap();
+    assert_eq!(
+        snap.uid_validity, validity,
+        "UIDVALIDITY kept from the damaged header"
+    );
+    let uids: Vec<u32> = snap.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(
+        uids,
+        vec![1, 2, 8],
+        "message 3 renumbered above everything mentioned"
+    );
+    assert_eq!(read_all(&user, "INBOX", 8).unwrap(), msg(2));
+    // The file is valid again and the next UID keeps climbing.
+    let healed = uidlist_bases(&root);
+    assert_eq!(
+        healed.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![1, 2, 8]
+    );
+    assert_eq!(deliver(&user, "INBOX", &msg(9)), 9);
+}
+
+#[test]
+fn damaged_uidlist_with_the_index_intact_keeps_every_uid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("quinn/Maildir");
+    let validity = {
+        let store = store_at(tmp.path());
+        let user = store.user("quinn").unwrap();
+        for i in 0..3 {
+            deliver(&user, "INBOX", &msg(i));
+        }
+        let v = user
+            .open(&name("INBOX"))
+            .unwrap()
+            .snapshot()
+            .unwrap()
+            .uid_validity;
+        store.flush_all(true);
+        v
+    };
+    let bases = uidlist_bases(&root);
+    // Records out of order: only the first survives the salvage; the index knows the rest.
+    std::fs::write(
+        root.join("dovecot-uidlist"),
+        format!(
+            "3 V{validity} N4 G00\n3 :{}\n1 :{}\n",
+            bases[2].1, bases[0].1
+        ),
+    )
+    .unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("quinn").unwrap();
+    let snap = user.open(&name("INBOX")).unwrap().snapshot().unwrap();
+    let uids: Vec<u32> = snap.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, vec![1, 2, 3]);
+    for (i, uid) in uids.iter().enumerate() {
+        assert_eq!(read_all(&user, "INBOX", *uid).unwrap(), msg(i));
+    }
+    assert_eq!(deliver(&user, "INBOX", &msg(9)), 4);
+}
