@@ -80,6 +80,28 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         mailbox: Option<String>,
     },
+    /// Look at a user's mailboxes (`roost mailbox view USER [MAILBOX]`).
+    Mailbox {
+        /// What to do.
+        #[command(subcommand)]
+        action: MailboxCommand,
+    },
+}
+
+/// `roost mailbox ...`: look at a user's mailboxes.
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Show a mailbox as IMAP and POP3 each see it right now: IMAP sequence number, UID,
+    /// modseq, size and flags beside the POP3 number, UIDL and listed size.
+    View {
+        /// The user, as in the users file.
+        user: String,
+        /// The mailbox (default INBOX).
+        mailbox: Option<String>,
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 /// `roost user ...` actions.
@@ -160,6 +182,20 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
         Command::User { action } => user(action),
+        Command::Mailbox {
+            action:
+                MailboxCommand::View {
+                    user,
+                    mailbox,
+                    config,
+                },
+        } => {
+            let config = load(&config)?;
+            let table = crate::mailbox_view::view(&config, &user, mailbox.as_deref())
+                .map_err(admin_fail)?;
+            print!("{table}");
+            Ok(())
+        }
         Command::Pw { scheme, password } => {
             let password = match password {
                 Some(p) if p.is_empty() => return Err(password::PasswordError::Empty.into()),

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod exit;
 pub mod lmtp;
 pub mod logging;
+pub mod mailbox_view;
 pub mod password;
 pub mod placeholder;
 pub mod pop3;

@@ -196,3 +196,84 @@ fn deliver_writes_safely_and_answers_with_sysexits() {
     let uidlist = std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
     assert!(uidlist.contains("\n2 "), "{uidlist}");
 }
+
+#[test]
+fn mailbox_view_shows_imap_and_pop3_side_by_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("roost.yaml");
+    let yaml = format!(
+        "{}pop3:\n  deleted_keyword: \"$POP3Deleted\"\n",
+        config_yaml(&data)
+    );
+    std::fs::write(&config, yaml).unwrap();
+    run(
+        &config,
+        &["user", "add", "dora", "--password-stdin"],
+        b"pw\n",
+    );
+    for i in 0..3 {
+        let msg = format!("Subject: {i}\n\nbody {i}\n");
+        let (code, _, err) = run(&config, &["deliver", "--user", "dora"], msg.as_bytes());
+        assert_eq!(code, 0, "{err}");
+    }
+    // Flags as IMAP clients would set them; message 2 was "deleted" by a POP3 client.
+    {
+        use roost_storage::{FlagOp, Flags, MailboxName, Store, StoreConfig};
+        let store = Store::new(StoreConfig {
+            mail_path: format!("{}/mail/{{user}}/Maildir", data.display()),
+            mailbox: Default::default(),
+            rescan_interval: std::time::Duration::from_secs(3600),
+            autocreate: false,
+            special_use: vec![],
+        });
+        let mb = store
+            .user("dora")
+            .unwrap()
+            .open(&MailboxName::new("INBOX").unwrap())
+            .unwrap();
+        mb.store(&[1], FlagOp::Add, Flags::SEEN, &["Work".into()], None)
+            .unwrap();
+        mb.store(
+            &[2],
+            FlagOp::Add,
+            Flags::default(),
+            &["$POP3Deleted".into()],
+            None,
+        )
+        .unwrap();
+        store.flush_all(true);
+    }
+    let (code, out, err) = run(&config, &["mailbox", "view", "dora"], b"");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("dora INBOX: 3 messages, UIDVALIDITY "),
+        "{out}"
+    );
+    assert_eq!(lines[1], "POP3 lists 2 of them.", "{out}");
+    let row = |uid: u32| {
+        *lines
+            .iter()
+            .find(|l| l.split_whitespace().nth(1) == Some(&uid.to_string()))
+            .unwrap_or_else(|| panic!("no row for UID {uid}:\n{out}"))
+    };
+    let (imap1, pop1) = row(1).split_once('|').unwrap();
+    assert!(imap1.contains("\\Seen Work"), "{out}");
+    let pop1: Vec<&str> = pop1.split_whitespace().collect();
+    assert_eq!(pop1[0], "1", "{out}");
+    assert_eq!(pop1[1].len(), 16, "Dovecot-style UIDL: {out}");
+    assert!(row(2).contains("(hidden by pop3.deleted_keyword)"), "{out}");
+    let pop3: Vec<&str> = row(3)
+        .split_once('|')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(pop3[0], "2", "POP3 numbers skip the hidden message: {out}");
+
+    let (code, _, err) = run(&config, &["mailbox", "view", "dora", "Nope"], b"");
+    assert_eq!(code, 73, "{err}");
+    let (code, _, err) = run(&config, &["mailbox", "view", "nobody"], b"");
+    assert_eq!(code, 67, "{err}");
+}

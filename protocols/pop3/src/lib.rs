@@ -13,6 +13,7 @@
 mod command;
 mod dotstuff;
 mod framer;
+pub mod maildrop;
 mod response;
 mod session;
 mod uidl_format;

@@ -11,7 +11,7 @@ use roost_storage::{Mailbox, MailboxName, StorageError};
 use super::{Maildrop, Msg, Output, Pop3Session, State, err, storage_failure, write};
 use crate::command::{Command, SaslResponse, parse_sasl_response};
 use crate::framer::Frame;
-use crate::response::{RespCode, Response, Uidl};
+use crate::response::{RespCode, Response};
 
 impl Pop3Session {
     fn cleartext_refused() -> Vec<Output> {
@@ -224,53 +224,16 @@ impl Pop3Session {
         us.ensure_special_use()?;
         let inbox = MailboxName::new("INBOX")?;
         let mailbox = us.open(&inbox)?;
-        let snap = mailbox.snapshot()?;
-        let hidden = self.ctx.settings.deleted_keyword.as_deref().and_then(|kw| {
-            mailbox
-                .keyword_names()
-                .iter()
-                .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(kw)))
-        });
-        let visible: Vec<_> = snap
-            .messages
+        let messages = crate::maildrop::listing(&mailbox, &self.ctx.settings)?
             .into_iter()
-            .filter(|m| hidden.is_none_or(|i| !m.keywords.contains(i)))
-            .collect();
-        // Only messages whose size is neither in the file name nor cached are read.
-        let unknown: Vec<u32> = visible
-            .iter()
-            .filter(|m| m.vsize.is_none())
-            .map(|m| m.uid)
-            .collect();
-        let computed = if unknown.is_empty() {
-            Vec::new()
-        } else {
-            mailbox.vsizes(&unknown)?
-        };
-        let mut computed = unknown.into_iter().zip(computed);
-        let mut messages = Vec::with_capacity(visible.len());
-        for m in visible {
-            let size = match m.vsize {
-                Some(v) => v,
-                None => match computed.next() {
-                    Some((_, Some(v))) => v,
-                    // Expunged between snapshot and sizing: leave it out.
-                    _ => continue,
-                },
-            };
-            let uidl = m
-                .pop3_uidl
-                .as_deref()
-                .and_then(|u| Uidl::try_from(u).ok())
-                .unwrap_or_else(|| self.ctx.settings.uidl_format.uidl(m.uid, snap.uid_validity));
-            messages.push(Msg {
-                uid: m.uid,
-                size,
-                uidl,
+            .map(|l| Msg {
+                uid: l.uid,
+                size: l.size,
+                uidl: l.uidl,
                 deleted: false,
                 retrieved: false,
-            });
-        }
+            })
+            .collect();
         Ok(Opened { mailbox, messages })
     }
 }
