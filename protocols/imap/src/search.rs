@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use roost_mime::{body_text, contains_ci, header_values};
+use roost_mime::{body_structure, body_text, contains_ci, header_values};
 use roost_storage::{Flags, Mailbox, MessageInfo, StorageError};
 
 use crate::fetch::days_from_civil;
@@ -209,7 +209,7 @@ impl Content<'_> {
         Ok(self.body.as_deref().is_some_and(|b| contains_ci(b, needle)))
     }
 
-    /// TEXT: the decoded header fields, then the body.
+    /// TEXT: the decoded header fields of all parts, then the body.
     fn text_has(&mut self, needle: &str) -> Result<bool, SearchError> {
         if self.headers.is_none() {
             let Some(msg) = self.msg()? else {
@@ -228,14 +228,23 @@ impl Content<'_> {
     }
 
     /// The calendar date of the Date: header as written (RFC 3501: time and zone are
-    /// disregarded), if there is a parsable one.
+    /// disregarded). A missing or unparsable Date: counts as 1-Jan-1970, as in Dovecot
+    /// (so it is SENTBEFORE any date). None only for a vanished message.
     fn sent_date(&mut self) -> Result<Option<Date>, SearchError> {
         let Some(msg) = self.msg()? else {
             return Ok(None);
         };
-        Ok(header_values(msg, "Date")
-            .first()
-            .and_then(|d| parse_rfc5322_date(d)))
+        let epoch = Date {
+            year: 1970,
+            month: 1,
+            day: 1,
+        };
+        Ok(Some(
+            header_values(msg, "Date")
+                .first()
+                .and_then(|d| parse_rfc5322_date(d))
+                .unwrap_or(epoch),
+        ))
     }
 }
 
@@ -334,15 +343,27 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Every top-level header field as `Name: decoded value` lines, for TEXT.
+/// Every header field of every part (the message's, each MIME part's and each
+/// encapsulated message's, as Dovecot searches TEXT) as `Name: decoded value` lines.
 fn decoded_header(msg: &[u8]) -> String {
-    let end = msg
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .or_else(|| msg.windows(4).position(|w| w == b"\r\n\r\n"))
-        .unwrap_or(msg.len());
+    let tree = body_structure(msg);
+    let mut out = String::new();
+    let mut stack = vec![&tree];
+    while let Some(part) = stack.pop() {
+        let (start, end) = (part.header_start as usize, part.body_start as usize);
+        if let Some(header) = msg.get(start..end.max(start)) {
+            decoded_fields(header, &mut out);
+        }
+        // Depth-first in document order.
+        stack.extend(part.children.iter().rev());
+    }
+    out
+}
+
+/// Appends the fields of one header block, RFC 2047-decoded.
+fn decoded_fields(header: &[u8], out: &mut String) {
     let mut names: Vec<String> = Vec::new();
-    for line in msg[..end].split(|&b| b == b'\n') {
+    for line in header.split(|&b| b == b'\n') {
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             continue;
         }
@@ -354,16 +375,14 @@ fn decoded_header(msg: &[u8]) -> String {
             names.push(name);
         }
     }
-    let mut out = String::new();
     for name in &names {
-        for v in header_values(msg, name) {
+        for v in header_values(header, name) {
             out.push_str(name);
             out.push_str(": ");
             out.push_str(&v);
             out.push('\n');
         }
     }
-    out
 }
 
 const MONTHS: [&str; 12] = [

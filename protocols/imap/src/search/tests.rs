@@ -109,10 +109,12 @@ fn key_table() {
         ("ON 5-Jan-2019", &[2]),
         ("SINCE 5-Jan-2019", &[2, 3, 4]),
         ("ON 13-Jan-2019", &[3]),
-        // The Date: header's own date, whatever its zone (RFC 3501); 99 is 1999.
-        ("SENTBEFORE 4-Jan-2019", &[1, 4]),
+        // The Date: header's own date, whatever its zone (RFC 3501); 99 is 1999; no
+        // Date: (message 3) is 1-Jan-1970, as in Dovecot.
+        ("SENTBEFORE 4-Jan-2019", &[1, 3, 4]),
         ("SENTON 5-Jan-2019", &[2]),
         ("SENTON 1-Feb-1999", &[4]),
+        ("SENTON 1-Jan-1970", &[3]),
         ("SENTSINCE 3-Jan-2019", &[1, 2]),
         ("NOT SENTSINCE 3-Jan-2019", &[3, 4]),
         ("LARGER 1000", &[4]),
@@ -138,6 +140,9 @@ fn key_table() {
         ("TEXT hello", &[1]),
         ("TEXT APPLES", &[1]),
         ("TEXT robot", &[3]),
+        // TEXT covers MIME part headers too; BODY does not.
+        ("TEXT octet-stream", &[3]),
+        ("BODY octet-stream", &[]),
         ("UID 2:3", &[2, 3]),
         ("UID *", &[4]),
         ("UID 10:*", &[4]),
