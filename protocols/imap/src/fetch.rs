@@ -179,10 +179,15 @@ fn item(
             flags(env, info, out);
         }
         FetchAttribute::Uid => w(out, &format!("UID {}", info.uid)),
-        FetchAttribute::InternalDate => w(
-            out,
-            &format!("INTERNALDATE \"{}\"", internal_date(info.internal_date)),
-        ),
+        FetchAttribute::InternalDate => {
+            // Zero-padded day (`date-day-fixed` allows both) as Dovecot writes it.
+            let d = internal_date(info.internal_date).to_string();
+            let d = match d.strip_prefix(' ') {
+                Some(t) => format!("0{t}"),
+                None => d,
+            };
+            w(out, &format!("INTERNALDATE \"{d}\""));
+        }
         FetchAttribute::Rfc822Size => {
             let size = match info.vsize {
                 Some(v) => v,
@@ -313,7 +318,7 @@ fn flags(env: &FetchEnv<'_>, info: &MessageInfo, out: &mut Vec<u8>) {
 /// Latest instant a four-digit year can show (9999-12-31 23:59:59 UTC).
 const MAX_DATE_TIME: i64 = 253_402_300_799;
 
-/// INTERNALDATE in UTC (`date-time`, day padded with a space like `date-day-fixed`).
+/// INTERNALDATE in UTC (Dovecot shows the server's zone; servers here run in UTC).
 pub(crate) fn internal_date(t: i64) -> DateTime {
     let t = t.clamp(0, MAX_DATE_TIME);
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));

@@ -68,7 +68,7 @@ fn simple_items_known_answers() {
         (
             "INTERNALDATE",
             false,
-            "INTERNALDATE \" 3-Jan-2019 12:00:00 +0000\"".into(),
+            "INTERNALDATE \"03-Jan-2019 12:00:00 +0000\"".into(),
         ),
         // 4 lines: LF becomes CRLF.
         (
@@ -86,7 +86,7 @@ fn simple_items_known_answers() {
             "FAST",
             false,
             format!(
-                "FLAGS (\\Seen $Forwarded $Junk work) INTERNALDATE \" 3-Jan-2019 12:00:00 +0000\" RFC822.SIZE {}",
+                "FLAGS (\\Seen $Forwarded $Junk work) INTERNALDATE \"03-Jan-2019 12:00:00 +0000\" RFC822.SIZE {}",
                 msg.len() + 4
             ),
         ),
@@ -136,7 +136,7 @@ fn simple_items_known_answers() {
     // The epoch, and a message without flags.
     assert_eq!(
         show(&fetch(&tb, &m[1], false, "(FLAGS INTERNALDATE)")),
-        "* 1 FETCH (FLAGS () INTERNALDATE \" 1-Jan-1970 00:00:00 +0000\")\r\n"
+        "* 1 FETCH (FLAGS () INTERNALDATE \"01-Jan-1970 00:00:00 +0000\")\r\n"
     );
 }
 
