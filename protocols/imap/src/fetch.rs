@@ -20,6 +20,11 @@ pub(crate) mod testbox;
 #[cfg(test)]
 mod tests;
 
+/// Prefix of a cached ENVELOPE (the wire bytes follow). Cache files outlive program
+/// versions: a change in how ENVELOPE is written must change this tag, so old entries
+/// are recomputed instead of served.
+const ENVELOPE_CACHE_TAG: &[u8] = b"IMAPENV1";
+
 /// What FETCH needs to know about the session and mailbox besides the message itself.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchEnv<'a> {
@@ -151,16 +156,18 @@ impl Source<'_> {
         }
     }
 
-    /// The parenthesized ENVELOPE, cached as the bytes we send.
+    /// The parenthesized ENVELOPE, cached as the bytes we send behind a format tag.
     fn envelope(&mut self) -> Result<Vec<u8>, FetchError> {
         if let Some(b) = self.mailbox.cache_get(self.uid, CacheField::Envelope)
-            && b.first() == Some(&b'(')
+            && let Some(env) = b.strip_prefix(ENVELOPE_CACHE_TAG)
         {
-            return Ok(b.to_vec());
+            return Ok(env.to_vec());
         }
         self.load()?;
         let env = roost_mime::envelope(self.msg.as_deref().unwrap_or_default()).to_imap();
-        self.mailbox.cache_put(self.uid, CacheField::Envelope, &env);
+        let blob = [ENVELOPE_CACHE_TAG, &env].concat();
+        self.mailbox
+            .cache_put(self.uid, CacheField::Envelope, &blob);
         Ok(env)
     }
 }

@@ -369,3 +369,21 @@ fn corpus_matches_dovecot() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn foreign_or_corrupt_cache_entries_are_recomputed() {
+    let tb = TestBox::new();
+    let uid = tb.add(b"From: a@b\nSubject: s\n\nx\n", Flags::default(), &[], JAN3);
+    let m = tb.messages();
+    // An untagged envelope (another format) and a structure blob that does not decode.
+    tb.mailbox
+        .cache_put(uid, roost_storage::CacheField::Envelope, b"(NIL \"stale\")");
+    tb.mailbox
+        .cache_put(uid, roost_storage::CacheField::MimeStructure, b"RMB1\xff");
+    let got = show(&fetch(&tb, &m[0], false, "(ENVELOPE BODY)"));
+    assert!(got.contains("\"s\" ((NIL NIL \"a\" \"b\"))"), "{got}");
+    assert!(got.contains("BODY (\"text\" \"plain\""), "{got}");
+    // The recomputed entries replaced them: served without the file now.
+    tb.hide_files();
+    assert_eq!(show(&fetch(&tb, &m[0], false, "(ENVELOPE BODY)")), got);
+}
