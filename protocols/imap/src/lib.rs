@@ -14,9 +14,11 @@
 //! FETCH bodies go through [`response::FetchWriter`] so they are streamed, not buffered.
 
 pub mod command;
+pub mod fetch;
 pub mod framing;
 pub mod reader;
 pub mod response;
+pub mod search;
 pub mod types;
 
 #[cfg(test)]
