@@ -80,6 +80,12 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         mailbox: Option<String>,
     },
+    /// Import a user's mail from an old POP3 or IMAP server, or from an mbox file.
+    Import {
+        /// Where the mail comes from.
+        #[command(subcommand)]
+        source: crate::import::ImportCommand,
+    },
 }
 
 /// `roost user ...` actions.
@@ -185,6 +191,7 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
                 .map(|_| ())
                 .map_err(admin_fail)
         }
+        Command::Import { source } => crate::import::run_cli(source),
     }
 }
 
