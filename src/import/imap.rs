@@ -816,8 +816,10 @@ async fn copy_mailbox(
         Some("keep") => true,
         Some(_) => false,
         None => {
+            // Only a mailbox without messages can take the old numbering. (An equal
+            // UIDVALIDITY proves nothing: both are creation times and can coincide.)
             let snap = mb.snapshot()?;
-            let keep = snap.messages.is_empty() || snap.uid_validity == uid_validity;
+            let keep = snap.messages.is_empty();
             if !keep {
                 progress.note(&format!(
                     "{} already has {} message(s): messages from {shown} are appended with \
@@ -859,16 +861,12 @@ async fn copy_mailbox(
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let present: HashSet<u32> = if keep {
-        mb.snapshot()?.messages.iter().map(|m| m.uid).collect()
-    } else {
-        HashSet::new()
-    };
     for uid in wanted {
         let ustr = uid.to_string();
         let record = ["imap", key, &shown, &vstr, &ustr];
-        if state.has(&record) || (keep && present.contains(&uid)) {
-            state.add(&record)?;
+        // Only the journal says what was copied: a local message with the same UID may be
+        // new mail delivered here meanwhile.
+        if state.has(&record) {
             progress.skipped();
             continue;
         }

@@ -133,7 +133,7 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
+  mailbox "Sent Messages" {{
     special_use = \Sent
   }}
   mailbox Trash {{
@@ -232,7 +232,15 @@ service stats {{
     /// directory name such as `.Work.Projects`), in `cur/` with these Maildir flag letters
     /// (e.g. `"FS"`, keyword letters `a`.. as listed in `dovecot-keywords`), and `mtime` as
     /// its INTERNALDATE. Call from `populate`, before Dovecot has looked at the folder.
-    pub fn put_message(&self, user: &str, folder: &str, name: &str, body: &[u8], flags: &str, mtime: i64) {
+    pub fn put_message(
+        &self,
+        user: &str,
+        folder: &str,
+        name: &str,
+        body: &[u8],
+        flags: &str,
+        mtime: i64,
+    ) {
         let dir = self.maildir(user).join(folder);
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
