@@ -228,9 +228,9 @@ fn dovecot_messages(
     (row[0], row[1], out)
 }
 
-/// UIDL by message bytes (CRLF turned back into LF), from Dovecot's own POP3 server.
-fn dovecot_uidls(dv: &DovecotServer) -> BTreeMap<Vec<u8>, String> {
-    let tcp = TcpStream::connect(dv.pop3).unwrap();
+/// UIDL by message bytes (CRLF turned back into LF), from a real POP3 server (plain TCP).
+fn pop3_uidls(addr: std::net::SocketAddr, user: &str, password: &str) -> BTreeMap<Vec<u8>, String> {
+    let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut w = tcp.try_clone().unwrap();
     let mut r = BufReader::new(tcp);
@@ -241,7 +241,7 @@ fn dovecot_uidls(dv: &DovecotServer) -> BTreeMap<Vec<u8>, String> {
     };
     let ok = |l: Vec<u8>| assert!(l.starts_with(b"+OK"), "{}", String::from_utf8_lossy(&l));
     ok(read_line(&mut r));
-    w.write_all(format!("USER {OLD_USER}\r\nPASS {OLD_PASSWORD}\r\n").as_bytes())
+    w.write_all(format!("USER {user}\r\nPASS {password}\r\n").as_bytes())
         .unwrap();
     ok(read_line(&mut r));
     ok(read_line(&mut r));
@@ -321,7 +321,7 @@ fn pop3_import_keeps_dovecots_uidls_over_stls_and_pop3s() {
     assert!(out.contains("3 copied"), "{out}");
     assert!(!err.contains(OLD_PASSWORD) && !out.contains(OLD_PASSWORD));
 
-    let want = dovecot_uidls(&dv);
+    let want = pop3_uidls(dv.pop3, OLD_USER, OLD_PASSWORD);
     assert_eq!(want.len(), 3);
     let (_, _, got) = roost_messages(&r.store(), "INBOX");
     let got: BTreeMap<Vec<u8>, String> = got
@@ -332,6 +332,18 @@ fn pop3_import_keeps_dovecots_uidls_over_stls_and_pop3s() {
     // The bare CR and 8-bit bytes arrived unchanged.
     assert!(got.contains_key(INBOX[2].1));
 
+    // The real Roost POP3 server hands out the very same UIDLs for the same messages.
+    {
+        let data = r.tmp.path().join("data");
+        let server = common::Server::start_with_users(
+            r.tmp.path(),
+            config_yaml(&data),
+            "alice:{PLAIN}a\nbob:{PLAIN}b\n",
+            4,
+        );
+        assert_eq!(pop3_uidls(server.addr("pop3"), "alice", "a"), want);
+    }
+
     // Second run: nothing new.
     let (code, out, err) = r.import(&args);
     assert_eq!(code, 0, "{err}");
@@ -340,19 +352,26 @@ fn pop3_import_keeps_dovecots_uidls_over_stls_and_pop3s() {
         "{out}"
     );
 
-    // pop3s with --insecure, into another user; the pinned CA refuses nothing here either.
+    // pop3s with --insecure, into another user, the password from the environment.
     let pop3s = url("pop3s", dv.pop3s);
-    let (code, out, err) = r.import(&[
-        "pop3",
-        &pop3s,
-        "--user",
-        "bob",
-        "--remote-user",
-        OLD_USER,
-        "--password-file",
-        pw,
-        "--insecure",
-    ]);
+    let out = r
+        .command(&[
+            "pop3",
+            &pop3s,
+            "--user",
+            "bob",
+            "--remote-user",
+            OLD_USER,
+            "--insecure",
+        ])
+        .env("ROOST_IMPORT_PASSWORD", OLD_PASSWORD)
+        .output()
+        .unwrap();
+    let (code, out, err) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     let (_, _, bob) = roost_messages(&r.store_of("bob"), "INBOX");
     assert_eq!(bob.values().filter_map(|m| m.4.clone()).count(), 3);

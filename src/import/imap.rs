@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use roost_storage::maildir::filename::MAX_KEYWORDS;
 use roost_storage::{Flags, MailboxName};
 
 use super::net::Conn;
@@ -279,6 +280,23 @@ pub fn split_flags(values: &[Value]) -> (Flags, Vec<String>) {
         }
     }
     (flags, keywords)
+}
+
+/// Keywords of `wanted` that will not fit next to the mailbox's `known` ones.
+pub fn keywords_over_capacity(known: &[Option<String>], wanted: &[String]) -> Vec<String> {
+    let mut used: Vec<String> = known.iter().flatten().map(|k| k.to_lowercase()).collect();
+    let mut lost = Vec::new();
+    for k in wanted {
+        if used.contains(&k.to_lowercase()) {
+            continue;
+        }
+        if used.len() < MAX_KEYWORDS {
+            used.push(k.to_lowercase());
+        } else {
+            lost.push(k.clone());
+        }
+    }
+    lost
 }
 
 /// One mailbox from LIST.
@@ -816,6 +834,19 @@ async fn copy_mailbox(
         Some("keep") => true,
         Some(_) => false,
         None => {
+            let earlier: Vec<String> = state
+                .find(&["imapbox", key, &shown])
+                .into_iter()
+                .filter_map(|rest| rest.first().cloned())
+                .filter(|v| *v != vstr)
+                .collect();
+            if let Some(old) = earlier.first() {
+                progress.note(&format!(
+                    "the UIDVALIDITY of {shown} changed from {old} to {vstr} since the last \
+                     import: the old server renumbered it, so all its messages are copied \
+                     again"
+                ));
+            }
             // Only a mailbox without messages can take the old numbering. (An equal
             // UIDVALIDITY proves nothing: both are creation times and can coincide.)
             let snap = mb.snapshot()?;
@@ -856,12 +887,12 @@ async fn copy_mailbox(
         if let Some(f) = parse_fetch(&mut p)
             && f.uid != 0
         {
-            wanted.push(f.uid);
+            wanted.push((f.uid, f.size));
         }
     }
     wanted.sort_unstable();
-    wanted.dedup();
-    for uid in wanted {
+    wanted.dedup_by_key(|w| w.0);
+    for (uid, size) in wanted {
         let ustr = uid.to_string();
         let record = ["imap", key, &shown, &vstr, &ustr];
         // Only the journal says what was copied: a local message with the same UID may be
@@ -871,6 +902,11 @@ async fn copy_mailbox(
             continue;
         }
         let what = format!("{shown} UID {uid}");
+        if size.is_some_and(|s| s > target.max_size) {
+            // Refused before fetching: the literal would exceed what the reader accepts.
+            progress.failed(&what, "larger than limits.max_message_size");
+            continue;
+        }
         let (done, rs) = c
             .simple(&format!(
                 "UID FETCH {uid} (UID FLAGS INTERNALDATE BODY.PEEK[])"
@@ -889,6 +925,13 @@ async fn copy_mailbox(
             continue;
         };
         let (flags, keywords) = split_flags(f.flags.as_deref().unwrap_or_default());
+        let lost = keywords_over_capacity(&mb.keyword_names(), &keywords);
+        if !lost.is_empty() {
+            progress.note(&format!(
+                "{what}: keyword(s) {lost:?} not kept: a mailbox holds at most {MAX_KEYWORDS} \
+                 keywords (Maildir flag letters a-z)"
+            ));
+        }
         let data = super::crlf_to_lf(f.body.as_deref().unwrap_or_default());
         let staged = super::stage(
             &mb,
@@ -1041,6 +1084,20 @@ mod tests {
                 .contains(&"SPECIAL-USE".to_string())
         );
         assert_eq!(capabilities(&resp("* OK ready", &[])), None);
+    }
+
+    #[test]
+    fn keyword_capacity() {
+        let full: Vec<Option<String>> = (0..26).map(|i| Some(format!("k{i}"))).collect();
+        let want = vec!["K3".to_string(), "new".to_string()];
+        assert_eq!(
+            keywords_over_capacity(&full, &want),
+            vec!["new".to_string()]
+        );
+        let mut holes = full.clone();
+        holes[4] = None;
+        assert!(keywords_over_capacity(&holes, &want).is_empty());
+        assert!(keywords_over_capacity(&[], &want).is_empty());
     }
 
     #[test]

@@ -107,6 +107,16 @@ impl State {
             .map(str::to_string)
     }
 
+    /// The remaining fields of every record starting with `prefix`.
+    pub fn find(&self, prefix: &[&str]) -> Vec<Vec<String>> {
+        let p = format!("{}\t", prefix.join("\t"));
+        self.lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&p))
+            .map(|rest| rest.split('\t').map(str::to_string).collect())
+            .collect()
+    }
+
     /// Append a record (once).
     pub fn add(&mut self, fields: &[&str]) -> Result<(), ImportError> {
         if let Some(bad) = fields.iter().find(|f| !storable(f)) {
@@ -162,6 +172,10 @@ mod tests {
             Some("keep")
         );
         assert_eq!(s.value(&["imapbox", "src", "Work/Sub"]), None);
+        assert_eq!(
+            s.find(&["imapbox", "src", "Work/Sub"]),
+            vec![vec!["77".to_string(), "keep".to_string()]]
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
