@@ -649,3 +649,43 @@ From b@example.org Sat Jan  3 01:05:34 1996\nSubject: two\n\nbody\n\n",
     let (code, _, err) = r.import(&["mbox", file, "--user", "nobody-here"]);
     assert_eq!(code, 67, "{err}");
 }
+
+#[test]
+fn progress_is_a_status_line_on_a_terminal_and_log_lines_otherwise() {
+    let r = Roost::new();
+    let mbox = r.tmp.path().join("many.mbox");
+    let mut text = Vec::new();
+    for i in 0..150 {
+        text.extend_from_slice(
+            format!("From x Sat Jan  3 01:05:34 1996\nSubject: {i}\n\nbody {i}\n\n").as_bytes(),
+        );
+    }
+    std::fs::write(&mbox, text).unwrap();
+    let file = mbox.to_str().unwrap();
+
+    // Not a terminal: one plain line per 100 messages, no cursor movement.
+    let (code, out, err) = r.import(&["mbox", file, "--user", "alice"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("150 copied"), "{out}");
+    assert!(err.contains("copied 100 message(s)"), "{err}");
+    assert!(!err.contains('\r'), "{err:?}");
+
+    // A terminal (script(1) gives the command a pty): a redrawn status line.
+    let cmd = format!(
+        "{} import mbox {} --user bob -c {}",
+        env!("CARGO_BIN_EXE_roost"),
+        file,
+        r.config.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("ROOST_IMPORT_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux is needed for this test");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("\r\x1b[K"), "{tty:?}");
+    assert!(tty.contains("150 copied"), "{tty:?}");
+    assert!(!tty.contains("copied 100 message(s)"), "{tty:?}");
+}

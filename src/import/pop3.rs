@@ -145,7 +145,13 @@ pub async fn import(
             )));
         }
     }
-    let _ = caps;
+    if !caps.is_empty() && !caps.iter().any(|l| l == "UIDL") {
+        return Err(ImportError::Protocol(
+            "the server does not offer UIDL; without UIDLs clients would download \
+             everything again"
+                .into(),
+        ));
+    }
     let login = src.login.as_str();
     let password = src.password.expose();
     if login.contains(['\r', '\n']) || password.contains(['\r', '\n']) {
