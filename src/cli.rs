@@ -86,6 +86,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MailboxCommand,
     },
+    /// Import a user's mail from an old POP3 or IMAP server, or from an mbox file.
+    Import {
+        /// Where the mail comes from.
+        #[command(subcommand)]
+        source: crate::import::ImportCommand,
+    },
 }
 
 /// `roost mailbox ...`: look at a user's mailboxes.
@@ -221,6 +227,7 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
                 .map(|_| ())
                 .map_err(admin_fail)
         }
+        Command::Import { source } => crate::import::run_cli(source),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cli;
 pub mod conn;
 pub mod exit;
+pub mod import;
 pub mod lmtp;
 pub mod logging;
 pub mod mailbox_view;

@@ -720,98 +720,8 @@ impl Mailbox {
     /// directory is synced, then the uidlist is committed. After a crash a message is
     /// either fully in place or absent, and a UID once written is never reused.
     pub fn commit(&self, msgs: Vec<NewMessage>, deliver_to_new: bool) -> Result<Vec<u32>> {
-        let mut st = self.lock();
-        self.check_deleted(&st)?;
-        self.sync_locked(&mut st, false)?;
-        let mut kw_sets = Vec::with_capacity(msgs.len());
-        let mut kw_added = false;
-        for m in &msgs {
-            let mut set = KeywordSet::default();
-            for k in &m.keywords {
-                let before = st.keywords.names.len();
-                if let Some(i) = st.keywords.get_or_add(k) {
-                    set.insert(i);
-                }
-                kw_added |= st.keywords.names.len() != before;
-            }
-            kw_sets.push(set);
-        }
-        if kw_added {
-            keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
-            st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
-        }
-
-        let lock = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
-        let (mut list, outside_change) = self.read_uidlist_for_write(&st)?;
-        let mut placed = Vec::with_capacity(msgs.len());
-        let mut uid = list.next_uid.max(st.idx.next_uid);
-        for (m, kw) in msgs.into_iter().zip(kw_sets) {
-            let base = filename::new_unique_base(m.tmp.size, m.tmp.vsize);
-            let (sub, fname) = if deliver_to_new && m.flags.is_empty() && kw.is_empty() {
-                ("new", base.clone())
-            } else {
-                ("cur", filename::with_flags(&base, m.flags, kw))
-            };
-            let dest = self.dir.join(sub).join(&fname);
-            std::fs::rename(&m.tmp.path, &dest).map_err(io_ctx("moving message to", &dest))?;
-            let internal_date = match m.tmp.internal_date {
-                Some(t) => t,
-                None => std::fs::metadata(&dest)
-                    .and_then(|md| md.modified())
-                    .map(unix_secs)
-                    .unwrap_or(0),
-            };
-            st.own_names.insert(fname.clone());
-            list.records.push(UidRecord {
-                uid,
-                fields: vec![
-                    ('S', m.tmp.size.to_string()),
-                    ('W', m.tmp.vsize.to_string()),
-                ],
-                filename: fname.clone(),
-            });
-            placed.push(IndexRecord {
-                uid,
-                filename: fname,
-                in_new: sub == "new",
-                flags: m.flags.bits(),
-                keywords: kw.bits(),
-                pop3_uidl: None,
-                modseq: 0,
-                internal_date,
-                size: m.tmp.size,
-                vsize: Some(m.tmp.vsize),
-            });
-            uid += 1;
-            // The TmpMessage's Drop now finds nothing to remove.
-        }
-        if self.opts.fsync {
-            for sub in ["new", "cur"] {
-                crate::maildir::fsync_dir(&self.dir.join(sub))?;
-            }
-        }
-        list.next_uid = uid;
-        let stamp = lock.commit(&list, self.opts.fsync)?;
-
-        let modseq = st.idx.highest_modseq + 1;
-        st.idx.highest_modseq = modseq;
-        let uids: Vec<u32> = placed.iter().map(|r| r.uid).collect();
-        for mut r in placed {
-            r.modseq = modseq;
-            st.idx.records.push(r);
-        }
-        st.idx.next_uid = uid;
-        st.idx.uid_validity = list.uid_validity;
-        if outside_change {
-            // Someone else changed the uidlist too: look at the directories next time.
-            st.force_sync = true;
-        } else {
-            self.adopt_own_stamps(&mut st)?;
-            st.idx.uidlist_stamp = to_stamp(Some(stamp));
-        }
-        self.note_change(&mut st);
-        self.publish(&mut st);
-        Ok(uids)
+        let none = vec![None; msgs.len()];
+        self.commit_numbered(msgs, none, Numbering::New, deliver_to_new)
     }
 
     /// Read `dovecot-uidlist`. A damaged one is not a dead mailbox: what it still says is
@@ -1434,6 +1344,243 @@ impl Mailbox {
         st.idx.highest_modseq = floor;
         info!(dir = %self.dir.display(), "re-reading mailbox with its new UIDVALIDITY");
         self.full_sync(st, cur_stamp, new_stamp)
+    }
+}
+
+/// Longest legacy POP3 UIDL (RFC 1939: 1 to 70 characters in 0x21..=0x7E).
+const POP3_UIDL_MAX: usize = 70;
+
+/// Whether `uidl` is a valid RFC 1939 unique-id, and so safe as a uidlist `P` field.
+fn valid_pop3_uidl(uidl: &str) -> bool {
+    !uidl.is_empty()
+        && uidl.len() <= POP3_UIDL_MAX
+        && uidl.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// How [`Mailbox::commit_numbered`] numbers the messages.
+enum Numbering {
+    /// Fresh UIDs, as [`Mailbox::commit`].
+    New,
+    /// The old server's UIDVALIDITY, each message's old UID, and its UIDNEXT.
+    Keep {
+        uid_validity: u32,
+        uids: Vec<u32>,
+        next_uid: u32,
+    },
+}
+
+/// Commits for `roost import`: the old server's legacy POP3 UIDLs and IMAP UIDs.
+impl Mailbox {
+    /// [`Mailbox::commit`] into `cur/` with each message's old POP3 UIDL stored as its
+    /// legacy UIDL (the uidlist `P` field, which POP3 then serves instead of our own), so
+    /// a client that leaves mail on the server downloads nothing twice.
+    pub fn commit_with_pop3_uidls(&self, msgs: Vec<(NewMessage, String)>) -> Result<Vec<u32>> {
+        let (msgs, uidls): (Vec<_>, Vec<_>) = msgs.into_iter().unzip();
+        let uidls = uidls.into_iter().map(Some).collect();
+        self.commit_numbered(msgs, uidls, Numbering::New, false)
+    }
+
+    /// [`Mailbox::commit`] keeping the old server's UIDVALIDITY and UIDs, so IMAP clients
+    /// keep their caches. Allowed into a mailbox without messages (its UIDVALIDITY is then
+    /// replaced), or one whose messages already carry `uid_validity` (a resumed import);
+    /// `uids` (one per message) must be strictly increasing, nonzero and at least the
+    /// mailbox's next UID. Afterwards the next UID is at least `next_uid`.
+    pub fn commit_keeping_uids(
+        &self,
+        uid_validity: u32,
+        next_uid: u32,
+        msgs: Vec<(u32, NewMessage)>,
+    ) -> Result<Vec<u32>> {
+        let (uids, msgs): (Vec<_>, Vec<_>) = msgs.into_iter().unzip();
+        let none = vec![None; msgs.len()];
+        let keep = Numbering::Keep {
+            uid_validity,
+            uids,
+            next_uid,
+        };
+        self.commit_numbered(msgs, none, keep, false)
+    }
+
+    /// The one commit path: every UID is decided (and every refusal made) before any file
+    /// moves; then, under the uidlist lock, each file is renamed into `new/` (a delivery
+    /// without flags) or `cur/`, the directories are synced, and the uidlist is committed.
+    fn commit_numbered(
+        &self,
+        msgs: Vec<NewMessage>,
+        pop3_uidls: Vec<Option<String>>,
+        numbering: Numbering,
+        deliver_to_new: bool,
+    ) -> Result<Vec<u32>> {
+        if let Some(bad) = pop3_uidls.iter().flatten().find(|u| !valid_pop3_uidl(u)) {
+            return Err(StorageError::NotAllowed(format!(
+                "{bad:?} is not a valid POP3 UIDL (1-70 printable characters, no spaces)"
+            )));
+        }
+        if let Numbering::Keep {
+            uid_validity, uids, ..
+        } = &numbering
+        {
+            if *uid_validity == 0 {
+                return Err(StorageError::NotAllowed(
+                    "UIDVALIDITY 0 is not valid".into(),
+                ));
+            }
+            if uids.first() == Some(&0) || uids.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(StorageError::NotAllowed(
+                    "kept UIDs must be nonzero and strictly increasing".into(),
+                ));
+            }
+        }
+        let mut st = self.lock();
+        self.check_deleted(&st)?;
+        self.sync_locked(&mut st, false)?;
+        let mut kw_sets = Vec::with_capacity(msgs.len());
+        let mut kw_added = false;
+        for m in &msgs {
+            let mut set = KeywordSet::default();
+            for k in &m.keywords {
+                let before = st.keywords.names.len();
+                if let Some(i) = st.keywords.get_or_add(k) {
+                    set.insert(i);
+                }
+                kw_added |= st.keywords.names.len() != before;
+            }
+            kw_sets.push(set);
+        }
+
+        let lock = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
+        let (mut list, outside_change) = self.read_uidlist_for_write(&st)?;
+        // Decide every UID before touching a file, so a refusal leaves nothing behind.
+        let mut validity_changed = false;
+        let (uids, final_next) = match &numbering {
+            Numbering::New => {
+                let first = list.next_uid.max(st.idx.next_uid);
+                let uids: Vec<u32> = (first..).take(msgs.len()).collect();
+                (uids, first + msgs.len() as u32)
+            }
+            Numbering::Keep {
+                uid_validity,
+                uids,
+                next_uid,
+            } => {
+                if uids.len() != msgs.len() {
+                    return Err(StorageError::NotAllowed("one UID per message".into()));
+                }
+                let has_messages = !st.idx.records.is_empty() || !list.records.is_empty();
+                let floor = if list.uid_validity == *uid_validity {
+                    list.next_uid.max(st.idx.next_uid)
+                } else if has_messages {
+                    return Err(StorageError::NotAllowed(format!(
+                        "mailbox {} already has messages under UIDVALIDITY {}; cannot keep \
+                         UIDVALIDITY {uid_validity}",
+                        self.name.as_str(),
+                        list.uid_validity
+                    )));
+                } else {
+                    validity_changed = true;
+                    1
+                };
+                if let Some(&first) = uids.first()
+                    && first < floor
+                {
+                    return Err(StorageError::NotAllowed(format!(
+                        "UID {first} is below the next UID {floor} of mailbox {}",
+                        self.name.as_str()
+                    )));
+                }
+                let last_next = uids.last().map_or(floor, |u| u + 1);
+                (uids.clone(), last_next.max(floor).max(*next_uid))
+            }
+        };
+        if let Numbering::Keep { uid_validity, .. } = numbering
+            && validity_changed
+        {
+            list.uid_validity = uid_validity;
+            list.next_uid = 1;
+            list.records.clear();
+        }
+        if kw_added {
+            keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
+            st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
+        }
+        let mut placed = Vec::with_capacity(msgs.len());
+        for (((m, kw), uid), pop3_uidl) in msgs.into_iter().zip(kw_sets).zip(uids).zip(pop3_uidls) {
+            let base = filename::new_unique_base(m.tmp.size, m.tmp.vsize);
+            let in_new = deliver_to_new && m.flags.is_empty() && kw.is_empty();
+            let fname = if in_new {
+                base
+            } else {
+                filename::with_flags(&base, m.flags, kw)
+            };
+            let dest = self
+                .dir
+                .join(if in_new { "new" } else { "cur" })
+                .join(&fname);
+            std::fs::rename(&m.tmp.path, &dest).map_err(io_ctx("moving message to", &dest))?;
+            let internal_date = match m.tmp.internal_date {
+                Some(t) => t,
+                None => std::fs::metadata(&dest)
+                    .and_then(|md| md.modified())
+                    .map(unix_secs)
+                    .unwrap_or(0),
+            };
+            st.own_names.insert(fname.clone());
+            let mut fields = vec![
+                ('S', m.tmp.size.to_string()),
+                ('W', m.tmp.vsize.to_string()),
+            ];
+            if let Some(p) = &pop3_uidl {
+                fields.push(('P', p.clone()));
+            }
+            list.records.push(UidRecord {
+                uid,
+                fields,
+                filename: fname.clone(),
+            });
+            placed.push(IndexRecord {
+                uid,
+                filename: fname,
+                in_new,
+                flags: m.flags.bits(),
+                keywords: kw.bits(),
+                pop3_uidl,
+                modseq: 0,
+                internal_date,
+                size: m.tmp.size,
+                vsize: Some(m.tmp.vsize),
+            });
+        }
+        if self.opts.fsync {
+            for sub in ["new", "cur"] {
+                crate::maildir::fsync_dir(&self.dir.join(sub))?;
+            }
+        }
+        list.next_uid = final_next;
+        let stamp = lock.commit(&list, self.opts.fsync)?;
+
+        if validity_changed {
+            // Expunges and recency under the old UIDVALIDITY mean nothing under the new one.
+            st.idx.expunged.clear();
+            st.idx.first_recent_uid = 1;
+        }
+        let modseq = st.idx.highest_modseq + 1;
+        st.idx.highest_modseq = modseq;
+        let uids: Vec<u32> = placed.iter().map(|r| r.uid).collect();
+        for mut r in placed {
+            r.modseq = modseq;
+            st.idx.records.push(r);
+        }
+        st.idx.next_uid = final_next;
+        st.idx.uid_validity = list.uid_validity;
+        if outside_change {
+            st.force_sync = true;
+        } else {
+            self.adopt_own_stamps(&mut st)?;
+            st.idx.uidlist_stamp = to_stamp(Some(stamp));
+        }
+        self.note_change(&mut st);
+        self.publish(&mut st);
+        Ok(uids)
     }
 }
 
