@@ -288,7 +288,12 @@ impl ImapSession {
                 Event::Continue => self.send(Response::Continue(Text::sanitized("Ready"))),
                 Event::AppendDone => self.append_done(),
                 Event::Line(l) => self.line(l),
-                Event::Bad(e) => {
+                Event::Bad(mut e) => {
+                    if let Mode::Append(a) = std::mem::replace(&mut self.mode, Mode::Commands) {
+                        // The literal ended but the command line did not: the APPEND fails
+                        // as a whole and its upload is dropped.
+                        e.tag = Some(a.tag.clone());
+                    }
                     let text = Text::sanitized(&e.message);
                     let code =
                         matches!(e.kind, CommandErrorKind::LiteralTooBig).then_some(Code::TooBig);
@@ -380,7 +385,7 @@ impl ImapSession {
                 self.data(Data::Capability(caps));
                 ok("CAPABILITY completed")
             }
-            C::Noop => self.noop(),
+            C::Noop => self.noop("NOOP completed"),
             C::Logout => {
                 if let Some(u) = &self.user {
                     tracing::info!(user = u.name, peer = self.ctx.peer, "logout");
@@ -428,7 +433,7 @@ impl ImapSession {
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
             _ if !selected => Err(CmdError::Bad(format!("{name}: no mailbox selected"))),
-            C::Check => self.noop(),
+            C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
             C::Unselect => self.unselect(),
             C::Expunge => self.expunge(None),
@@ -540,9 +545,9 @@ impl ImapSession {
         Ok(())
     }
 
-    fn noop(&mut self) -> CmdResult {
+    fn noop(&mut self, text: &str) -> CmdResult {
         self.report_updates(true)?;
-        ok("NOOP completed")
+        ok(text)
     }
 
     /// Writes the tagged answer; the one place where errors become wire responses.

@@ -103,6 +103,17 @@ fn run(session: &mut ImapSession, input: &[u8], chunk: usize) -> Vec<u8> {
     out
 }
 
+/// imap-codec check of everything it knows: it has no ESEARCH (RFC 4731), so those lines
+/// are left out (server output in these tests has no literals, so lines are responses).
+fn codec_parses(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let known: String = text
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("* ESEARCH "))
+        .collect();
+    assert_imap_codec_parses(known.as_bytes());
+}
+
 /// Feeds `input` at once and returns what the session wrote.
 fn talk(s: &mut ImapSession, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -191,7 +202,7 @@ fn transcripts_in_every_chunk_size() {
             let got = run(&mut session, &client, chunk);
             check(&format!("{name} (chunk {chunk})"), &want, &got);
             if !parsed {
-                assert_imap_codec_parses(&got);
+                codec_parses(&got);
                 parsed = true;
             }
         }
@@ -216,7 +227,7 @@ fn another_sessions_changes_arrive_after_commands_that_allow_them() {
     let text = String::from_utf8_lossy(&out).to_string();
     assert!(!text.contains("EXPUNGE"), "{text}");
     assert!(text.contains("* 3 FETCH"), "{text}");
-    assert_imap_codec_parses(&out);
+    codec_parses(&out);
     // Now the view knows: data of the expunged message is refused, still no EXPUNGE.
     let out = talk(&mut a, b"5b FETCH 2 (FLAGS)\r\n");
     assert_eq!(
@@ -236,7 +247,7 @@ fn another_sessions_changes_arrive_after_commands_that_allow_them() {
         String::from_utf8_lossy(&out),
         "* 1 FETCH (FLAGS (\\Flagged \\Recent) UID 1)\r\n8 OK NOOP completed\r\n"
     );
-    assert_imap_codec_parses(&out);
+    codec_parses(&out);
 }
 
 #[test]
