@@ -17,6 +17,18 @@ const M1: &[u8] = b"Subject: one\nFrom: a@example.org\n\nHello\n";
 const M2: &[u8] = b"Subject: two\n\nSecond\n";
 const M3: &[u8] = b"Subject: three\n\nline 1\nline 2\n";
 
+/// CRLF form of a stored message, as IMAP carries it.
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in raw {
+        if b == b'\n' && out.last() != Some(&b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
 fn maildir(dir: &Path) -> PathBuf {
     dir.join("data/mail/alice/Maildir")
 }
@@ -302,5 +314,107 @@ fn curl_lists_and_fetches_over_imap_and_imaps() {
         assert!(flags.contains("FETCH (UID 2 FLAGS"), "{flags}");
         let search = curl(&format!("{base}/INBOX"), Some("SEARCH ALL"));
         assert!(search.contains("SEARCH 1 2 3"), "{search}");
+        // curl's URL form fetches BODY[] by UID, and a section.
+        let body = curl(&format!("{base}/INBOX;UID=1"), None);
+        assert_eq!(body.as_bytes(), &crlf(M1)[..]);
+        let text = curl(&format!("{base}/INBOX;UID=2;SECTION=TEXT"), None);
+        assert_eq!(text, "Second\r\n");
     }
+}
+
+fn mbsync(server: &Server, dir: &Path) -> String {
+    let port = server.addr("imap").port();
+    let local = dir.join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let cfg = dir.join("mbsyncrc");
+    std::fs::write(
+        &cfg,
+        format!(
+            "IMAPAccount roost\nHost 127.0.0.1\nPort {port}\nUser alice\nPass secret\n\
+             SSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount roost\n\n\
+             MaildirStore local\nPath {l}/\nInbox {l}/INBOX\nSubFolders Verbatim\n\n\
+             Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n\
+             Expunge Both\nRemove None\nSyncState *\n",
+            l = local.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("mbsync")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["-V", "-a"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "mbsync failed:\n{text}\nserver:\n{}",
+        server.stderr()
+    );
+    text
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            out.extend(rd.map(|e| e.unwrap().file_name().to_string_lossy().to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn mbsync_syncs_both_ways_with_create_and_expunge() {
+    if !have("mbsync") {
+        eprintln!("mbsync missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let log = mbsync(&server, dir.path());
+    let local = dir.path().join("local");
+    assert_eq!(files(&local.join("INBOX")).len(), 3, "{log}");
+    assert!(
+        local.join("Sent/cur").is_dir(),
+        "server mailboxes are created locally"
+    );
+
+    // A new local folder with a message, and a local deletion of one INBOX message.
+    drop_message(
+        &local.join("Notes"),
+        "1700000100.M1P1.local",
+        b"Subject: note\n\nn\n",
+    );
+    let victim = files(&local.join("INBOX"))[0].clone();
+    let name = ["cur", "new"]
+        .iter()
+        .map(|s| local.join("INBOX").join(s).join(&victim))
+        .find(|p| p.exists())
+        .unwrap();
+    let base = victim.split(":2,").next().unwrap().to_string();
+    let flags = victim.split(":2,").nth(1).unwrap_or("");
+    let trashed = format!("{base}:2,{flags}T");
+    std::fs::rename(&name, local.join("INBOX/cur").join(&trashed)).unwrap();
+    mbsync(&server, dir.path());
+
+    let remote = maildir(dir.path());
+    assert_eq!(files(&remote).len(), 2, "the deletion reached the server");
+    assert_eq!(
+        files(&remote.join(".Notes")).len(),
+        1,
+        "the new folder reached the server"
+    );
+    assert_eq!(files(&local.join("INBOX")).len(), 2);
+
+    // Server-side change (delivery) comes back down on the next run.
+    drop_message(&remote, "1700000200.M1P1.mta", b"Subject: late\n\nx\n");
+    mbsync(&server, dir.path());
+    assert_eq!(files(&local.join("INBOX")).len(), 3);
 }

@@ -1,13 +1,15 @@
 //! FETCH rendering. This is the session engineer's minimal stand-in (FLAGS, UID,
-//! INTERNALDATE, RFC822.SIZE, MODSEQ); the full version with ENVELOPE, BODYSTRUCTURE and
-//! body sections replaces this file with the same signatures.
+//! INTERNALDATE, RFC822.SIZE, MODSEQ, and whole-message, HEADER, HEADER.FIELDS[.NOT] and TEXT
+//! sections without MIME parsing, so sync clients can be tested); the full version with
+//! ENVELOPE, BODYSTRUCTURE, part numbers and BINARY replaces this file with the same
+//! signatures.
 
 use std::num::NonZeroU32;
 
 use roost_storage::{Mailbox, MessageInfo, StorageError};
 
 use crate::response::{Encoder, FetchItem, FetchWriter};
-use crate::types::FetchAttribute;
+use crate::types::{FetchAttribute, SectionText};
 
 /// What rendering a message needs besides the message itself.
 pub struct FetchEnv<'a> {
@@ -84,6 +86,40 @@ pub fn fetch_message(
                 FetchItem::Rfc822Size(size)
             }
             FetchAttribute::ModSeq => FetchItem::ModSeq(info.modseq),
+            FetchAttribute::BodySection {
+                section, partial, ..
+            } if section.part.is_empty() => {
+                let msg = message(env, info)?;
+                let data = match &section.text {
+                    None => msg,
+                    Some(text) => match select(&msg, text) {
+                        Some(d) => d,
+                        None => continue,
+                    },
+                };
+                let (origin, data) = match partial {
+                    None => (None, data),
+                    Some(p) => {
+                        let start = (p.offset as usize).min(data.len());
+                        let end = start.saturating_add(p.len.get() as usize).min(data.len());
+                        (Some(p.offset), data[start..end].to_vec())
+                    }
+                };
+                FetchItem::BodySection {
+                    section: section.clone(),
+                    origin,
+                    data: Some(data),
+                }
+            }
+            FetchAttribute::Rfc822 => FetchItem::Rfc822(Some(message(env, info)?)),
+            FetchAttribute::Rfc822Header => {
+                let msg = message(env, info)?;
+                FetchItem::Rfc822Header(Some(split(&msg).0.to_vec()))
+            }
+            FetchAttribute::Rfc822Text => {
+                let msg = message(env, info)?;
+                FetchItem::Rfc822Text(Some(split(&msg).1.to_vec()))
+            }
             // Not in the stand-in; the full fetch.rs renders these.
             _ => continue,
         };
@@ -91,4 +127,62 @@ pub fn fetch_message(
     }
     w.finish();
     Ok(out)
+}
+
+/// The message with CRLF line ends, as IMAP carries it.
+fn message(env: &FetchEnv<'_>, info: &MessageInfo) -> Result<Vec<u8>, FetchError> {
+    let Some((mut file, _)) = env.mailbox.open_message(info.uid)? else {
+        return Err(FetchError::Expunged);
+    };
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut raw)
+        .map_err(|e| StorageError::io("reading message", e))?;
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    Ok(out)
+}
+
+/// Header (with its blank line) and body.
+fn split(msg: &[u8]) -> (&[u8], &[u8]) {
+    match msg.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => msg.split_at(i + 4),
+        None => (msg, &[]),
+    }
+}
+
+fn select(msg: &[u8], text: &SectionText) -> Option<Vec<u8>> {
+    let (header, body) = split(msg);
+    let fields = |names: &[crate::types::AString], keep: bool| {
+        let mut out = Vec::new();
+        let mut take = false;
+        for line in header.split_inclusive(|&b| b == b'\n') {
+            if line == b"\r\n" {
+                break;
+            }
+            if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+                let name = line.split(|&b| b == b':').next().unwrap_or(&[]);
+                let listed = names
+                    .iter()
+                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name.trim_ascii()));
+                take = listed == keep;
+            }
+            if take {
+                out.extend_from_slice(line);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    Some(match text {
+        SectionText::Header => header.to_vec(),
+        SectionText::Text => body.to_vec(),
+        SectionText::HeaderFields(names) => fields(names, true),
+        SectionText::HeaderFieldsNot(names) => fields(names, false),
+        SectionText::Mime => return None,
+    })
 }
