@@ -418,3 +418,40 @@ fn mbsync_syncs_both_ways_with_create_and_expunge() {
     mbsync(&server, dir.path());
     assert_eq!(files(&local.join("INBOX")).len(), 3);
 }
+
+#[test]
+fn failure_delay_limits_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        "imap:\n  login_timeout_secs: 1\n  max_line_length: 1024\n",
+    );
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    let t = Instant::now();
+    send(&mut s, "a LOGIN alice wrong\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "a NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
+    // An overlong line is refused and the session goes on.
+    send(&mut s, &format!("b {}\r\nc NOOP\r\n", "x".repeat(2000)));
+    assert!(read_line(&mut s).unwrap().starts_with("* BAD "));
+    assert_eq!(read_line(&mut s).unwrap(), "c OK NOOP completed");
+    // A literal length beyond 32 bits loses the framing: BYE and close.
+    send(&mut s, "d FETCH 1 {4294967296+}\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("* BYE "));
+    assert_eq!(read_line(&mut s), None);
+
+    // Before login the shorter timeout applies.
+    let mut idle = connect(server.addr("imap"));
+    read_line(&mut idle).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        read_line(&mut idle).unwrap(),
+        "* BYE Autologout; idle for too long"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(read_line(&mut idle), None);
+}
