@@ -434,7 +434,11 @@ fn failure_delay_limits_and_timeouts() {
         read_line(&mut s).unwrap(),
         "a NO [AUTHENTICATIONFAILED] Authentication failed."
     );
-    assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
     // An overlong line is refused and the session goes on.
     send(&mut s, &format!("b {}\r\nc NOOP\r\n", "x".repeat(2000)));
     assert!(read_line(&mut s).unwrap().starts_with("* BAD "));

@@ -1,4 +1,4 @@
-//! The real binary on loopback: startup output and the cleartext placeholder sessions.
+//! The real binary on loopback: startup output and the cleartext sessions.
 
 mod common;
 
