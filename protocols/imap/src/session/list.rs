@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use roost_storage::MailboxName;
 
 use super::{CmdError, CmdResult, ImapSession, ok};
-use crate::response::{Data, ListEntry, MailboxAttr};
+use crate::response::{Data, ListEntry, ListExtended, MailboxAttr};
 use crate::types::{ListReturn, ListSelect, StatusItem};
 
 /// What is known about one name while building the answer.
@@ -49,6 +49,12 @@ impl ImapSession {
             }
         }
         for s in store.subscriptions()? {
+            // Ancestors too, so RECURSIVEMATCH can report a parent of a subscribed child.
+            let mut at = s.as_str();
+            while let Some((parent, _)) = at.rsplit_once('.') {
+                tree.entry(parent.to_string()).or_default();
+                at = parent;
+            }
             tree.entry(s).or_default().subscribed = true;
         }
         Ok(tree)
@@ -72,6 +78,13 @@ impl ImapSession {
             return ok("LIST completed");
         }
         let only_subscribed = select.contains(&ListSelect::Subscribed);
+        let recursive = select.contains(&ListSelect::RecursiveMatch);
+        if recursive && !only_subscribed && !select.contains(&ListSelect::SpecialUse) {
+            // RFC 5258 3: RECURSIVEMATCH alone is meaningless.
+            return Err(CmdError::Bad(
+                "RECURSIVEMATCH needs another selection option".into(),
+            ));
+        }
         let only_special = select.contains(&ListSelect::SpecialUse);
         let show_subscribed = only_subscribed || ret.contains(&ListReturn::Subscribed);
         let status: Option<Vec<StatusItem>> = ret.iter().find_map(|r| match r {
@@ -88,7 +101,14 @@ impl ImapSession {
             if !full.iter().any(|p| wildcard_match(p, name)) {
                 continue;
             }
-            if only_subscribed && !node.subscribed {
+            let prefix = format!("{name}.");
+            let child_matches = recursive
+                && only_subscribed
+                && tree
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .any(|(_, n)| n.subscribed);
+            if only_subscribed && !node.subscribed && !child_matches {
                 continue;
             }
             if !only_subscribed && !node.listed {
@@ -116,14 +136,19 @@ impl ImapSession {
             if let Some(attr) = node.special.as_deref().and_then(special_attr) {
                 attrs.push(attr);
             }
-            entries.push((name.clone(), attrs, node.exists));
+            let extended = if child_matches && !node.subscribed {
+                vec![ListExtended::ChildInfoSubscribed]
+            } else {
+                Vec::new()
+            };
+            entries.push((name.clone(), attrs, node.exists, extended));
         }
-        for (name, attrs, exists) in entries {
+        for (name, attrs, exists, extended) in entries {
             self.data(Data::List(ListEntry {
                 attributes: attrs,
                 delimiter: Some('.'),
                 mailbox: self.wire_name(&name),
-                extended: Vec::new(),
+                extended,
             }));
             if let (Some(items), true) = (&status, exists) {
                 let Ok(mb) = MailboxName::new(&name) else {
