@@ -18,6 +18,10 @@ const MSG3: &[u8] = b"Subject: three\n\nbody 1\nbody 2\n";
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    /// Keeps INBOX open for the whole test: closing and reopening a mailbox can lose the
+    /// \Recent boundary in storage (a race with the watcher, reported separately), which
+    /// is not what these tests are about.
+    _inbox: Option<Arc<Mailbox>>,
     store: Arc<Store>,
     auth: Arc<Authenticator>,
 }
@@ -43,8 +47,9 @@ impl Fixture {
                 attribute: "\\Sent".into(),
             }],
         });
-        let fx = Fixture {
+        let mut fx = Fixture {
             _dir: dir,
+            _inbox: None,
             store,
             auth,
         };
@@ -52,6 +57,7 @@ impl Fixture {
         for m in [MSG1, MSG2, MSG3] {
             inbox.deliver(&mut &m[..], 1 << 20).expect("deliver");
         }
+        fx._inbox = Some(inbox);
         fx
     }
 
@@ -103,13 +109,13 @@ fn run(session: &mut ImapSession, input: &[u8], chunk: usize) -> Vec<u8> {
     out
 }
 
-/// imap-codec check of everything it knows: it has no ESEARCH (RFC 4731), so those lines
-/// are left out (server output in these tests has no literals, so lines are responses).
+/// imap-codec check of everything it knows: it has no ESEARCH (RFC 4731) and no LIST
+/// CHILDINFO (RFC 5258, written as in the RFC's examples), so those lines are left out.
 fn codec_parses(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let known: String = text
         .split_inclusive("\r\n")
-        .filter(|l| !l.starts_with("* ESEARCH "))
+        .filter(|l| !l.starts_with("* ESEARCH ") && !l.contains(" (\"CHILDINFO\" "))
         .collect();
     assert_imap_codec_parses(known.as_bytes());
 }
