@@ -492,6 +492,14 @@ impl ImapSession {
             "SEARCHRES",
         ];
         caps.extend(rest.iter().filter_map(|s| atom(s)).map(Capability::Other));
+        // RFC 7889: the limit APPEND enforces (with NO [TOOBIG] before the literal).
+        caps.extend(
+            atom(&format!(
+                "APPENDLIMIT={}",
+                self.ctx.settings.max_append_size
+            ))
+            .map(Capability::Other),
+        );
         caps
     }
 
