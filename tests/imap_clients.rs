@@ -90,6 +90,7 @@ fn check_session(lines: &[String], mode: &str) {
         "IMAP4REV2",
         "ESEARCH",
         "LIST-STATUS",
+        "APPENDLIMIT=52428800",
     ] {
         assert!(after.contains(c), "{c} missing from {after}");
     }
