@@ -460,3 +460,65 @@ fn failure_delay_limits_and_timeouts() {
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(read_line(&mut idle), None);
 }
+
+fn offlineimap(server: &Server, dir: &Path) -> String {
+    let cfg = dir.join("offlineimaprc");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[general]\naccounts = test\nmetadata = {d}/oi-meta\n\n\
+             [Account test]\nlocalrepository = local\nremoterepository = remote\n\n\
+             [Repository local]\ntype = Maildir\nlocalfolders = {d}/oi\n\n\
+             [Repository remote]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {port}\n\
+             remoteuser = alice\nremotepass = secret\nssl = no\nstarttls = no\n",
+            d = dir.display(),
+            port = server.addr("imap").port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("offlineimap")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["-o", "-u", "basic"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("ERROR"),
+        "offlineimap failed:\n{text}\nserver:\n{}",
+        server.stderr()
+    );
+    text
+}
+
+#[test]
+fn offlineimap_syncs_both_ways() {
+    if !have("offlineimap") {
+        eprintln!("offlineimap missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let log = offlineimap(&server, dir.path());
+    let local = dir.path().join("oi");
+    assert_eq!(files(&local.join("INBOX")).len(), 3, "{log}");
+    assert!(local.join("Sent").is_dir(), "{log}");
+
+    // Delete one message locally and add one to Sent; both reach the server.
+    let victim = files(&local.join("INBOX"))[0].clone();
+    let path = ["cur", "new"]
+        .iter()
+        .map(|s| local.join("INBOX").join(s).join(&victim))
+        .find(|p| p.exists())
+        .unwrap();
+    std::fs::remove_file(path).unwrap();
+    drop_message(&local.join("Sent"), "1700000300.M1P1.local", b"Subject: sent\n\ns\n");
+    let log = offlineimap(&server, dir.path());
+    let remote = maildir(dir.path());
+    assert_eq!(files(&remote).len(), 2, "{log}");
+    assert_eq!(files(&remote.join(".Sent")).len(), 1, "{log}");
+}
