@@ -516,7 +516,11 @@ fn offlineimap_syncs_both_ways() {
         .find(|p| p.exists())
         .unwrap();
     std::fs::remove_file(path).unwrap();
-    drop_message(&local.join("Sent"), "1700000300.M1P1.local", b"Subject: sent\n\ns\n");
+    drop_message(
+        &local.join("Sent"),
+        "1700000300.M1P1.local",
+        b"Subject: sent\n\ns\n",
+    );
     let log = offlineimap(&server, dir.path());
     let remote = maildir(dir.path());
     assert_eq!(files(&remote).len(), 2, "{log}");
