@@ -221,14 +221,15 @@ impl View {
         };
         let before = self.messages.last().map_or(0, |m| m.uid);
         let had_new = changes.changed.iter().any(|m| m.uid > before);
-        if had_new && !self.read_only && self.recent_from == u32::MAX {
-            // New mail while selected is \Recent for the first session that sees it.
+        if had_new && !self.read_only {
+            // New mail while selected is \Recent for the first session that claims it.
+            // Once this session has a boundary, later mail is above it anyway (mail another
+            // session claimed in between is counted here too: rev1 \Recent is advisory).
             let first = self.mailbox.claim_recent()?;
-            if first <= changes.changed.last().map_or(0, |m| m.uid) {
+            let newest = changes.changed.last().map_or(0, |m| m.uid);
+            if self.recent_from == u32::MAX && first <= newest {
                 self.recent_from = first.max(before + 1);
             }
-        } else if had_new && !self.read_only {
-            self.mailbox.claim_recent()?;
         }
         Ok(self.apply(changes, allow_expunge))
     }

@@ -313,8 +313,17 @@ impl ImapSession {
                     self.send(r);
                 }
                 Event::Framing(e) => {
-                    if matches!(self.mode, Mode::Append(_)) {
-                        self.mode = Mode::Commands;
+                    // A pending AUTHENTICATE or IDLE ends with this error, tagged.
+                    let pending = match std::mem::replace(&mut self.mode, Mode::Commands) {
+                        Mode::Sasl { tag, .. } => Some((tag, "AUTHENTICATE")),
+                        Mode::Idle { tag } => Some((tag, "IDLE")),
+                        Mode::Append(_) | Mode::Commands => None,
+                    };
+                    if let Some((tag, name)) = pending {
+                        self.reader.set_line_mode(false);
+                        self.idle_watch = None;
+                        self.finish(tag, name, Err(CmdError::Bad(e.to_string())));
+                        continue;
                     }
                     if e.is_fatal() || self.reader.is_dead() {
                         let bye = self.bye(&format!("{e}; closing"));

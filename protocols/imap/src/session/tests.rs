@@ -281,3 +281,17 @@ fn idle_reports_deliveries_and_ends_with_done() {
     assert_eq!(String::from_utf8_lossy(&out), "3 OK IDLE terminated\r\n");
     assert!(!s.is_idling());
 }
+
+#[test]
+fn an_overlong_sasl_line_ends_the_exchange_with_a_tagged_bad() {
+    let fx = Fixture::new();
+    let mut s = fx.session(true);
+    let out = talk(&mut s, b"1 AUTHENTICATE PLAIN\r\n");
+    assert_eq!(String::from_utf8_lossy(&out), "+ \r\n");
+    let mut long = vec![b'A'; 70 * 1024];
+    long.extend_from_slice(b"\r\n2 NOOP\r\n");
+    let out = String::from_utf8_lossy(&talk(&mut s, &long)).to_string();
+    assert!(out.starts_with("1 BAD line longer than"), "{out}");
+    assert!(out.ends_with("2 OK NOOP completed\r\n"), "{out}");
+    assert!(!s.is_authenticated());
+}
