@@ -179,6 +179,21 @@ impl Connection {
         }
     }
 
+    /// Bytes as they arrive (buffered ones first), for protocols that frame input themselves;
+    /// empty at end of stream. At most one read's worth, so memory stays bounded.
+    /// Cancel-safe (unlike [`Connection::read_line`]): the IMAP driver races it against
+    /// mailbox notifications, so it reads into its own buffer and never leaves a half-filled
+    /// `buf` behind.
+    pub async fn read_some(&mut self) -> io::Result<Vec<u8>> {
+        if !self.buf.is_empty() {
+            return Ok(std::mem::take(&mut self.buf));
+        }
+        let mut chunk = vec![0u8; READ_CHUNK];
+        let n = self.stream.read(&mut chunk).await?;
+        chunk.truncate(n);
+        Ok(chunk)
+    }
+
     /// Copy exactly `n` bytes (an IMAP literal) to `out`, buffered bytes first.
     pub async fn read_exact_into<W>(&mut self, n: u64, out: &mut W) -> io::Result<()>
     where

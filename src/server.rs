@@ -20,7 +20,6 @@ use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::conn::{Connection, ConnectionRegistry, Stream};
-use crate::placeholder;
 
 /// How long an implicit-TLS client gets to finish its handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -368,7 +367,7 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
         return;
     };
     let result = match proto {
-        Proto::Imap | Proto::Imaps => placeholder::imap(conn, ctx).await,
+        Proto::Imap | Proto::Imaps => crate::imap::serve(conn, ctx).await,
         Proto::Pop3 | Proto::Pop3s => crate::pop3::serve(conn, ctx).await,
         Proto::Lmtp => crate::lmtp::serve(conn, ctx).await,
     };

@@ -50,6 +50,8 @@ pub struct Config {
     pub storage: Storage,
     /// POP3 behaviour.
     pub pop3: Pop3,
+    /// IMAP behaviour.
+    pub imap: Imap,
 }
 
 /// Addresses each listener binds; an empty list turns that listener off.
@@ -243,6 +245,39 @@ pub struct Pop3 {
     pub expire_days: Option<u32>,
 }
 
+/// IMAP behaviour and limits; APPEND messages are bounded by `limits.max_message_size`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Imap {
+    /// Seconds without a command before a logged-in session is closed (RFC 9051: >= 1800).
+    pub idle_timeout_secs: u64,
+    /// Seconds without a command before a session that has not logged in is closed.
+    pub login_timeout_secs: u64,
+    /// Longest command line in octets including CRLF.
+    pub max_line_length: usize,
+    /// Deepest nesting of parentheses, NOT and OR in one command.
+    pub max_nesting_depth: usize,
+    /// Most items in one sequence set, search program or list.
+    pub max_set_items: usize,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            // RFC 9051 section 5.4: the autologout timer is at least 30 minutes.
+            idle_timeout_secs: 30 * 60,
+            // A client that has not logged in has no reason to wait; Dovecot allows 3 minutes.
+            login_timeout_secs: 180,
+            // 64 KiB is what Dovecot accepts (imap_max_line_length).
+            max_line_length: 64 * 1024,
+            // Far beyond what clients send; keeps the parser's recursion shallow.
+            max_nesting_depth: 32,
+            // Bounds the memory one command can cost while allowing long UID sets.
+            max_set_items: 100_000,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -257,6 +292,7 @@ impl Default for Config {
             mailboxes: Mailboxes::default(),
             storage: Storage::default(),
             pop3: Pop3::default(),
+            imap: Imap::default(),
         }
     }
 }

@@ -108,6 +108,35 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be between 255 (RFC 2449) and 65536".to_string(),
         ));
     }
+    if config.imap.idle_timeout_secs < 60 || config.imap.login_timeout_secs == 0 {
+        let key = if config.imap.login_timeout_secs == 0 {
+            "imap.login_timeout_secs"
+        } else {
+            "imap.idle_timeout_secs"
+        };
+        return Err(invalid(
+            key,
+            "too short (RFC 9051 asks for 1800 seconds after login)".to_string(),
+        ));
+    }
+    if !(1024..=16 * 1024 * 1024).contains(&config.imap.max_line_length) {
+        return Err(invalid(
+            "imap.max_line_length",
+            "must be between 1024 and 16777216".to_string(),
+        ));
+    }
+    if !(4..=256).contains(&config.imap.max_nesting_depth) {
+        return Err(invalid(
+            "imap.max_nesting_depth",
+            "must be between 4 and 256".to_string(),
+        ));
+    }
+    if config.imap.max_set_items < 100 {
+        return Err(invalid(
+            "imap.max_set_items",
+            "must be at least 100".to_string(),
+        ));
+    }
     let mut seen: Vec<String> = Vec::new();
     for (i, mb) in config.mailboxes.special_use.iter().enumerate() {
         let key = format!("mailboxes.special_use[{i}].name");
@@ -309,6 +338,28 @@ mod tests {
         ];
         for (b, want) in bad {
             assert_eq!(check_log_level(b), Err(want.to_string()), "{b}");
+        }
+    }
+
+    #[test]
+    fn imap_values_are_checked() {
+        for (yaml, key) in [
+            ("imap:\n  idle_timeout_secs: 10\n", "imap.idle_timeout_secs"),
+            (
+                "imap:\n  login_timeout_secs: 0\n",
+                "imap.login_timeout_secs",
+            ),
+            ("imap:\n  max_line_length: 100\n", "imap.max_line_length"),
+            (
+                "imap:\n  max_nesting_depth: 1000\n",
+                "imap.max_nesting_depth",
+            ),
+            ("imap:\n  max_set_items: 5\n", "imap.max_set_items"),
+        ] {
+            let err = Config::from_yaml_str(yaml, None)
+                .expect_err(yaml)
+                .to_string();
+            assert!(err.contains(key), "{yaml}: {err}");
         }
     }
 

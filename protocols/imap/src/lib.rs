@@ -10,6 +10,9 @@
 //! `+`), a synchronizing literal inside a valid command asks for `+ Ready`, errors arrive as
 //! `BAD` material. [`framing::Framer`] and [`command::parse_command`] can be used on their own.
 //!
+//! Serving: [`session::ImapSession`] is the state machine on top (bytes in, outputs out),
+//! with [`view::View`] tracking what the client knows of the selected mailbox.
+//!
 //! Writing: build a [`response::Response`] and serialize it with [`response::Encoder`]; large
 //! FETCH bodies go through [`response::FetchWriter`] so they are streamed, not buffered.
 
@@ -19,7 +22,9 @@ pub mod framing;
 pub mod reader;
 pub mod response;
 pub mod search;
+pub mod session;
 pub mod types;
+pub mod view;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -140,6 +140,8 @@ pub enum Code {
     Limit,
     /// `EXPUNGEISSUED`
     ExpungeIssued,
+    /// `UNKNOWN-CTE` (RFC 3516): BINARY met a content-transfer-encoding it cannot decode.
+    UnknownCte,
     /// `CONTACTADMIN`
     ContactAdmin,
     /// `NOPERM`
@@ -679,6 +681,7 @@ impl Encoder {
             Cannot => w(out, "CANNOT"),
             Limit => w(out, "LIMIT"),
             ExpungeIssued => w(out, "EXPUNGEISSUED"),
+            UnknownCte => w(out, "UNKNOWN-CTE"),
             ContactAdmin => w(out, "CONTACTADMIN"),
             NoPerm => w(out, "NOPERM"),
             AuthenticationFailed => w(out, "AUTHENTICATIONFAILED"),

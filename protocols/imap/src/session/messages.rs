@@ -1,0 +1,395 @@
+//! FETCH, STORE, SEARCH, COPY and MOVE, with their UID forms. Rendering and evaluation
+//! live in `fetch.rs` and `search.rs`; this file resolves sets, applies \Seen and flag
+//! changes through storage, and reports updates where RFC 3501 7.4.1 allows them.
+
+use std::num::NonZeroU32;
+
+use roost_storage::{FlagOp, Flags, StorageError};
+
+use super::{CmdError, CmdResult, Done, ImapSession, ok};
+use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
+use crate::response::{Code, Data, ESearch, FetchItem};
+use crate::search::{SearchEnv, search};
+use crate::types::{
+    AString, FetchAttribute, FetchItems, Flag, Mailbox, SearchKey, SearchReturn, SeqNum, SeqRange,
+    SeqSet, StoreKind, StoreOp, Tag,
+};
+use crate::view::flags_of;
+
+/// Compresses ascending numbers into a sequence set (`1:3,7`).
+pub(crate) fn to_set(nums: &[u32]) -> Option<SeqSet> {
+    let mut ranges: Vec<SeqRange> = Vec::new();
+    let mut sorted: Vec<u32> = nums.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        ranges.push(SeqRange {
+            from: SeqNum::Value(NonZeroU32::new(start)?),
+            to: SeqNum::Value(NonZeroU32::new(end)?),
+        });
+        i += 1;
+    }
+    (!ranges.is_empty()).then_some(SeqSet::Ranges(ranges))
+}
+
+/// Same as [`to_set`] but keeps the given order (COPYUID pairs must correspond).
+fn to_ordered_set(nums: &[u32]) -> Option<SeqSet> {
+    let ranges: Option<Vec<SeqRange>> = nums
+        .iter()
+        .map(|&n| {
+            NonZeroU32::new(n).map(|v| SeqRange {
+                from: SeqNum::Value(v),
+                to: SeqNum::Value(v),
+            })
+        })
+        .collect();
+    ranges.filter(|r| !r.is_empty()).map(SeqSet::Ranges)
+}
+
+/// Splits STORE flags into storage flags and keyword names.
+pub(crate) fn storage_flags(flags: &[Flag]) -> (Flags, Vec<String>) {
+    let mut f = Flags::EMPTY;
+    let mut kw = Vec::new();
+    for flag in flags {
+        match flag {
+            Flag::Answered => f.insert(Flags::ANSWERED),
+            Flag::Flagged => f.insert(Flags::FLAGGED),
+            Flag::Deleted => f.insert(Flags::DELETED),
+            Flag::Seen => f.insert(Flags::SEEN),
+            Flag::Draft => f.insert(Flags::DRAFT),
+            Flag::Keyword(a) => kw.push(a.as_str().to_string()),
+            // \Recent cannot be stored; unknown system flags are not permanent.
+            Flag::Recent | Flag::Extension(_) => {}
+        }
+    }
+    (f, kw)
+}
+
+pub(crate) use self::storage_flags as split_flags;
+
+impl ImapSession {
+    /// The selected view, or BAD.
+    fn view_parts(&mut self) -> Result<(&mut crate::view::View, Option<Vec<u32>>), CmdError> {
+        let user = self.user()?;
+        let saved = user.saved.clone();
+        let view = user
+            .selected
+            .as_mut()
+            .ok_or_else(|| CmdError::Bad("No mailbox selected".into()))?;
+        Ok((view, saved))
+    }
+
+    fn check_set(&mut self, set: &SeqSet, uid: bool) -> Result<(), CmdError> {
+        let (view, _) = self.view_parts()?;
+        if !uid && view.seq_out_of_range(set) {
+            return Err(CmdError::Bad("Sequence number out of range".into()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn fetch(&mut self, uid: bool, set: &SeqSet, items: &FetchItems) -> CmdResult {
+        self.check_set(set, uid)?;
+        let rev2 = self.rev2;
+        let mut attrs = items.expand();
+        if uid && !attrs.contains(&FetchAttribute::Uid) {
+            attrs.insert(0, FetchAttribute::Uid);
+        }
+        let seen = sets_seen(&attrs);
+        let (view, saved) = self.view_parts()?;
+        let seqs = view.resolve(set, uid, saved.as_deref());
+        let mailbox = std::sync::Arc::clone(view.mailbox());
+        let read_only = view.read_only();
+        let mut out = Vec::new();
+        let mut expunged = false;
+        if seen && !read_only {
+            let unseen: Vec<u32> = seqs
+                .iter()
+                .filter_map(|&s| view.messages().get(s as usize - 1))
+                .filter(|m| !m.flags.contains(Flags::SEEN) && !view.is_expunged(m.uid))
+                .map(|m| m.uid)
+                .collect();
+            if !unseen.is_empty() {
+                let outcome = mailbox.store(&unseen, FlagOp::Add, Flags::SEEN, &[], None)?;
+                view.apply_own(&outcome.changed);
+            }
+        }
+        let names = mailbox.keyword_names();
+        for &seq in &seqs {
+            let Some(info) = view.messages().get(seq as usize - 1).cloned() else {
+                continue;
+            };
+            if view.is_expunged(info.uid) {
+                expunged = true;
+                continue;
+            }
+            let env = FetchEnv {
+                mailbox: &mailbox,
+                keyword_names: &names,
+                utf8: rev2,
+                recent: !rev2 && info.uid >= view.recent_from(),
+            };
+            let mut these = attrs.clone();
+            if seen && !read_only && !these.contains(&FetchAttribute::Flags) {
+                // The implicit \Seen must be reported (RFC 3501 6.4.5).
+                these.push(FetchAttribute::Flags);
+            }
+            match fetch_message(&env, seq, &info, &these) {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(FetchError::Expunged) => expunged = true,
+                Err(e) => {
+                    self.write(out);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.write(out);
+        self.report_updates(uid)?;
+        if expunged {
+            return Err(CmdError::Fetch(FetchError::Expunged));
+        }
+        ok(if uid {
+            "UID FETCH completed"
+        } else {
+            "FETCH completed"
+        })
+    }
+
+    pub(super) fn store_flags(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        op: &StoreOp,
+        unchanged_since: Option<u64>,
+    ) -> CmdResult {
+        self.check_set(set, uid)?;
+        let rev2 = self.rev2;
+        let (view, saved) = self.view_parts()?;
+        if view.read_only() {
+            return Err(CmdError::No(
+                Some(Code::Cannot),
+                "Mailbox is read-only (EXAMINE)".into(),
+            ));
+        }
+        let seqs = view.resolve(set, uid, saved.as_deref());
+        let uids: Vec<u32> = seqs
+            .iter()
+            .filter_map(|&s| view.messages().get(s as usize - 1))
+            .filter(|m| !view.is_expunged(m.uid))
+            .map(|m| m.uid)
+            .collect();
+        let (flags, keywords) = storage_flags(&op.flags);
+        let fop = match op.kind {
+            StoreKind::Replace => FlagOp::Replace,
+            StoreKind::Add => FlagOp::Add,
+            StoreKind::Remove => FlagOp::Remove,
+        };
+        let mailbox = std::sync::Arc::clone(view.mailbox());
+        let known = mailbox.keyword_names().len();
+        let outcome = mailbox.store(&uids, fop, flags, &keywords, unchanged_since)?;
+        view.apply_own(&outcome.changed);
+        let mut responses = Vec::new();
+        let names = mailbox.keyword_names();
+        if names.len() != known {
+            // A new keyword: the client learns it with FLAGS (RFC 3501 7.2.6).
+            responses.push(Data::Flags(crate::view::flag_list(&names)));
+        }
+        if !op.silent {
+            // Every named message gets its flags back, changed or not (RFC 3501 6.4.6).
+            for &seq in &seqs {
+                let Some(info) = view.messages().get(seq as usize - 1) else {
+                    continue;
+                };
+                if view.is_expunged(info.uid) {
+                    continue;
+                }
+                let recent = !rev2 && info.uid >= view.recent_from();
+                let mut items = vec![FetchItem::Flags(flags_of(info, &names, recent))];
+                if uid && let Some(u) = NonZeroU32::new(info.uid) {
+                    items.push(FetchItem::Uid(u));
+                }
+                if let Some(seq) = NonZeroU32::new(seq) {
+                    responses.push(Data::Fetch { seq, items });
+                }
+            }
+        }
+        for d in responses {
+            self.data(d);
+        }
+        self.report_updates(uid)?;
+        if !outcome.modified.is_empty()
+            && let Some(set) = to_set(&outcome.modified)
+        {
+            return Ok(Done::Ok(
+                Some(Code::Modified(set)),
+                "Some messages changed meanwhile".into(),
+            ));
+        }
+        ok(if uid {
+            "UID STORE completed"
+        } else {
+            "STORE completed"
+        })
+    }
+
+    pub(super) fn search(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        ret: Option<Vec<SearchReturn>>,
+        charset: Option<AString>,
+        criteria: SearchKey,
+    ) -> CmdResult {
+        if let Some(c) = &charset {
+            let name = c.to_str().unwrap_or("");
+            if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
+                return Err(crate::search::SearchError::BadCharset(name.to_string()).into());
+            }
+        }
+        let rev2 = self.rev2;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let (view, saved) = self.view_parts()?;
+        let mailbox = std::sync::Arc::clone(view.mailbox());
+        let names = mailbox.keyword_names();
+        let env = SearchEnv {
+            mailbox: &mailbox,
+            keyword_names: &names,
+            messages: view.messages(),
+            recent_from_uid: view.recent_from(),
+            saved: saved.as_deref(),
+            now,
+        };
+        let seqs = search(&env, &criteria)?;
+        let nums: Vec<u32> = if uid {
+            seqs.iter()
+                .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
+                .collect()
+        } else {
+            seqs.clone()
+        };
+        let uids_found: Vec<u32> = seqs
+            .iter()
+            .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
+            .collect();
+        // rev2 has no SEARCH response: a plain SEARCH answers ESEARCH ALL.
+        let ret = match ret {
+            None if rev2 => Some(Vec::new()),
+            r => r,
+        };
+        match ret {
+            None => {
+                let list = nums.iter().filter_map(|&n| NonZeroU32::new(n)).collect();
+                self.data(Data::Search(list, None));
+            }
+            Some(opts) => {
+                let save = opts.contains(&SearchReturn::Save);
+                if save {
+                    self.user()?.saved = Some(uids_found);
+                }
+                let opts: Vec<SearchReturn> = if opts.is_empty() {
+                    vec![SearchReturn::All]
+                } else {
+                    opts
+                };
+                // RFC 5182: SAVE alone gives no ESEARCH response.
+                let answer = opts.iter().any(|o| *o != SearchReturn::Save);
+                if answer {
+                    let has = |o: SearchReturn| opts.contains(&o);
+                    let e = ESearch {
+                        tag: Some(tag.clone()),
+                        uid,
+                        min: has(SearchReturn::Min)
+                            .then(|| nums.iter().min().and_then(|&n| NonZeroU32::new(n)))
+                            .flatten(),
+                        max: has(SearchReturn::Max)
+                            .then(|| nums.iter().max().and_then(|&n| NonZeroU32::new(n)))
+                            .flatten(),
+                        all: has(SearchReturn::All).then(|| to_set(&nums)).flatten(),
+                        count: has(SearchReturn::Count).then_some(nums.len() as u32),
+                    };
+                    self.data(Data::ESearch(e));
+                }
+            }
+        }
+        self.report_updates(uid)?;
+        ok(if uid {
+            "UID SEARCH completed"
+        } else {
+            "SEARCH completed"
+        })
+    }
+
+    pub(super) fn copy(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        target: Mailbox,
+        moving: bool,
+    ) -> CmdResult {
+        self.check_set(set, uid)?;
+        let name = self.mailbox_name(&target)?;
+        let dest = match self.user()?.store.open(&name) {
+            Ok(d) => d,
+            Err(StorageError::NoSuchMailbox(_)) => {
+                return Err(CmdError::No(
+                    Some(Code::TryCreate),
+                    format!("Mailbox {} does not exist", name.as_str()),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (view, saved) = self.view_parts()?;
+        if moving && view.read_only() {
+            return Err(CmdError::No(
+                Some(Code::Cannot),
+                "Mailbox is read-only (EXAMINE)".into(),
+            ));
+        }
+        let seqs = view.resolve(set, uid, saved.as_deref());
+        let uids: Vec<u32> = seqs
+            .iter()
+            .filter_map(|&s| view.messages().get(s as usize - 1))
+            .filter(|m| !view.is_expunged(m.uid))
+            .map(|m| m.uid)
+            .collect();
+        let source = std::sync::Arc::clone(view.mailbox());
+        let pairs = source.copy_to(&uids, &dest)?;
+        let validity = dest.status()?.uid_validity;
+        let code = match (
+            NonZeroU32::new(validity),
+            to_ordered_set(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+            to_ordered_set(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+        ) {
+            (Some(uid_validity), Some(source), Some(dest)) => {
+                Some(crate::response::Code::CopyUid {
+                    uid_validity,
+                    source,
+                    dest,
+                })
+            }
+            _ => None,
+        };
+        if !moving {
+            self.report_updates(uid)?;
+            return Ok(Done::Ok(code, "COPY completed".into()));
+        }
+        // RFC 6851: COPYUID goes in an untagged OK before the EXPUNGEs.
+        if code.is_some() {
+            self.untagged_ok(code, "Moved");
+        }
+        let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+        if !moved.is_empty() {
+            source.expunge(&moved)?;
+        }
+        self.report_updates(true)?;
+        ok("MOVE completed")
+    }
+}

@@ -1,0 +1,168 @@
+//! The tokio driver for IMAP: socket, TLS, timeouts, IDLE wake-ups and shutdown around the
+//! sans-IO [`ImapSession`]. Session calls touch storage, so they run on the blocking pool.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roost_config::Config;
+use roost_imap::command::ParserLimits;
+use roost_imap::framing::FramingLimits;
+use roost_imap::session::{ImapContext, ImapSession, ImapSettings, LoginGate, Output};
+
+use crate::conn::Connection;
+use crate::server::SessionContext;
+
+/// RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
+/// connections much sooner, so IDLE sends `* OK Still here` this often.
+const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
+
+/// The IMAP settings of a configuration.
+pub fn settings(config: &Config) -> ImapSettings {
+    let i = &config.imap;
+    let defaults = ImapSettings::default();
+    ImapSettings {
+        framing: FramingLimits {
+            max_line_len: i.max_line_length,
+            max_command_len: defaults.framing.max_command_len.max(i.max_line_length),
+            ..defaults.framing
+        },
+        parser: ParserLimits {
+            max_depth: i.max_nesting_depth,
+            max_items: i.max_set_items,
+        },
+        max_append_size: config.limits.max_message_size,
+    }
+}
+
+enum Wake {
+    Bytes(Vec<u8>),
+    Changed,
+    Keepalive,
+    Timeout,
+    Shutdown,
+}
+
+/// Serve one IMAP connection until LOGOUT, disconnect, idle timeout or shutdown.
+pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<()> {
+    let config = Arc::clone(&ctx.config);
+    let policy = config.auth.cleartext;
+    let loopback = conn.is_loopback();
+    let registry = ctx.registry.clone();
+    let ip = conn.peer_addr().ip();
+    let gate: LoginGate = Arc::new(move |user: &str| {
+        registry
+            .try_register(user, ip)
+            .map(|g| Box::new(g) as Box<dyn Send>)
+    });
+    let mut session = Some(ImapSession::new(ImapContext {
+        is_tls: conn.is_tls(),
+        starttls_available: !conn.is_tls(),
+        cleartext_allowed: policy.allows(conn.is_tls(), loopback),
+        store: Arc::clone(&ctx.store),
+        auth: Arc::clone(&ctx.users),
+        settings: Arc::new(settings(&config)),
+        peer: conn.peer_addr().to_string(),
+        login_gate: Some(gate),
+    }));
+    let login_timeout = Duration::from_secs(config.imap.login_timeout_secs);
+    let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
+    let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
+    let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
+    conn.write_all(&greeting).await?;
+    conn.flush().await?;
+    let mut watch = None;
+    loop {
+        let Some(s) = session.as_mut() else {
+            return Ok(());
+        };
+        if s.is_idling() {
+            if let Some(w) = s.take_idle_watch() {
+                watch = Some(w);
+            }
+        } else {
+            watch = None;
+        }
+        let timeout = if s.is_authenticated() {
+            idle_timeout
+        } else {
+            login_timeout
+        };
+        let idling = s.is_idling();
+        let wake = tokio::select! {
+            _ = ctx.shutdown.wait() => Wake::Shutdown,
+            r = tokio::time::timeout(timeout, conn.read_some()) => match r {
+                Err(_) => Wake::Timeout,
+                Ok(bytes) => Wake::Bytes(bytes?),
+            },
+            Ok(()) = async { match watch.as_mut() {
+                Some(w) => w.changed().await,
+                None => std::future::pending().await,
+            } } => Wake::Changed,
+            _ = tokio::time::sleep(IDLE_KEEPALIVE), if idling => Wake::Keepalive,
+        };
+        let outputs = match wake {
+            Wake::Shutdown => {
+                let bye = s.bye("Server shutting down");
+                return goodbye(&mut conn, &bye).await;
+            }
+            Wake::Timeout => {
+                let bye = s.bye("Autologout; idle for too long");
+                return goodbye(&mut conn, &bye).await;
+            }
+            Wake::Keepalive => vec![Output::Write(s.keepalive())],
+            Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
+            Wake::Bytes(bytes) => {
+                let mut moved = session.take();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
+                    (moved, outputs)
+                })
+                .await
+                .map_err(io::Error::other)?;
+                session = back;
+                outputs
+            }
+            Wake::Changed => {
+                let mut moved = session.take();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let outputs = moved.as_mut().map(|s| s.idle_update()).unwrap_or_default();
+                    (moved, outputs)
+                })
+                .await
+                .map_err(io::Error::other)?;
+                session = back;
+                outputs
+            }
+        };
+        for output in outputs {
+            match output {
+                Output::Write(bytes) => conn.write_all(&bytes).await?,
+                Output::AuthFailed => {
+                    conn.flush().await?;
+                    tokio::time::sleep(failure_delay).await;
+                }
+                Output::StartTls => {
+                    conn.flush().await?;
+                    conn.start_tls(&ctx.tls).await?;
+                    if let Some(s) = session.as_mut() {
+                        s.tls_started(policy.allows(true, loopback));
+                    }
+                }
+                Output::Close => {
+                    conn.flush().await?;
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+        conn.flush().await?;
+    }
+}
+
+async fn goodbye(conn: &mut Connection, bye: &[u8]) -> io::Result<()> {
+    conn.write_all(bye).await?;
+    conn.flush().await?;
+    let _ = conn.shutdown().await;
+    Ok(())
+}

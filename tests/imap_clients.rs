@@ -1,0 +1,528 @@
+//! IMAP end to end: the real `roost` binary against real clients (Python imaplib over
+//! plain, STARTTLS and IMAPS; curl) and raw sockets for what clients hide (IDLE timing,
+//! cross-protocol updates, a 20 MB APPEND with bounded memory).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Server, config_yaml, connect, drop_message, have, read_line, send, vm_rss_kib};
+
+const USERS: &str = "alice:{PLAIN}secret\n";
+const M1: &[u8] = b"Subject: one\nFrom: a@example.org\n\nHello\n";
+const M2: &[u8] = b"Subject: two\n\nSecond\n";
+const M3: &[u8] = b"Subject: three\n\nline 1\nline 2\n";
+
+/// CRLF form of a stored message, as IMAP carries it.
+fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in raw {
+        if b == b'\n' && out.last() != Some(&b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+fn maildir(dir: &Path) -> PathBuf {
+    dir.join("data/mail/alice/Maildir")
+}
+
+fn start(dir: &Path, extra: &str) -> Server {
+    let md = maildir(dir);
+    drop_message(&md, "1700000001.M1P1.mta", M1);
+    drop_message(&md, "1700000002.M1P1.mta", M2);
+    drop_message(&md, "1700000003.M1P1.mta", M3);
+    let mut yaml = config_yaml(&dir.join("data"));
+    yaml.push_str("auth:\n  failure_delay_ms: 300\n");
+    yaml.push_str(extra);
+    Server::start_with_users(dir, yaml, USERS, 4)
+}
+
+fn imaplib(server: &Server, proto: &str, mode: &str) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_imaplib.py");
+    let addr = server.addr(proto);
+    let out = Command::new("python3")
+        .arg(script)
+        .args([&addr.ip().to_string(), &addr.port().to_string(), mode])
+        .args(["alice", "secret"])
+        .arg(server.dir.join("data/tls/cert.pem"))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "imaplib {mode} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    stdout.lines().map(str::to_string).collect()
+}
+
+fn line<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .and_then(|r| r.strip_prefix(' ').or(Some(r)))
+        })
+        .unwrap_or_else(|| panic!("no {key} in {lines:#?}"))
+}
+
+fn check_session(lines: &[String], mode: &str) {
+    let caps = line(lines, "caps");
+    if mode == "plain" {
+        // Loopback counts as safe by default (tls_or_loopback), so LOGIN is allowed.
+        assert!(caps.contains("STARTTLS"), "{caps}");
+    } else if mode == "ssl" {
+        assert!(!caps.contains("STARTTLS"), "{caps}");
+    }
+    let after = line(lines, "caps-after-login");
+    for c in [
+        "IDLE",
+        "MOVE",
+        "UIDPLUS",
+        "IMAP4REV2",
+        "ESEARCH",
+        "LIST-STATUS",
+        "APPENDLIMIT=52428800",
+    ] {
+        assert!(after.contains(c), "{c} missing from {after}");
+    }
+    assert!(!after.contains("AUTH="), "{after}");
+    assert!(line(lines, "list").contains("INBOX"));
+    assert!(line(lines, "list-attrs").contains("\\Sent"));
+    assert_eq!(line(lines, "exists"), "3");
+    let fetches: Vec<&String> = lines.iter().filter(|l| l.starts_with("fetch ")).collect();
+    assert_eq!(fetches.len(), 3, "{lines:#?}");
+    assert!(
+        fetches[0].contains("UID 1") && fetches[0].contains("RFC822.SIZE 44"),
+        "{fetches:?}"
+    );
+    let store = line(lines, "store");
+    assert!(
+        store.contains("\\Flagged") && store.contains("$Label1"),
+        "{store}"
+    );
+    assert_eq!(line(lines, "search-flagged"), "1");
+    assert_eq!(line(lines, "uid-search-all"), "1 2 3");
+    assert_eq!(line(lines, "after-move"), "1 2");
+    // imaplib keeps MOVE's `* 2 EXPUNGE` until EXPUNGE reads the list.
+    assert_eq!(line(lines, "expunge"), "2 1");
+    assert!(line(lines, "append").contains("APPENDUID"), "{lines:#?}");
+    let status = line(lines, "status");
+    assert!(status.contains("MESSAGES 3"), "{status}");
+    assert!(line(lines, "archive-fetch").contains("\\Seen"));
+    assert_eq!(line(lines, "readonly-store"), "NO");
+    assert_eq!(line(lines, "done"), "");
+}
+
+#[test]
+fn imaplib_plain_starttls_and_imaps() {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return;
+    }
+    for (proto, mode) in [("imap", "plain"), ("imap", "starttls"), ("imaps", "ssl")] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(dir.path(), "");
+        let lines = imaplib(&server, proto, mode);
+        check_session(&lines, mode);
+    }
+}
+
+/// Reads lines until one starts with `prefix`; returns all of them.
+fn until(s: &mut impl Read, prefix: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let l = read_line(s).unwrap_or_else(|| panic!("EOF before {prefix}: {lines:?}"));
+        let done = l.starts_with(prefix);
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+fn login_select(s: &mut TcpStream) {
+    read_line(s).unwrap();
+    send(s, "a LOGIN alice secret\r\nb SELECT INBOX\r\n");
+    until(s, "a OK");
+    until(s, "b OK");
+}
+
+#[test]
+fn idle_sees_pop3_dele_and_lmtp_delivery_within_a_second() {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let md = maildir(dir.path());
+    for (i, m) in [M1, M2, M3].iter().enumerate() {
+        drop_message(&md, &format!("170000000{i}.M1P1.mta"), m);
+    }
+    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
+    let server = Server::start_with_users(dir.path(), yaml, USERS, 5);
+    let mut s = connect(server.addr("imap"));
+    login_select(&mut s);
+    send(&mut s, "i IDLE\r\n");
+    assert_eq!(read_line(&mut s).unwrap(), "+ idling");
+
+    // POP3 deletes the first message; IMAP must hear of it promptly.
+    let mut p = connect(server.addr("pop3"));
+    read_line(&mut p).unwrap();
+    send(&mut p, "USER alice\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n");
+    for _ in 0..4 {
+        assert!(read_line(&mut p).unwrap().starts_with("+OK"));
+    }
+    let t = Instant::now();
+    assert_eq!(read_line(&mut s).unwrap(), "* 1 EXPUNGE");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+    // A delivery over LMTP shows up as EXISTS (and RECENT) in the same IDLE.
+    let addr = server.addr("lmtp");
+    let mut child = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/lmtp_send.py"))
+        .args([&addr.ip().to_string(), &addr.port().to_string()])
+        .args(["bob@example.org", "alice"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: via lmtp\n\nhi\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let t = Instant::now();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("250"),
+        "{out:?}"
+    );
+    assert_eq!(read_line(&mut s).unwrap(), "* 3 EXISTS");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    // Two left from SELECT (this session claimed them) plus the new one.
+    assert_eq!(read_line(&mut s).unwrap(), "* 3 RECENT");
+    send(&mut s, "DONE\r\n");
+    let done = until(&mut s, "i ");
+    assert!(done.last().unwrap().starts_with("i OK"), "{done:?}");
+    send(&mut s, "f FETCH 3 (UID FLAGS)\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "* 3 FETCH (UID 4 FLAGS (\\Recent))"
+    );
+}
+
+#[test]
+fn append_of_20_mb_streams_with_flat_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(&mut s, "a LOGIN alice secret\r\n");
+    until(&mut s, "a OK");
+    let before = vm_rss_kib(server.pid());
+    const SIZE: usize = 20 * 1024 * 1024;
+    send(&mut s, &format!("b APPEND Archive (\\Seen) {{{SIZE}}}\r\n"));
+    assert!(read_line(&mut s).unwrap().starts_with("+ "));
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
+    let mut left = SIZE - 20;
+    s.write_all(b"Subject: big\r\n\r\nxx\r\n").unwrap();
+    let mut peak = before;
+    while left > 0 {
+        let n = left.min(line.len());
+        s.write_all(&line[..n]).unwrap();
+        left -= n;
+        if left % (1024 * 1024) < line.len() {
+            peak = peak.max(vm_rss_kib(server.pid()));
+        }
+    }
+    send(&mut s, "\r\n");
+    let done = until(&mut s, "b ");
+    assert!(
+        done.last().unwrap().starts_with("b OK [APPENDUID "),
+        "{done:?}"
+    );
+    peak = peak.max(vm_rss_kib(server.pid()));
+    // The message never sits in memory: well under its 20 MB.
+    assert!(
+        peak < before + 8 * 1024,
+        "RSS grew from {before} to {peak} KiB"
+    );
+    send(&mut s, "c STATUS Archive (MESSAGES SIZE)\r\n");
+    let st = until(&mut s, "c OK");
+    assert_eq!(st[0], format!("* STATUS Archive (MESSAGES 1 SIZE {SIZE})"));
+    // Over the limit: refused before the `+`, and the session goes on.
+    send(&mut s, "d APPEND Archive {60000000}\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("d NO [TOOBIG]"));
+    send(&mut s, "e APPEND Nowhere {5}\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("e NO [TRYCREATE]"));
+    send(&mut s, "f NOOP\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("f OK"));
+}
+
+#[test]
+fn curl_lists_and_fetches_over_imap_and_imaps() {
+    if !have("curl") {
+        eprintln!("curl missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let cafile = server.dir.join("data/tls/cert.pem");
+    for proto in ["imap", "imaps"] {
+        let addr = server.addr(proto);
+        let base = format!("{proto}://localhost:{}", addr.port());
+        let curl = |url: &str, req: Option<&str>| {
+            let mut c = Command::new("curl");
+            c.args(["-s", "-S", "--max-time", "20", "-u", "alice:secret"])
+                .arg("--cacert")
+                .arg(&cafile)
+                .arg("--connect-to")
+                .arg(format!(
+                    "localhost:{}:127.0.0.1:{}",
+                    addr.port(),
+                    addr.port()
+                ))
+                .arg(url);
+            if let Some(r) = req {
+                c.args(["-X", r]);
+            }
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "curl {url}: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                server.stderr()
+            );
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let list = curl(&format!("{base}/"), None);
+        assert!(
+            list.contains("\"INBOX\"") || list.contains(" INBOX"),
+            "{list}"
+        );
+        assert!(list.contains("\\Sent"), "{list}");
+        let flags = curl(&format!("{base}/INBOX"), Some("UID FETCH 2 FLAGS"));
+        assert!(flags.contains("FETCH (UID 2 FLAGS"), "{flags}");
+        let search = curl(&format!("{base}/INBOX"), Some("SEARCH ALL"));
+        assert!(search.contains("SEARCH 1 2 3"), "{search}");
+        // curl's URL form fetches BODY[] by UID, and a section.
+        let body = curl(&format!("{base}/INBOX;UID=1"), None);
+        assert_eq!(body.as_bytes(), &crlf(M1)[..]);
+        let text = curl(&format!("{base}/INBOX;UID=2;SECTION=TEXT"), None);
+        assert_eq!(text, "Second\r\n");
+    }
+}
+
+fn mbsync(server: &Server, dir: &Path) -> String {
+    let port = server.addr("imap").port();
+    let local = dir.join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let cfg = dir.join("mbsyncrc");
+    std::fs::write(
+        &cfg,
+        format!(
+            "IMAPAccount roost\nHost 127.0.0.1\nPort {port}\nUser alice\nPass secret\n\
+             SSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount roost\n\n\
+             MaildirStore local\nPath {l}/\nInbox {l}/INBOX\nSubFolders Verbatim\n\n\
+             Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\n\
+             Expunge Both\nRemove None\nSyncState *\n",
+            l = local.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("mbsync")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["-V", "-a"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "mbsync failed:\n{text}\nserver:\n{}",
+        server.stderr()
+    );
+    text
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            out.extend(rd.map(|e| e.unwrap().file_name().to_string_lossy().to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn mbsync_syncs_both_ways_with_create_and_expunge() {
+    if !have("mbsync") {
+        eprintln!("mbsync missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let log = mbsync(&server, dir.path());
+    let local = dir.path().join("local");
+    assert_eq!(files(&local.join("INBOX")).len(), 3, "{log}");
+    assert!(
+        local.join("Sent/cur").is_dir(),
+        "server mailboxes are created locally"
+    );
+
+    // A new local folder with a message, and a local deletion of one INBOX message.
+    drop_message(
+        &local.join("Notes"),
+        "1700000100.M1P1.local",
+        b"Subject: note\n\nn\n",
+    );
+    let victim = files(&local.join("INBOX"))[0].clone();
+    let name = ["cur", "new"]
+        .iter()
+        .map(|s| local.join("INBOX").join(s).join(&victim))
+        .find(|p| p.exists())
+        .unwrap();
+    let base = victim.split(":2,").next().unwrap().to_string();
+    let flags = victim.split(":2,").nth(1).unwrap_or("");
+    let trashed = format!("{base}:2,{flags}T");
+    std::fs::rename(&name, local.join("INBOX/cur").join(&trashed)).unwrap();
+    mbsync(&server, dir.path());
+
+    let remote = maildir(dir.path());
+    assert_eq!(files(&remote).len(), 2, "the deletion reached the server");
+    assert_eq!(
+        files(&remote.join(".Notes")).len(),
+        1,
+        "the new folder reached the server"
+    );
+    assert_eq!(files(&local.join("INBOX")).len(), 2);
+
+    // Server-side change (delivery) comes back down on the next run.
+    drop_message(&remote, "1700000200.M1P1.mta", b"Subject: late\n\nx\n");
+    mbsync(&server, dir.path());
+    assert_eq!(files(&local.join("INBOX")).len(), 3);
+}
+
+#[test]
+fn failure_delay_limits_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        "imap:\n  login_timeout_secs: 1\n  max_line_length: 1024\n",
+    );
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    let t = Instant::now();
+    send(&mut s, "a LOGIN alice wrong\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "a NO [AUTHENTICATIONFAILED] Authentication failed."
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    // An overlong line is refused and the session goes on.
+    send(&mut s, &format!("b {}\r\nc NOOP\r\n", "x".repeat(2000)));
+    assert!(read_line(&mut s).unwrap().starts_with("* BAD "));
+    assert_eq!(read_line(&mut s).unwrap(), "c OK NOOP completed");
+    // A literal length beyond 32 bits loses the framing: BYE and close.
+    send(&mut s, "d FETCH 1 {4294967296+}\r\n");
+    assert!(read_line(&mut s).unwrap().starts_with("* BYE "));
+    assert_eq!(read_line(&mut s), None);
+
+    // Before login the shorter timeout applies.
+    let mut idle = connect(server.addr("imap"));
+    read_line(&mut idle).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        read_line(&mut idle).unwrap(),
+        "* BYE Autologout; idle for too long"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(read_line(&mut idle), None);
+}
+
+fn offlineimap(server: &Server, dir: &Path) -> String {
+    let cfg = dir.join("offlineimaprc");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[general]\naccounts = test\nmetadata = {d}/oi-meta\n\n\
+             [Account test]\nlocalrepository = local\nremoterepository = remote\n\n\
+             [Repository local]\ntype = Maildir\nlocalfolders = {d}/oi\n\n\
+             [Repository remote]\ntype = IMAP\nremotehost = 127.0.0.1\nremoteport = {port}\n\
+             remoteuser = alice\nremotepass = secret\nssl = no\nstarttls = no\n",
+            d = dir.display(),
+            port = server.addr("imap").port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("offlineimap")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["-o", "-u", "basic"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("ERROR"),
+        "offlineimap failed:\n{text}\nserver:\n{}",
+        server.stderr()
+    );
+    text
+}
+
+#[test]
+fn offlineimap_syncs_both_ways() {
+    if !have("offlineimap") {
+        eprintln!("offlineimap missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let log = offlineimap(&server, dir.path());
+    let local = dir.path().join("oi");
+    assert_eq!(files(&local.join("INBOX")).len(), 3, "{log}");
+    assert!(local.join("Sent").is_dir(), "{log}");
+
+    // Delete one message locally and add one to Sent; both reach the server.
+    let victim = files(&local.join("INBOX"))[0].clone();
+    let path = ["cur", "new"]
+        .iter()
+        .map(|s| local.join("INBOX").join(s).join(&victim))
+        .find(|p| p.exists())
+        .unwrap();
+    std::fs::remove_file(path).unwrap();
+    drop_message(
+        &local.join("Sent"),
+        "1700000300.M1P1.local",
+        b"Subject: sent\n\ns\n",
+    );
+    let log = offlineimap(&server, dir.path());
+    let remote = maildir(dir.path());
+    assert_eq!(files(&remote).len(), 2, "{log}");
+    assert_eq!(files(&remote.join(".Sent")).len(), 1, "{log}");
+}
