@@ -132,16 +132,17 @@ impl Connection {
         }
     }
 
+    /// Read once into `buf`. Cancel-safe: `read_buf` only extends `buf` by the bytes it
+    /// actually read, so a read abandoned by `select!` (a timeout, shutdown, an IDLE wake-up)
+    /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
-        let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK, 0);
-        let n = self.stream.read(&mut self.buf[start..]).await;
-        self.buf.truncate(start + *n.as_ref().unwrap_or(&0));
-        n
+        self.buf.reserve(READ_CHUNK);
+        self.stream.read_buf(&mut self.buf).await
     }
 
     /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
-    /// Memory stays bounded by `max_len` plus one read, whatever the client sends.
+    /// Memory stays bounded by `max_len` plus one read, whatever the client sends. Cancel-safe:
+    /// bytes already read stay buffered for the next call.
     pub async fn read_line(&mut self, max_len: usize) -> io::Result<LineRead> {
         let mut scanned = 0;
         loop {
@@ -180,18 +181,13 @@ impl Connection {
     }
 
     /// Bytes as they arrive (buffered ones first), for protocols that frame input themselves;
-    /// empty at end of stream. At most one read's worth, so memory stays bounded.
-    /// Cancel-safe (unlike [`Connection::read_line`]): the IMAP driver races it against
-    /// mailbox notifications, so it reads into its own buffer and never leaves a half-filled
-    /// `buf` behind.
+    /// empty at end of stream. At most one read's worth, so memory stays bounded. Cancel-safe,
+    /// like every read here: the IMAP driver races it against mailbox notifications.
     pub async fn read_some(&mut self) -> io::Result<Vec<u8>> {
-        if !self.buf.is_empty() {
-            return Ok(std::mem::take(&mut self.buf));
+        if self.buf.is_empty() {
+            self.fill().await?;
         }
-        let mut chunk = vec![0u8; READ_CHUNK];
-        let n = self.stream.read(&mut chunk).await?;
-        chunk.truncate(n);
-        Ok(chunk)
+        Ok(std::mem::take(&mut self.buf))
     }
 
     /// Copy exactly `n` bytes (an IMAP literal) to `out`, buffered bytes first.
@@ -333,6 +329,28 @@ mod tests {
 
     fn line(s: &str) -> LineRead {
         LineRead::Line(s.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn cancelled_reads_lose_nothing_and_add_nothing() {
+        let (mut conn, mut client) = pair().await;
+        // A read abandoned while waiting (as a timeout or shutdown select does)...
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(20), conn.read_line(100)).await;
+        assert!(waited.is_err(), "nothing was sent yet");
+        // ... and one abandoned with half a line buffered.
+        client.write_all(b"A1 NO").await.unwrap();
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(50), conn.read_line(100)).await;
+        assert!(waited.is_err(), "the line is not complete yet");
+        client.write_all(b"OP\r\nA2 X\r\n").await.unwrap();
+        assert_eq!(
+            conn.read_line(100).await.unwrap(),
+            LineRead::Line(b"A1 NOOP".to_vec())
+        );
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(20), conn.read_some()).await;
+        assert_eq!(waited.unwrap().unwrap(), b"A2 X\r\n");
     }
 
     #[tokio::test]
