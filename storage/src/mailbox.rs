@@ -1001,6 +1001,13 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Write the index marked clean and make the object inert (the store closes mailboxes
+    /// nobody uses; a transient holder such as the watcher can then change nothing).
+    pub(crate) fn close(&self) {
+        self.flush_index(true);
+        self.lock().deleted = true;
+    }
+
     /// Mark the object dead after its directory was deleted or renamed away.
     pub(crate) fn mark_deleted(&self) {
         self.lock().deleted = true;

@@ -41,9 +41,17 @@ pub struct StoreConfig {
     pub special_use: Vec<SpecialMailbox>,
 }
 
+/// How long a mailbox nobody uses stays open: repeated logins (POP3 clients polling every
+/// minute) reuse it instead of reloading the index.
+pub const IDLE_CLOSE: Duration = Duration::from_secs(30);
+
+/// An open mailbox. The registry holds it strongly, so the last session letting go never
+/// drops it on some other thread: only [`Store::close_idle`] closes it, under the registry
+/// lock, after its final index write — a reopen can never read an index still being written.
 struct OpenEntry {
-    mailbox: Weak<Mailbox>,
+    mailbox: Arc<Mailbox>,
     watches: Vec<WatchDescriptor>,
+    last_used: Instant,
 }
 
 /// The process-wide storage: hands out the one shared [`Mailbox`] per directory.
@@ -134,10 +142,11 @@ impl Store {
     /// The shared object for the mailbox in `dir`, opening it if nobody has it open.
     fn open_dir(&self, name: MailboxName, dir: PathBuf) -> Result<Arc<Mailbox>> {
         let mut open = lock(&self.open);
-        if let Some(mb) = open.get(&dir).and_then(|e| e.mailbox.upgrade())
-            && !mb.is_deleted()
+        if let Some(e) = open.get_mut(&dir)
+            && !e.mailbox.is_deleted()
         {
-            return Ok(mb);
+            e.last_used = Instant::now();
+            return Ok(e.mailbox.clone());
         }
         let mb = Arc::new(Mailbox::open(name, dir.clone(), self.cfg.mailbox.clone())?);
         let watches = self
@@ -149,8 +158,9 @@ impl Store {
         if let Some(old) = open.insert(
             dir,
             OpenEntry {
-                mailbox: Arc::downgrade(&mb),
+                mailbox: mb.clone(),
                 watches,
+                last_used: Instant::now(),
             },
         ) && let Some(w) = &self.watcher
         {
@@ -172,9 +182,7 @@ impl Store {
         let gone: Vec<PathBuf> = open.keys().filter(|p| matches(p)).cloned().collect();
         for p in gone {
             if let Some(e) = open.remove(&p) {
-                if let Some(mb) = e.mailbox.upgrade() {
-                    mb.mark_deleted();
-                }
+                e.mailbox.mark_deleted();
                 if let Some(w) = &self.watcher {
                     w.remove(e.watches);
                 }
@@ -183,23 +191,29 @@ impl Store {
     }
 
     fn open_mailboxes(&self) -> Vec<Arc<Mailbox>> {
+        lock(&self.open)
+            .values()
+            .map(|e| e.mailbox.clone())
+            .collect()
+    }
+
+    /// Close mailboxes no session has used for `idle`: write their index marked clean and
+    /// forget them. Runs under the registry lock, so no open can interleave.
+    pub fn close_idle(&self, idle: Duration) {
         let mut open = lock(&self.open);
-        let mut dead = Vec::new();
-        let mut live = Vec::new();
-        for (p, e) in open.iter() {
-            match e.mailbox.upgrade() {
-                Some(mb) => live.push(mb),
-                None => dead.push(p.clone()),
+        let unused: Vec<PathBuf> = open
+            .iter()
+            .filter(|(_, e)| Arc::strong_count(&e.mailbox) == 1 && e.last_used.elapsed() >= idle)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in unused {
+            if let Some(e) = open.remove(&p) {
+                e.mailbox.close();
+                if let Some(w) = &self.watcher {
+                    w.remove(e.watches);
+                }
             }
         }
-        for p in dead {
-            if let Some(e) = open.remove(&p)
-                && let Some(w) = &self.watcher
-            {
-                w.remove(e.watches);
-            }
-        }
-        live
     }
 
     /// Write every open mailbox's index (at shutdown, with `closing`).
@@ -215,6 +229,7 @@ fn maintenance(store: Weak<Store>) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
         let Some(store) = store.upgrade() else { return };
+        store.close_idle(IDLE_CLOSE);
         let rescan = last_rescan.elapsed() >= store.cfg.rescan_interval;
         for mb in store.open_mailboxes() {
             if rescan && let Err(e) = mb.sync_now(false) {

@@ -746,3 +746,31 @@ fn damaged_uidlist_with_the_index_intact_keeps_every_uid() {
     }
     assert_eq!(deliver(&user, "INBOX", &msg(9)), 4);
 }
+
+#[test]
+fn recent_survives_closing_and_reopening_the_mailbox() {
+    // Reported race: the last session letting go while the next one opens could reload an
+    // index written before the \Recent boundary moved, making old mail \Recent again.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let user = store.user("rae").unwrap();
+    let mut expected_first = 1;
+    for round in 0..150 {
+        for i in 0..3 {
+            deliver(&user, "INBOX", &msg(i));
+        }
+        let mb = user.open(&name("INBOX")).unwrap();
+        assert_eq!(mb.claim_recent().unwrap(), expected_first, "round {round}");
+        expected_first = mb.snapshot().unwrap().next_uid;
+        drop(mb);
+        if round % 2 == 0 {
+            store.close_idle(Duration::ZERO);
+        }
+        let again = user.open(&name("INBOX")).unwrap();
+        assert_eq!(
+            again.claim_recent().unwrap(),
+            expected_first,
+            "round {round}: nothing is recent twice"
+        );
+    }
+}
