@@ -191,15 +191,15 @@ impl ImapSession {
             StoreKind::Remove => FlagOp::Remove,
         };
         let mailbox = std::sync::Arc::clone(view.mailbox());
-        let known = mailbox.keyword_names().len();
         let outcome = mailbox.store(&uids, fop, flags, &keywords, unchanged_since)?;
         view.apply_own(&outcome.changed);
         let mut responses = Vec::new();
         let names = mailbox.keyword_names();
-        if names.len() != known {
-            // A new keyword: the client learns it with FLAGS (RFC 3501 7.2.6).
-            responses.push(Data::Flags(crate::view::flag_list(&names)));
+        if view.take_new_keywords(names.len()) {
+            // A new keyword: the client learns it before the FETCH that shows it.
+            self.announce_flags(&names, false);
         }
+        let (view, _) = self.view_parts()?;
         if !op.silent {
             // Every named message gets its flags back, changed or not (RFC 3501 6.4.6).
             for &seq in &seqs {

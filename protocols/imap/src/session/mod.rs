@@ -524,6 +524,10 @@ impl ImapSession {
             return Ok(());
         }
         let names = view.mailbox().keyword_names();
+        // Another session's new keyword: FLAGS first, so no FETCH names an unknown flag.
+        let new_keywords = view
+            .take_new_keywords(names.len())
+            .then_some(view.read_only());
         let mut responses = Vec::new();
         for u in updates {
             match u {
@@ -556,6 +560,9 @@ impl ImapSession {
                     }
                 }
             }
+        }
+        if let Some(read_only) = new_keywords {
+            self.announce_flags(&names, read_only);
         }
         for r in responses {
             self.send(r);

@@ -257,6 +257,37 @@ fn another_sessions_changes_arrive_after_commands_that_allow_them() {
 }
 
 #[test]
+fn another_sessions_new_keyword_resends_flags_and_permanentflags() {
+    let fx = Fixture::new();
+    let mut a = fx.session(true);
+    let mut b = fx.session(true);
+    talk(&mut a, b"1 LOGIN alice secret\r\n2 SELECT INBOX\r\n");
+    talk(&mut b, b"1 LOGIN alice secret\r\n2 EXAMINE INBOX\r\n");
+    let out = talk(&mut a, b"3 STORE 1 +FLAGS.SILENT ($Urgent)\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent \\*)] Flags permitted\r\n\
+         3 OK STORE completed\r\n"
+    );
+    codec_parses(&out);
+    // The read-only session learns the keyword before the FETCH that uses it; its
+    // PERMANENTFLAGS stay empty.
+    let out = talk(&mut b, b"4 NOOP\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n\
+         * OK [PERMANENTFLAGS ()] Flags permitted\r\n\
+         * 1 FETCH (FLAGS ($Urgent) UID 1)\r\n\
+         4 OK NOOP completed\r\n"
+    );
+    codec_parses(&out);
+    // Told once: the next keyword use brings no new FLAGS.
+    let out = talk(&mut a, b"5 STORE 2 +FLAGS.SILENT ($Urgent)\r\n");
+    assert_eq!(String::from_utf8_lossy(&out), "5 OK STORE completed\r\n");
+}
+
+#[test]
 fn idle_reports_deliveries_and_ends_with_done() {
     let fx = Fixture::new();
     let mut s = fx.session(true);
