@@ -13,10 +13,6 @@ use roost_imap::session::{ImapContext, ImapSession, ImapSettings, LoginGate, Out
 use crate::conn::Connection;
 use crate::server::SessionContext;
 
-/// RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
-/// connections much sooner, so IDLE sends `* OK Still here` this often.
-const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
-
 /// The IMAP settings of a configuration.
 pub fn settings(config: &Config) -> ImapSettings {
     let i = &config.imap;
@@ -67,11 +63,17 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     }));
     let login_timeout = Duration::from_secs(config.imap.login_timeout_secs);
     let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
+    // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
+    // connections much sooner, so IDLE sends `* OK Still here` this often.
+    let keepalive = Duration::from_secs(config.imap.idle_keepalive_secs);
     let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
     let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
     conn.write_all(&greeting).await?;
     conn.flush().await?;
     let mut watch = None;
+    // Only client input restarts the inactivity timer: keepalives and IDLE updates do not,
+    // so a client that idles forever is still logged out.
+    let mut last_input = tokio::time::Instant::now();
     loop {
         let Some(s) = session.as_mut() else {
             return Ok(());
@@ -91,7 +93,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         let idling = s.is_idling();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
-            r = tokio::time::timeout(timeout, conn.read_some()) => match r {
+            r = tokio::time::timeout_at(last_input + timeout, conn.read_some()) => match r {
                 Err(_) => Wake::Timeout,
                 Ok(bytes) => Wake::Bytes(bytes?),
             },
@@ -99,7 +101,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Some(w) => w.changed().await,
                 None => std::future::pending().await,
             } } => Wake::Changed,
-            _ = tokio::time::sleep(IDLE_KEEPALIVE), if idling => Wake::Keepalive,
+            _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
         };
         let outputs = match wake {
             Wake::Shutdown => {
@@ -113,6 +115,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             Wake::Keepalive => vec![Output::Write(s.keepalive())],
             Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
             Wake::Bytes(bytes) => {
+                last_input = tokio::time::Instant::now();
                 let mut moved = session.take();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
