@@ -536,8 +536,17 @@ fn idle_keepalive_follows_the_configured_interval() {
     send(&mut s, "i IDLE\r\n");
     assert_eq!(read_line(&mut s).unwrap(), "+ idling");
     let t = Instant::now();
-    assert_eq!(read_line(&mut s).unwrap(), "* OK Still here");
-    assert_eq!(read_line(&mut s).unwrap(), "* OK Still here");
+    // Only keepalives may come: nothing else changes the mailbox.
+    for _ in 0..2 {
+        let l = read_line(&mut s);
+        assert_eq!(
+            l.as_deref(),
+            Some("* OK Still here"),
+            "after {:?}; server log:\n{}",
+            t.elapsed(),
+            server.stderr()
+        );
+    }
     let took = t.elapsed();
     // Two keepalives one second apart: not sooner, and far from the 2-minute default.
     assert!(
@@ -729,4 +738,66 @@ fn neomutt_saves_deletes_and_syncs_over_imaps() {
     until(&mut s, "a OK");
     assert_eq!(until(&mut s, "b OK")[0], "* STATUS INBOX (MESSAGES 1)");
     assert_eq!(until(&mut s, "c OK")[0], "* STATUS Archive (MESSAGES 1)");
+}
+
+#[test]
+fn fetch_of_a_50_mb_body_streams_with_flat_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stored with bare LF, as an MTA writes it: the server must add the CRs on the fly.
+    const LINE: &[u8] =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\n";
+    const LINES: usize = 50 * 1024 * 1024 / LINE.len();
+    let mut big = b"Subject: big\n\n".to_vec();
+    for _ in 0..LINES {
+        big.extend_from_slice(LINE);
+    }
+    drop_message(&maildir(dir.path()), "1700000009.M1P1.mta", &big);
+    let want_len = big.len() + 2 + LINES;
+    drop(big);
+    let server = start(dir.path(), "");
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(&mut s, "a LOGIN alice secret\r\nb SELECT INBOX\r\n");
+    until(&mut s, "a OK");
+    until(&mut s, "b OK");
+    // The size is known (and cached) before the body is asked for.
+    send(&mut s, "c FETCH 4 RFC822.SIZE\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        format!("* 4 FETCH (RFC822.SIZE {want_len})")
+    );
+    until(&mut s, "c OK");
+    let before = vm_rss_kib(server.pid());
+    send(&mut s, "d FETCH 4 (UID BODY.PEEK[] FLAGS)\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        format!("* 4 FETCH (UID 4 BODY[] {{{want_len}}}")
+    );
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut got, mut prev, mut lines, mut peak) = (0usize, 0u8, 0usize, before);
+    while got < want_len {
+        let n = s.read(&mut buf[..(want_len - got).min(64 * 1024)]).unwrap();
+        assert!(n > 0, "EOF after {got} of {want_len} bytes");
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                assert_eq!(prev, b'\r', "bare LF at byte {got}");
+                lines += 1;
+            }
+            prev = b;
+        }
+        if got / (4 << 20) != (got + n) / (4 << 20) {
+            peak = peak.max(vm_rss_kib(server.pid()));
+        }
+        got += n;
+    }
+    assert_eq!(lines, LINES + 2);
+    assert_eq!(read_line(&mut s).unwrap(), " FLAGS (\\Recent))");
+    assert_eq!(read_line(&mut s).unwrap(), "d OK FETCH completed");
+    peak = peak.max(vm_rss_kib(server.pid()));
+    // The message never sits in memory: far below its 50 MB (or the 100 MB+ that building
+    // the CRLF copy costs).
+    assert!(
+        peak < before + 8 * 1024,
+        "RSS grew from {before} to {peak} KiB"
+    );
 }
