@@ -8,14 +8,13 @@ use std::time::Duration;
 use roost_config::Config;
 use roost_imap::command::ParserLimits;
 use roost_imap::framing::FramingLimits;
-use roost_imap::session::{ImapContext, ImapSession, ImapSettings, LoginGate, Output};
+use roost_imap::session::{
+    BodyFile, BodyStream, ImapContext, ImapSession, ImapSettings, LoginGate, Output,
+};
+use tokio::io::AsyncReadExt as _;
 
 use crate::conn::Connection;
 use crate::server::SessionContext;
-
-/// RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
-/// connections much sooner, so IDLE sends `* OK Still here` this often.
-const IDLE_KEEPALIVE: Duration = Duration::from_secs(120);
 
 /// The IMAP settings of a configuration.
 pub fn settings(config: &Config) -> ImapSettings {
@@ -32,6 +31,7 @@ pub fn settings(config: &Config) -> ImapSettings {
             max_items: i.max_set_items,
         },
         max_append_size: config.limits.max_message_size,
+        stream_body_from: defaults.stream_body_from,
     }
 }
 
@@ -67,11 +67,17 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     }));
     let login_timeout = Duration::from_secs(config.imap.login_timeout_secs);
     let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
+    // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
+    // connections much sooner, so IDLE sends `* OK Still here` this often.
+    let keepalive = Duration::from_secs(config.imap.idle_keepalive_secs);
     let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
     let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
     conn.write_all(&greeting).await?;
     conn.flush().await?;
     let mut watch = None;
+    // Only client input restarts the inactivity timer: keepalives and IDLE updates do not,
+    // so a client that idles forever is still logged out.
+    let mut last_input = tokio::time::Instant::now();
     loop {
         let Some(s) = session.as_mut() else {
             return Ok(());
@@ -91,7 +97,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         let idling = s.is_idling();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
-            r = tokio::time::timeout(timeout, conn.read_some()) => match r {
+            r = tokio::time::timeout_at(last_input + timeout, conn.read_some()) => match r {
                 Err(_) => Wake::Timeout,
                 Ok(bytes) => Wake::Bytes(bytes?),
             },
@@ -99,7 +105,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Some(w) => w.changed().await,
                 None => std::future::pending().await,
             } } => Wake::Changed,
-            _ = tokio::time::sleep(IDLE_KEEPALIVE), if idling => Wake::Keepalive,
+            _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
         };
         let outputs = match wake {
             Wake::Shutdown => {
@@ -113,6 +119,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             Wake::Keepalive => vec![Output::Write(s.keepalive())],
             Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
             Wake::Bytes(bytes) => {
+                last_input = tokio::time::Instant::now();
                 let mut moved = session.take();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
@@ -149,6 +156,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                         s.tls_started(policy.allows(true, loopback));
                     }
                 }
+                Output::Stream(body) => stream_body(&mut conn, body).await?,
                 Output::Close => {
                     conn.flush().await?;
                     let _ = conn.shutdown().await;
@@ -158,6 +166,31 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         }
         conn.flush().await?;
     }
+}
+
+/// Read size when streaming a message body: few syscalls, bounded memory.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Copies a message file into the literal the session announced, chunk by chunk.
+async fn stream_body(conn: &mut Connection, body: BodyFile) -> io::Result<()> {
+    let mut file = tokio::fs::File::from_std(body.file);
+    let mut conv = BodyStream::new(body.len);
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    let mut out = Vec::with_capacity(STREAM_CHUNK + STREAM_CHUNK / 8);
+    while conv.left() > 0 {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        conv.feed(&buf[..n], &mut out);
+        conn.write_all(&out).await?;
+        out.clear();
+    }
+    if conv.finish(&mut out) {
+        // The file changed under its recorded size; the padding keeps the framing.
+        tracing::warn!("message file shorter than its recorded size; literal padded");
+    }
+    conn.write_all(&out).await
 }
 
 async fn goodbye(conn: &mut Connection, bye: &[u8]) -> io::Result<()> {

@@ -526,3 +526,278 @@ fn offlineimap_syncs_both_ways() {
     assert_eq!(files(&remote).len(), 2, "{log}");
     assert_eq!(files(&remote.join(".Sent")).len(), 1, "{log}");
 }
+
+#[test]
+fn idle_keepalive_follows_the_configured_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "imap:\n  idle_keepalive_secs: 1\n");
+    let mut s = connect(server.addr("imap"));
+    login_select(&mut s);
+    send(&mut s, "i IDLE\r\n");
+    assert_eq!(read_line(&mut s).unwrap(), "+ idling");
+    let t = Instant::now();
+    // Only keepalives may come: nothing else changes the mailbox.
+    for _ in 0..2 {
+        let l = read_line(&mut s);
+        assert_eq!(
+            l.as_deref(),
+            Some("* OK Still here"),
+            "after {:?}; server log:\n{}",
+            t.elapsed(),
+            server.stderr()
+        );
+    }
+    let took = t.elapsed();
+    // Two keepalives one second apart: not sooner, and far from the 2-minute default.
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    send(&mut s, "DONE\r\n");
+    assert_eq!(read_line(&mut s).unwrap(), "i OK IDLE terminated");
+}
+
+#[test]
+fn unreadable_users_file_is_unavailable_and_too_many_connections_is_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = maildir(dir.path());
+    drop_message(&md, "1700000001.M1P1.mta", M1);
+    let yaml = config_yaml(&dir.path().join("data"))
+        .replace("limits:\n", "limits:\n  max_connections_per_user_ip: 2\n");
+    let server = Server::start_with_users(dir.path(), yaml, USERS, 4);
+
+    // Two sessions are allowed; the third login from the same address is refused with
+    // [LIMIT], and the connection stays usable.
+    let mut first = connect(server.addr("imap"));
+    read_line(&mut first).unwrap();
+    send(&mut first, "a LOGIN alice secret\r\n");
+    assert!(until(&mut first, "a ").last().unwrap().starts_with("a OK"));
+    let mut second = connect(server.addr("imap"));
+    read_line(&mut second).unwrap();
+    send(&mut second, "a LOGIN alice secret\r\n");
+    assert!(until(&mut second, "a ").last().unwrap().starts_with("a OK"));
+    let mut third = connect(server.addr("imap"));
+    read_line(&mut third).unwrap();
+    send(&mut third, "a LOGIN alice secret\r\nb NOOP\r\n");
+    assert_eq!(
+        read_line(&mut third).unwrap(),
+        "a NO [LIMIT] Too many connections for this user from this address."
+    );
+    assert_eq!(read_line(&mut third).unwrap(), "b OK NOOP completed");
+    // Once one session ends, a new login gets its place.
+    send(&mut first, "z LOGOUT\r\n");
+    until(&mut first, "z OK");
+    assert_eq!(read_line(&mut first), None);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        send(&mut third, "c LOGIN alice secret\r\n");
+        let l = until(&mut third, "c ").pop().unwrap();
+        if l.starts_with("c OK") {
+            break;
+        }
+        assert!(l.starts_with("c NO [LIMIT]"), "{l}");
+        assert!(Instant::now() < deadline, "the slot was never freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A users file that cannot be read is a temporary failure, not a wrong password.
+    let users = dir.path().join("data/users");
+    std::fs::remove_file(&users).unwrap();
+    std::fs::create_dir(&users).unwrap();
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(&mut s, "a LOGIN alice secret\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "a NO [UNAVAILABLE] Authentication is temporarily unavailable."
+    );
+    send(&mut s, "b AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "b NO [UNAVAILABLE] Authentication is temporarily unavailable."
+    );
+}
+
+#[test]
+fn curl_appends_over_imap_and_imaps() {
+    if !have("curl") {
+        eprintln!("curl missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let cafile = server.dir.join("data/tls/cert.pem");
+    for (i, proto) in ["imap", "imaps"].into_iter().enumerate() {
+        let port = server.addr(proto).port();
+        let msg = format!("From: curl@example.org\r\nSubject: via {proto}\r\n\r\nbody {i}\r\n");
+        let file = dir.path().join(format!("upload-{proto}.eml"));
+        std::fs::write(&file, &msg).unwrap();
+        let out = Command::new("curl")
+            .args(["-s", "-S", "--max-time", "20", "-u", "alice:secret"])
+            .arg("--cacert")
+            .arg(&cafile)
+            .arg("--connect-to")
+            .arg(format!("localhost:{port}:127.0.0.1:{port}"))
+            .arg("-T")
+            .arg(&file)
+            .arg(format!("{proto}://localhost:{port}/Archive"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl -T over {proto}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            server.stderr()
+        );
+        // Fetched back byte for byte by its UID (the i-th message in Archive).
+        let uid = i + 1;
+        let back = Command::new("curl")
+            .args(["-s", "-S", "--max-time", "20", "-u", "alice:secret"])
+            .arg("--cacert")
+            .arg(&cafile)
+            .arg("--connect-to")
+            .arg(format!("localhost:{port}:127.0.0.1:{port}"))
+            .arg(format!("{proto}://localhost:{port}/Archive;UID={uid}"))
+            .output()
+            .unwrap();
+        assert!(back.status.success(), "{back:?}");
+        assert_eq!(String::from_utf8_lossy(&back.stdout), msg);
+    }
+    assert_eq!(files(&maildir(dir.path()).join(".Archive")).len(), 2);
+}
+
+/// The subjects of the messages in one Maildir folder, sorted.
+fn subjects(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in rd {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let subject = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or("")
+                .to_string();
+            out.push(subject);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn neomutt_saves_deletes_and_syncs_over_imaps() {
+    if !have("neomutt") || !have("tmux") || !have("python3") {
+        eprintln!("neomutt, tmux or python3 missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_neomutt.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(server.addr("imaps").port().to_string())
+        .args(["alice", "secret"])
+        .arg(server.dir.join("data/tls/cert.pem"))
+        .arg(dir.path().join("neomutt"))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "done"),
+        "neomutt run failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    // neomutt's own view after the sync: one message left, the third.
+    let screen: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("screen-after-sync "))
+        .collect();
+    eprintln!("{}", screen.join("\n"));
+    assert!(screen.iter().any(|l| l.contains("three")), "{stdout}");
+    assert!(
+        !screen
+            .iter()
+            .any(|l| l.contains(" one") || l.contains(" two")),
+        "{stdout}"
+    );
+    // On disk: the saved message moved to Archive, the deleted one is gone, one stays.
+    let md = maildir(dir.path());
+    assert_eq!(subjects(&md), ["three"], "{stdout}");
+    assert_eq!(subjects(&md.join(".Archive")), ["one"], "{stdout}");
+    // And a fresh IMAP session agrees.
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(
+        &mut s,
+        "a LOGIN alice secret\r\nb STATUS INBOX (MESSAGES)\r\nc STATUS Archive (MESSAGES)\r\n",
+    );
+    until(&mut s, "a OK");
+    assert_eq!(until(&mut s, "b OK")[0], "* STATUS INBOX (MESSAGES 1)");
+    assert_eq!(until(&mut s, "c OK")[0], "* STATUS Archive (MESSAGES 1)");
+}
+
+#[test]
+fn fetch_of_a_50_mb_body_streams_with_flat_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // Stored with bare LF, as an MTA writes it: the server must add the CRs on the fly.
+    const LINE: &[u8] =
+        b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\n";
+    const LINES: usize = 50 * 1024 * 1024 / LINE.len();
+    let mut big = b"Subject: big\n\n".to_vec();
+    for _ in 0..LINES {
+        big.extend_from_slice(LINE);
+    }
+    drop_message(&maildir(dir.path()), "1700000009.M1P1.mta", &big);
+    let want_len = big.len() + 2 + LINES;
+    drop(big);
+    let server = start(dir.path(), "");
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(&mut s, "a LOGIN alice secret\r\nb SELECT INBOX\r\n");
+    until(&mut s, "a OK");
+    until(&mut s, "b OK");
+    // The size is known (and cached) before the body is asked for.
+    send(&mut s, "c FETCH 4 RFC822.SIZE\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        format!("* 4 FETCH (RFC822.SIZE {want_len})")
+    );
+    until(&mut s, "c OK");
+    let before = vm_rss_kib(server.pid());
+    send(&mut s, "d FETCH 4 (UID BODY.PEEK[] FLAGS)\r\n");
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        format!("* 4 FETCH (UID 4 BODY[] {{{want_len}}}")
+    );
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut got, mut prev, mut lines, mut peak) = (0usize, 0u8, 0usize, before);
+    while got < want_len {
+        let n = s.read(&mut buf[..(want_len - got).min(64 * 1024)]).unwrap();
+        assert!(n > 0, "EOF after {got} of {want_len} bytes");
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                assert_eq!(prev, b'\r', "bare LF at byte {got}");
+                lines += 1;
+            }
+            prev = b;
+        }
+        if got / (4 << 20) != (got + n) / (4 << 20) {
+            peak = peak.max(vm_rss_kib(server.pid()));
+        }
+        got += n;
+    }
+    assert_eq!(lines, LINES + 2);
+    assert_eq!(read_line(&mut s).unwrap(), " FLAGS (\\Recent))");
+    assert_eq!(read_line(&mut s).unwrap(), "d OK FETCH completed");
+    peak = peak.max(vm_rss_kib(server.pid()));
+    // The message never sits in memory: far below its 50 MB (or the 100 MB+ that building
+    // the CRLF copy costs).
+    assert!(
+        peak < before + 8 * 1024,
+        "RSS grew from {before} to {peak} KiB"
+    );
+}

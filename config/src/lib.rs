@@ -259,6 +259,8 @@ pub struct Imap {
     pub max_nesting_depth: usize,
     /// Most items in one sequence set, search program or list.
     pub max_set_items: usize,
+    /// Seconds between `* OK Still here` lines during IDLE.
+    pub idle_keepalive_secs: u64,
 }
 
 impl Default for Imap {
@@ -274,6 +276,9 @@ impl Default for Imap {
             max_nesting_depth: 32,
             // Bounds the memory one command can cost while allowing long UID sets.
             max_set_items: 100_000,
+            // RFC 2177 lets clients idle for 29 minutes, but NAT gateways drop quiet TCP
+            // connections after a few minutes; 2 minutes keeps them alive cheaply.
+            idle_keepalive_secs: 120,
         }
     }
 }

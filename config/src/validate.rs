@@ -119,6 +119,12 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "too short (RFC 9051 asks for 1800 seconds after login)".to_string(),
         ));
     }
+    if config.imap.idle_keepalive_secs == 0 {
+        return Err(invalid(
+            "imap.idle_keepalive_secs",
+            "must be at least 1 second".to_string(),
+        ));
+    }
     if !(1024..=16 * 1024 * 1024).contains(&config.imap.max_line_length) {
         return Err(invalid(
             "imap.max_line_length",
@@ -345,6 +351,10 @@ mod tests {
     fn imap_values_are_checked() {
         for (yaml, key) in [
             ("imap:\n  idle_timeout_secs: 10\n", "imap.idle_timeout_secs"),
+            (
+                "imap:\n  idle_keepalive_secs: 0\n",
+                "imap.idle_keepalive_secs",
+            ),
             (
                 "imap:\n  login_timeout_secs: 0\n",
                 "imap.login_timeout_secs",

@@ -37,6 +37,8 @@ pub struct View {
     recent_from: u32,
     uid_validity: u32,
     uid_next: u32,
+    /// How many keyword names the client was given in FLAGS (names are only ever added).
+    keywords_told: usize,
 }
 
 impl View {
@@ -49,6 +51,7 @@ impl View {
             mailbox.claim_recent()?
         };
         let snap = mailbox.snapshot()?;
+        let keywords_told = mailbox.keyword_names().len();
         let recent_from = if read_only {
             // EXAMINE shows what is recent without taking it from other sessions.
             snap.first_recent_uid
@@ -64,11 +67,13 @@ impl View {
             recent_from,
             uid_validity: snap.uid_validity,
             uid_next: snap.next_uid,
+            keywords_told,
         })
     }
 
     /// A view over known messages, for tests of the update logic.
     pub fn from_parts(mailbox: Arc<Mailbox>, messages: Vec<MessageInfo>, modseq: u64) -> View {
+        let keywords_told = mailbox.keyword_names().len();
         View {
             mailbox,
             read_only: false,
@@ -78,12 +83,21 @@ impl View {
             recent_from: u32::MAX,
             uid_validity: 1,
             uid_next: 1,
+            keywords_told,
         }
     }
 
     /// The shared mailbox.
     pub fn mailbox(&self) -> &Arc<Mailbox> {
         &self.mailbox
+    }
+
+    /// Whether the mailbox now has keywords (`count` names) the client was not given in
+    /// FLAGS yet; they count as given from now on.
+    pub fn take_new_keywords(&mut self, count: usize) -> bool {
+        let new = count > self.keywords_told;
+        self.keywords_told = self.keywords_told.max(count);
+        new
     }
 
     /// Opened with EXAMINE.

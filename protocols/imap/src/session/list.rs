@@ -96,25 +96,37 @@ impl ImapSession {
             .map(|p| self.full_pattern(reference, p))
             .collect();
         let tree = self.tree()?;
+        // The selection criteria (RFC 5258 section 3): subscribed and/or special-use; plain
+        // LIST lists only mailboxes that exist or have children that do.
+        let meets = |n: &Node| {
+            (if only_subscribed {
+                n.subscribed
+            } else {
+                n.listed
+            }) && (!only_special || n.special.is_some())
+        };
+        // CHILDINFO can only name SUBSCRIBED (the one criterion with an extended item here).
+        let childinfo = recursive && only_subscribed && !only_special;
         let mut entries = Vec::new();
         for (name, node) in &tree {
             if !full.iter().any(|p| wildcard_match(p, name)) {
                 continue;
             }
-            let prefix = format!("{name}.");
-            let child_matches = recursive
-                && only_subscribed
-                && tree
-                    .range(prefix.clone()..)
+            let (child_meets, child_unlisted) = if childinfo {
+                let prefix = format!("{name}.");
+                tree.range(prefix.clone()..)
                     .take_while(|(k, _)| k.starts_with(&prefix))
-                    .any(|(_, n)| n.subscribed);
-            if only_subscribed && !node.subscribed && !child_matches {
-                continue;
-            }
-            if !only_subscribed && !node.listed {
-                continue;
-            }
-            if only_special && node.special.is_none() {
+                    .filter(|(_, n)| meets(n))
+                    .fold((false, false), |(_, unlisted), (k, _)| {
+                        (true, unlisted || !full.iter().any(|p| wildcard_match(p, k)))
+                    })
+            } else {
+                (false, false)
+            };
+            // A parent that does not meet the criteria itself is returned only for a
+            // matching descendant the patterns leave out: "servers SHOULD suppress redundant
+            // LIST responses" (RFC 5258 section 3, rule 2; example 9 leaves out baz2).
+            if !meets(node) && !child_unlisted {
                 continue;
             }
             let mut attrs = Vec::new();
@@ -136,7 +148,8 @@ impl ImapSession {
             if let Some(attr) = node.special.as_deref().and_then(special_attr) {
                 attrs.push(attr);
             }
-            let extended = if child_matches && !node.subscribed {
+            // Whether or not the mailbox itself matches (RFC 9051 6.3.9.1 table).
+            let extended = if child_meets {
                 vec![ListExtended::ChildInfoSubscribed]
             } else {
                 Vec::new()

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use roost_storage::{FlagOp, Flags, StorageError};
 
-use super::{CmdError, CmdResult, Done, ImapSession, ok};
+use super::{BodyFile, CmdError, CmdResult, Done, ImapSession, Output, ok};
 use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
 use crate::response::{Code, Data, ESearch, FetchItem};
 use crate::search::{SearchEnv, search};
@@ -86,6 +86,17 @@ impl ImapSession {
         Ok((view, saved))
     }
 
+    /// Queues FETCH output: the parts split by streamed bodies, then the rest.
+    fn emit(&mut self, parts: Vec<Output>, rest: Vec<u8>) {
+        for p in parts {
+            match p {
+                Output::Write(bytes) => self.write(bytes),
+                other => self.out.push(other),
+            }
+        }
+        self.write(rest);
+    }
+
     fn check_set(&mut self, set: &SeqSet, uid: bool) -> Result<(), CmdError> {
         let (view, _) = self.view_parts()?;
         if !uid && view.seq_out_of_range(set) {
@@ -102,6 +113,7 @@ impl ImapSession {
             attrs.insert(0, FetchAttribute::Uid);
         }
         let seen = sets_seen(&attrs);
+        let stream_from = self.ctx.settings.stream_body_from;
         let (view, saved) = self.view_parts()?;
         let seqs = view.resolve(set, uid, saved.as_deref());
         let mailbox = std::sync::Arc::clone(view.mailbox());
@@ -121,6 +133,8 @@ impl ImapSession {
             }
         }
         let names = mailbox.keyword_names();
+        // Streamed bodies split the output: what comes before each, then the file.
+        let mut parts: Vec<Output> = Vec::new();
         for &seq in &seqs {
             let Some(info) = view.messages().get(seq as usize - 1).cloned() else {
                 continue;
@@ -140,16 +154,64 @@ impl ImapSession {
                 // The implicit \Seen must be reported (RFC 3501 6.4.5).
                 these.push(FetchAttribute::Flags);
             }
-            match fetch_message(&env, seq, &info, &these) {
-                Ok(bytes) => out.extend_from_slice(&bytes),
+            let stream = match super::stream::streamable(&these) {
+                Some(i) => {
+                    let size = match info.vsize {
+                        Some(v) => Some(v),
+                        None => mailbox.vsizes(&[info.uid])?.first().copied().flatten(),
+                    };
+                    size.filter(|&v| v >= stream_from).map(|v| (i, v))
+                }
+                None => None,
+            };
+            let Some((i, len)) = stream else {
+                match fetch_message(&env, seq, &info, &these) {
+                    Ok(bytes) => out.extend_from_slice(&bytes),
+                    Err(FetchError::Expunged) => expunged = true,
+                    Err(e) => {
+                        self.emit(parts, out);
+                        return Err(e.into());
+                    }
+                }
+                continue;
+            };
+            // The items before and after the body rendered as usual, spliced around a
+            // literal whose data the driver copies from the file: same bytes, same order.
+            let rendered = mailbox
+                .open_message(info.uid)
+                .map_err(FetchError::from)
+                .and_then(|f| {
+                    let file = f.ok_or(FetchError::Expunged)?.0;
+                    let before = fetch_message(&env, seq, &info, &these[..i])?;
+                    let after = fetch_message(&env, seq, &info, &these[i + 1..])?;
+                    Ok((file, before, after))
+                });
+            match rendered {
+                Ok((file, before, after)) => {
+                    let prefix = format!("* {seq} FETCH (");
+                    let head = before.strip_suffix(b")\r\n").unwrap_or(&before);
+                    let tail = after.strip_prefix(prefix.as_bytes()).unwrap_or(&after);
+                    out.extend_from_slice(head);
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    let name = super::stream::item_name(&these[i]);
+                    out.extend_from_slice(format!("{name} {{{len}}}\r\n").as_bytes());
+                    parts.push(Output::Write(std::mem::take(&mut out)));
+                    parts.push(Output::Stream(BodyFile { file, len }));
+                    if i + 1 < these.len() {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(tail);
+                }
                 Err(FetchError::Expunged) => expunged = true,
                 Err(e) => {
-                    self.write(out);
+                    self.emit(parts, out);
                     return Err(e.into());
                 }
             }
         }
-        self.write(out);
+        self.emit(parts, out);
         self.report_updates(uid)?;
         if expunged {
             return Err(CmdError::Fetch(FetchError::Expunged));
@@ -191,15 +253,15 @@ impl ImapSession {
             StoreKind::Remove => FlagOp::Remove,
         };
         let mailbox = std::sync::Arc::clone(view.mailbox());
-        let known = mailbox.keyword_names().len();
         let outcome = mailbox.store(&uids, fop, flags, &keywords, unchanged_since)?;
         view.apply_own(&outcome.changed);
         let mut responses = Vec::new();
         let names = mailbox.keyword_names();
-        if names.len() != known {
-            // A new keyword: the client learns it with FLAGS (RFC 3501 7.2.6).
-            responses.push(Data::Flags(crate::view::flag_list(&names)));
+        if view.take_new_keywords(names.len()) {
+            // A new keyword: the client learns it before the FETCH that shows it.
+            self.announce_flags(&names, false);
         }
+        let (view, _) = self.view_parts()?;
         if !op.silent {
             // Every named message gets its flags back, changed or not (RFC 3501 6.4.6).
             for &seq in &seqs {

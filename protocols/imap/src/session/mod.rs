@@ -28,8 +28,10 @@ mod list;
 mod mailboxes;
 mod messages;
 mod select;
+mod stream;
 
 pub use error::CmdError;
+pub use stream::{BodyFile, BodyStream};
 
 /// Decides whether a user may log in (the per user+IP connection limit); the guard is held
 /// for the session's lifetime. `None` refuses the login.
@@ -44,6 +46,9 @@ pub struct ImapSettings {
     pub parser: ParserLimits,
     /// Largest APPEND message (`NO [TOOBIG]` above it).
     pub max_append_size: u64,
+    /// Whole-message FETCH bodies of at least this many octets are streamed from the file
+    /// ([`Output::Stream`]) instead of built in memory.
+    pub stream_body_from: u64,
 }
 
 impl Default for ImapSettings {
@@ -57,6 +62,9 @@ impl Default for ImapSettings {
             },
             parser: ParserLimits::default(),
             max_append_size: 50 * 1024 * 1024,
+            // Below this one buffered write is cheaper than a file copy; above it a
+            // message would cost its size in memory per FETCH.
+            stream_body_from: 1024 * 1024,
         }
     }
 }
@@ -89,6 +97,9 @@ pub enum Output {
     /// Start the TLS handshake now (after the writes before it), then call
     /// [`ImapSession::tls_started`]. Input pipelined after STARTTLS was already dropped.
     StartTls,
+    /// Copy this message file into the literal whose header was just written, converted
+    /// by [`BodyStream`] (after the writes before it, before the ones after it).
+    Stream(BodyFile),
     /// An authentication failed: wait the failure delay before the next write.
     AuthFailed,
     /// Close the connection after the writes before it.
@@ -524,6 +535,10 @@ impl ImapSession {
             return Ok(());
         }
         let names = view.mailbox().keyword_names();
+        // Another session's new keyword: FLAGS first, so no FETCH names an unknown flag.
+        let new_keywords = view
+            .take_new_keywords(names.len())
+            .then_some(view.read_only());
         let mut responses = Vec::new();
         for u in updates {
             match u {
@@ -556,6 +571,9 @@ impl ImapSession {
                     }
                 }
             }
+        }
+        if let Some(read_only) = new_keywords {
+            self.announce_flags(&names, read_only);
         }
         for r in responses {
             self.send(r);

@@ -10,6 +10,21 @@ use crate::types::{FlagPerm, Mailbox, SeqSet, Tag};
 use crate::view::{View, flag_list};
 
 impl ImapSession {
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]` (empty when read-only): at SELECT, and again
+    /// whenever a new keyword appears, since both lists name the keywords (RFC 3501 7.1, 7.2.6).
+    pub(crate) fn announce_flags(&mut self, names: &[Option<String>], read_only: bool) {
+        let flags = flag_list(names);
+        self.data(Data::Flags(flags.clone()));
+        let perm = if read_only {
+            Vec::new()
+        } else {
+            let mut p: Vec<FlagPerm> = flags.into_iter().map(FlagPerm::Flag).collect();
+            p.push(FlagPerm::Wildcard);
+            p
+        };
+        self.untagged_ok(Some(Code::PermanentFlags(perm)), "Flags permitted");
+    }
+
     pub(super) fn select(&mut self, mailbox: Mailbox, read_only: bool) -> CmdResult {
         let had = self.user()?.selected.take().is_some();
         if had {
@@ -21,16 +36,7 @@ impl ImapSession {
         let mb = self.user()?.store.open(&name)?;
         let view = View::open(mb, read_only)?;
         let names = view.mailbox().keyword_names();
-        let flags = flag_list(&names);
-        self.data(Data::Flags(flags.clone()));
-        let perm = if read_only {
-            Vec::new()
-        } else {
-            let mut p: Vec<FlagPerm> = flags.into_iter().map(FlagPerm::Flag).collect();
-            p.push(FlagPerm::Wildcard);
-            p
-        };
-        self.untagged_ok(Some(Code::PermanentFlags(perm)), "Flags permitted");
+        self.announce_flags(&names, read_only);
         self.data(Data::Exists(view.messages().len() as u32));
         if !self.rev2 {
             self.data(Data::Recent(view.recent_count()));

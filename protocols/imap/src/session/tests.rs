@@ -68,6 +68,11 @@ impl Fixture {
     }
 
     fn session(&self, cleartext: bool) -> ImapSession {
+        self.session_streaming_from(cleartext, u64::MAX)
+    }
+
+    /// A session that streams whole-message bodies of at least `stream_from` octets.
+    fn session_streaming_from(&self, cleartext: bool, stream_from: u64) -> ImapSession {
         ImapSession::new(ImapContext {
             is_tls: false,
             starttls_available: true,
@@ -76,6 +81,7 @@ impl Fixture {
             auth: Arc::clone(&self.auth),
             settings: Arc::new(ImapSettings {
                 max_append_size: 1000,
+                stream_body_from: stream_from,
                 ..ImapSettings::default()
             }),
             peer: "192.0.2.1:1234".into(),
@@ -91,6 +97,21 @@ fn execute(session: &mut ImapSession, outputs: Vec<Output>, out: &mut Vec<u8>) -
             Output::Write(bytes) => out.extend_from_slice(&bytes),
             Output::StartTls => session.tls_started(true),
             Output::AuthFailed => {}
+            Output::Stream(body) => {
+                // As the driver does: the file through the converter, in small chunks.
+                use std::io::Read as _;
+                let mut file = body.file;
+                let mut conv = super::BodyStream::new(body.len);
+                let mut buf = [0u8; 7];
+                loop {
+                    let n = file.read(&mut buf).expect("read message file");
+                    if n == 0 {
+                        break;
+                    }
+                    conv.feed(&buf[..n], out);
+                }
+                assert!(!conv.finish(out), "the file was shorter than announced");
+            }
             Output::Close => return false,
         }
     }
@@ -202,11 +223,27 @@ fn transcripts_in_every_chunk_size() {
         let cleartext = !text.starts_with("# cleartext: refused");
         let (client, want) = parse_transcript(&text);
         let mut parsed = false;
-        for chunk in [client.len(), 1, 2, 3, 5, 7, 13, 64] {
+        // The last two runs stream every whole-message body from its file: same bytes.
+        for (chunk, stream_from) in [
+            (client.len(), u64::MAX),
+            (1, u64::MAX),
+            (2, u64::MAX),
+            (3, u64::MAX),
+            (5, u64::MAX),
+            (7, u64::MAX),
+            (13, u64::MAX),
+            (64, u64::MAX),
+            (client.len(), 0),
+            (3, 0),
+        ] {
             let fx = Fixture::new();
-            let mut session = fx.session(cleartext);
+            let mut session = fx.session_streaming_from(cleartext, stream_from);
             let got = run(&mut session, &client, chunk);
-            check(&format!("{name} (chunk {chunk})"), &want, &got);
+            check(
+                &format!("{name} (chunk {chunk}, streaming from {stream_from})"),
+                &want,
+                &got,
+            );
             if !parsed {
                 codec_parses(&got);
                 parsed = true;
@@ -254,6 +291,62 @@ fn another_sessions_changes_arrive_after_commands_that_allow_them() {
         "* 1 FETCH (FLAGS (\\Flagged \\Recent) UID 1)\r\n8 OK NOOP completed\r\n"
     );
     codec_parses(&out);
+}
+
+#[test]
+fn another_sessions_new_keyword_resends_flags_and_permanentflags() {
+    let fx = Fixture::new();
+    let mut a = fx.session(true);
+    let mut b = fx.session(true);
+    talk(&mut a, b"1 LOGIN alice secret\r\n2 SELECT INBOX\r\n");
+    talk(&mut b, b"1 LOGIN alice secret\r\n2 EXAMINE INBOX\r\n");
+    let out = talk(&mut a, b"3 STORE 1 +FLAGS.SILENT ($Urgent)\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent \\*)] Flags permitted\r\n\
+         3 OK STORE completed\r\n"
+    );
+    codec_parses(&out);
+    // The read-only session learns the keyword before the FETCH that uses it; its
+    // PERMANENTFLAGS stay empty.
+    let out = talk(&mut b, b"4 NOOP\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n\
+         * OK [PERMANENTFLAGS ()] Flags permitted\r\n\
+         * 1 FETCH (FLAGS ($Urgent) UID 1)\r\n\
+         4 OK NOOP completed\r\n"
+    );
+    codec_parses(&out);
+    // Told once: the next keyword use brings no new FLAGS.
+    let out = talk(&mut a, b"5 STORE 2 +FLAGS.SILENT ($Urgent)\r\n");
+    assert_eq!(String::from_utf8_lossy(&out), "5 OK STORE completed\r\n");
+}
+
+#[test]
+fn only_bodies_at_the_threshold_are_streamed() {
+    let fx = Fixture::new();
+    // MSG1 is 23 octets with CRLF, MSG2 22: only the first reaches the threshold.
+    let mut s = fx.session_streaming_from(true, 23);
+    talk(&mut s, b"1 LOGIN alice secret\r\n2 SELECT INBOX\r\n");
+    let outputs = s.feed(b"3 FETCH 1:2 (BODY.PEEK[] BODY.PEEK[]<0.3>)\r\n");
+    let streamed: Vec<u64> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Stream(b) => Some(b.len),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed, [23]);
+    let mut out = Vec::new();
+    execute(&mut s, outputs, &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "* 1 FETCH (BODY[] {23}\r\nSubject: one\r\n\r\nHello\r\n BODY[]<0> {3}\r\nSub)\r\n\
+         * 2 FETCH (BODY[] {22}\r\nSubject: two\r\n\r\nA\r\nB\r\n BODY[]<0> {3}\r\nSub)\r\n\
+         3 OK FETCH completed\r\n"
+    );
 }
 
 #[test]
