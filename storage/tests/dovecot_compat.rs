@@ -25,8 +25,7 @@ const FLAG_NAMES: [(Flags, &str); 5] = [
 /// A Store whose only Maildir is `maildir`, whatever the user name.
 fn store_on(maildir: &Path) -> Arc<Store> {
     // No `{user}`: the config layer insists on it, the engine does not.
-    StoreBuilder::new(maildir)
-        .mail_path(maildir.display().to_string())
+    StoreBuilder::for_mail_path(maildir.display().to_string())
         .lock_timeout(Duration::from_secs(10))
         .autocreate(false)
         .build()

@@ -168,9 +168,8 @@ fn dovecot_reads_kept_uids_and_legacy_uidls() {
     let user_root = dv.maildir.clone();
     std::fs::create_dir_all(user_root.parent().unwrap()).unwrap();
     let mb = {
-        let s = StoreBuilder::new(dv.tmp.path())
+        let s = StoreBuilder::for_mail_path(user_root.display().to_string())
             .autocreate(false)
-            .mail_path(user_root.display().to_string())
             .build();
         open(&s, "u", "INBOX")
     };
@@ -206,9 +205,8 @@ fn dovecot_reads_kept_uids_and_legacy_uidls() {
 
     // Dovecot's own view of the legacy UIDL: pop3.uidl (the P field) of the message.
     let pop = {
-        let s = StoreBuilder::new(dv.tmp.path())
+        let s = StoreBuilder::for_mail_path(user_root.display().to_string())
             .autocreate(false)
-            .mail_path(user_root.display().to_string())
             .build();
         open(&s, "u", "Old")
     };

@@ -35,6 +35,11 @@ impl StoreBuilder {
         }
     }
 
+    /// Like [`StoreBuilder::new`], with mail at the path template `template` instead.
+    pub fn for_mail_path(template: impl Into<String>) -> StoreBuilder {
+        StoreBuilder::new(Path::new("")).mail_path(template)
+    }
+
     /// Replaces the mail path template (`{user}` is the user name; without it every user
     /// shares the one Maildir).
     pub fn mail_path(mut self, template: impl Into<String>) -> StoreBuilder {
@@ -178,8 +183,7 @@ mod tests {
     fn mail_path_without_user_is_one_shared_maildir() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let shared = tmp.path().join("one");
-        let b = StoreBuilder::new(tmp.path())
-            .mail_path(shared.display().to_string())
+        let b = StoreBuilder::for_mail_path(shared.display().to_string())
             .autocreate(false)
             .lock_timeout(Duration::from_secs(10));
         assert_eq!(b.config().mailbox.lock_timeout, Duration::from_secs(10));

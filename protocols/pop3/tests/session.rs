@@ -37,9 +37,8 @@ impl Fixture {
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
         let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
-        let store = StoreBuilder::new(&root)
-            .mail_path(format!("{}/mail/{{user}}", root.display()))
-            .build();
+        let store =
+            StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display())).build();
         let fx = Fixture {
             _dir: dir,
             root,
@@ -558,8 +557,7 @@ fn legacy_pop3_uidl_from_dovecot_uidlist_wins() {
     std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
     let fx = Fixture {
         root: root.to_path_buf(),
-        store: StoreBuilder::new(root)
-            .mail_path(format!("{}/mail/{{user}}", root.display()))
+        store: StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display()))
             .mailbox_options(MailboxOptions::default())
             .autocreate(false)
             .build(),
