@@ -3,8 +3,6 @@
 //! message bytes; second runs copy nothing; an interrupted run resumes.
 
 mod common;
-#[path = "common/dovecot_server.rs"]
-mod dovecot_server;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{config_yaml, roost};
-use dovecot_server::DovecotServer;
 use roost_storage::{Flags, MailboxName};
+use roost_testkit::DovecotServer;
+use roost_testkit::maildir::files;
 
 const OLD_USER: &str = "olduser";
 const OLD_PASSWORD: &str = "old pass\"word";
@@ -212,9 +211,8 @@ fn dovecot_messages(
             other => format!(".{}", other.replace('/', ".")),
         };
         let dir = dv.maildir(OLD_USER).join(folder).join("cur");
-        let file = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
+        let file = files(&dir)
+            .into_iter()
             .find(|p| {
                 p.file_name()
                     .unwrap()
