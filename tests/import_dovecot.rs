@@ -174,24 +174,7 @@ fn dovecot_messages(
     dv: &DovecotServer,
     mailbox: &str,
 ) -> (u32, u32, BTreeMap<Vec<u8>, (u32, String)>) {
-    let status = dv.doveadm(&[
-        "-f",
-        "tab",
-        "mailbox",
-        "status",
-        "-u",
-        OLD_USER,
-        "uidvalidity uidnext",
-        mailbox,
-    ]);
-    let mut lines = status.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let values: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let get = |key: &str| -> u32 {
-        let i = header.iter().position(|h| *h == key).unwrap();
-        values[i].parse().unwrap_or_else(|_| panic!("{status:?}"))
-    };
-    let row = [get("uidvalidity"), get("uidnext")];
+    let row = dv.status(OLD_USER, mailbox);
     let fetched = dv.doveadm(&[
         "-f",
         "tab",
@@ -223,7 +206,7 @@ fn dovecot_messages(
         let body = std::fs::read(file).unwrap();
         out.insert(body, (cols[0].parse().unwrap(), cols[1].to_string()));
     }
-    (row[0], row[1], out)
+    (row.0, row.1, out)
 }
 
 /// UIDL by message bytes (CRLF turned back into LF), from a real POP3 server (plain TCP).

@@ -257,20 +257,7 @@ impl Dovecot {
             "uidvalidity uidnext",
             mailbox,
         ]);
-        let mut lines = out.lines();
-        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let values: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let get = |key: &str| -> u32 {
-            let i = header
-                .iter()
-                .position(|h| *h == key)
-                .unwrap_or_else(|| panic!("no {key} in doveadm status {out:?}"));
-            values
-                .get(i)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("bad {key} in doveadm status {out:?}"))
-        };
-        (get("uidvalidity"), get("uidnext"))
+        parse_status(&out)
     }
 
     /// Mailbox names from `doveadm mailbox list` (`-s`: only subscribed ones), sorted.
@@ -284,6 +271,25 @@ impl Dovecot {
         names.sort();
         names
     }
+}
+
+/// (UIDVALIDITY, UIDNEXT) from the output of
+/// `doveadm -f tab mailbox status 'uidvalidity uidnext' MAILBOX`.
+pub fn parse_status(out: &str) -> (u32, u32) {
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let values: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let get = |key: &str| -> u32 {
+        let i = header
+            .iter()
+            .position(|h| *h == key)
+            .unwrap_or_else(|| panic!("no {key} in doveadm status {out:?}"));
+        values
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad {key} in doveadm status {out:?}"))
+    };
+    (get("uidvalidity"), get("uidnext"))
 }
 
 /// The uid and gid of `nobody`, which Dovecot accepts as a mail user (it refuses root).
@@ -331,6 +337,14 @@ pub(crate) fn chown_tree(path: &Path, uid: u32, gid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_columns_are_found_by_name() {
+        assert_eq!(
+            parse_status("uidnext\tuidvalidity\n7\t1700000000\n"),
+            (1700000000, 7)
+        );
+    }
 
     const MSG: &[u8] = b"From: a@example.org\nSubject: kit\n\nbody\n";
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::dovecot::{available, chown_tree, doveadm_path, nobody};
+use crate::dovecot::{available, chown_tree, doveadm_path, nobody, parse_status};
 
 /// Where Debian's dovecot-core puts the master binary; `ROOST_DOVECOT` overrides it.
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
@@ -275,6 +275,21 @@ service stats {{
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// (UIDVALIDITY, UIDNEXT) of `user`'s `mailbox` from `doveadm mailbox status`.
+    pub fn status(&self, user: &str, mailbox: &str) -> (u32, u32) {
+        let out = self.doveadm(&[
+            "-f",
+            "tab",
+            "mailbox",
+            "status",
+            "-u",
+            user,
+            "uidvalidity uidnext",
+            mailbox,
+        ]);
+        parse_status(&out)
+    }
+
     /// Everything Dovecot logged so far.
     pub fn log(&self) -> String {
         let t = self.tmp.path();
@@ -354,5 +369,6 @@ mod tests {
             "-f", "tab", "fetch", "-u", "kit", "flags", "mailbox", "INBOX", "all",
         ]);
         assert!(out.contains("Work"), "{out}");
+        assert_eq!(dv.status("kit", "INBOX").1, 2);
     }
 }
