@@ -618,25 +618,29 @@ fn uidlist_bases(root: &Path) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Delivers messages 0, 1 and 2 to `user`'s INBOX under `dir` and writes everything out,
+/// as a finished session leaves it; returns the UIDVALIDITY.
+fn three_messages_flushed(dir: &Path, user: &str) -> u32 {
+    let store = store_at(dir);
+    let user = store.user(user).unwrap();
+    for i in 0..3 {
+        deliver(&user, "INBOX", &msg(i));
+    }
+    let v = user
+        .open(&name("INBOX"))
+        .unwrap()
+        .snapshot()
+        .unwrap()
+        .uid_validity;
+    store.flush_all(true);
+    v
+}
+
 #[test]
 fn damaged_uidlist_is_salvaged_and_no_uid_it_mentions_is_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pia/Maildir");
-    let validity = {
-        let store = store_at(tmp.path());
-        let user = store.user("pia").unwrap();
-        for i in 0..3 {
-            deliver(&user, "INBOX", &msg(i));
-        }
-        let v = user
-            .open(&name("INBOX"))
-            .unwrap()
-            .snapshot()
-            .unwrap()
-            .uid_validity;
-        store.flush_all(true);
-        v
-    };
+    let validity = three_messages_flushed(tmp.path(), "pia");
     let bases = uidlist_bases(&root);
     assert_eq!(bases.iter().map(|b| b.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     // Damage: a wrong N, a garbage line mentioning UID 7, and message 3's record lost. The
@@ -678,21 +682,7 @@ fn damaged_uidlist_is_salvaged_and_no_uid_it_mentions_is_reused() {
 fn damaged_uidlist_with_the_index_intact_keeps_every_uid() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("quinn/Maildir");
-    let validity = {
-        let store = store_at(tmp.path());
-        let user = store.user("quinn").unwrap();
-        for i in 0..3 {
-            deliver(&user, "INBOX", &msg(i));
-        }
-        let v = user
-            .open(&name("INBOX"))
-            .unwrap()
-            .snapshot()
-            .unwrap()
-            .uid_validity;
-        store.flush_all(true);
-        v
-    };
+    let validity = three_messages_flushed(tmp.path(), "quinn");
     let bases = uidlist_bases(&root);
     // Records out of order: only the first survives the salvage; the index knows the rest.
     std::fs::write(
