@@ -9,6 +9,8 @@
 //! - [`maildir`]: reading what is on disk in a Maildir.
 //! - [`process`]: running a program with bytes on its stdin.
 
+#![warn(missing_docs)]
+
 pub mod dovecot;
 pub mod maildir;
 pub mod process;
