@@ -2,11 +2,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use common::{config_yaml, roost};
+use roost_testkit::StoreBuilder;
+use roost_testkit::maildir::files;
+use roost_testkit::process::output_with_input;
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -30,31 +31,13 @@ fn env_with(extra: &str) -> Env {
 
 /// Run `roost ARGS -c CONFIG` with `stdin`; (exit code, stdout, stderr).
 fn run(config: &Path, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child = roost()
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The command may reject its arguments and exit before reading stdin.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    let out = child.wait_with_output().unwrap();
+    // The command may reject its arguments and exit before reading stdin: not an error.
+    let out = output_with_input(roost().args(args).arg("-c").arg(config), stdin);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default()
 }
 
 #[test]
@@ -152,10 +135,10 @@ fn deliver_writes_safely_and_answers_with_sysexits() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty());
     let maildir = e.data.join("mail/carol/Maildir");
-    let new = files_in(&maildir.join("new"));
+    let new = files(&maildir.join("new"));
     assert_eq!(new.len(), 1);
     assert_eq!(std::fs::read(&new[0]).unwrap(), msg);
-    assert!(files_in(&maildir.join("tmp")).is_empty());
+    assert!(files(&maildir.join("tmp")).is_empty());
     let uidlist = std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap();
     assert!(uidlist.starts_with("3 V"), "{uidlist}");
     assert!(uidlist.contains("\n1 "), "{uidlist}");
@@ -180,12 +163,12 @@ fn deliver_writes_safely_and_answers_with_sysexits() {
     assert_eq!(code, 65, "{err}");
     assert!(err.contains("1000"), "{err}");
     assert_eq!(
-        files_in(&maildir.join("new")).len(),
+        files(&maildir.join("new")).len(),
         1,
         "nothing partial shown"
     );
     assert!(
-        files_in(&maildir.join("tmp")).is_empty(),
+        files(&maildir.join("tmp")).is_empty(),
         "nothing left in tmp/"
     );
 
@@ -219,14 +202,11 @@ fn mailbox_view_shows_imap_and_pop3_side_by_side() {
     }
     // Flags as IMAP clients would set them; message 2 was "deleted" by a POP3 client.
     {
-        use roost_storage::{FlagOp, Flags, MailboxName, Store, StoreConfig};
-        let store = Store::new(StoreConfig {
-            mail_path: format!("{}/mail/{{user}}/Maildir", data.display()),
-            mailbox: Default::default(),
-            rescan_interval: std::time::Duration::from_secs(3600),
-            autocreate: false,
-            special_use: vec![],
-        });
+        use roost_storage::{FlagOp, Flags, MailboxName};
+        let store = StoreBuilder::new(&data.join("mail"))
+            .mailbox_options(Default::default())
+            .autocreate(false)
+            .build();
         let mb = store
             .user("dora")
             .unwrap()

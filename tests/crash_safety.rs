@@ -18,7 +18,11 @@ use common::{WAIT, config_yaml, roost};
 use roost_storage::index::{INDEX_FILE, IndexFile};
 use roost_storage::maildir::filename;
 use roost_storage::maildir::uidlist::read_uidlist;
-use roost_storage::{MailboxName, MailboxOptions, Snapshot, Store, StoreConfig};
+use roost_storage::{Snapshot, Store};
+use roost_testkit::maildir::file_names;
+use roost_testkit::process::spawn_with_input;
+use roost_testkit::store::read_message;
+use roost_testkit::{StoreBuilder, inbox};
 
 const USER: &str = "crash";
 /// Deliveries per run: enough kills to land in every phase, few enough for ~20 s.
@@ -92,21 +96,15 @@ fn env() -> Env {
 
 /// Run `roost ARGS -c CONFIG` to the end with `stdin`; (exit code, stderr).
 fn run(config: &Path, args: &[&str], stdin: &[u8]) -> (Option<i32>, String) {
-    let mut child = roost()
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn roost");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
+    let child = spawn_with_input(
+        roost()
+            .args(args)
+            .arg("-c")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        stdin,
+    );
     let out = child.wait_with_output().expect("wait roost");
     (
         out.status.code(),
@@ -235,36 +233,9 @@ fn finish_batch(batch: Vec<Delivery>) -> Vec<Outcome> {
 }
 
 fn store_for(env: &Env) -> Arc<Store> {
-    Store::new(StoreConfig {
-        mail_path: env.mail_path.clone(),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: false,
-        special_use: Vec::new(),
-    })
-}
-
-fn inbox() -> MailboxName {
-    MailboxName::new("INBOX").expect("INBOX")
-}
-
-/// File names in `dir` (empty if it does not exist).
-fn names_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.map(|e| {
-                e.expect("dir entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
-        })
-        .unwrap_or_default()
+    StoreBuilder::for_mail_path(env.mail_path.clone())
+        .autocreate(false)
+        .build()
 }
 
 /// Everything the storage engine and the disk say after the run, checked against what
@@ -283,12 +254,8 @@ fn check_mailbox(
     // Every message shown is whole, and one we sent, once.
     let mut shown = HashSet::new();
     for m in &snap.messages {
-        let (mut f, _) = mb
-            .open_message(m.uid)
-            .expect("open_message")
+        let bytes = read_message(&mb, m.uid)
             .unwrap_or_else(|| panic!("uid {} listed but not readable", m.uid));
-        let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).expect("read");
         let seq = seq_of(&bytes).unwrap_or_else(|| panic!("uid {} is not ours", m.uid));
         assert!(
             sent.get(&seq).is_some_and(|s| **s == bytes),
@@ -316,7 +283,7 @@ fn check_mailbox(
     let by_base: HashMap<&str, u32> = list.records.iter().map(|r| (r.base(), r.uid)).collect();
     let mut files = 0;
     for sub in ["new", "cur"] {
-        for name in names_in(&env.maildir.join(sub)) {
+        for name in file_names(&env.maildir.join(sub)) {
             files += 1;
             let bytes = std::fs::read(env.maildir.join(sub).join(&name)).expect("read file");
             let whole = seq_of(&bytes)
@@ -341,7 +308,7 @@ fn check_mailbox(
         "{} shown, {} acknowledged, {} left in tmp/",
         snap.messages.len(),
         acked.len(),
-        names_in(&env.maildir.join("tmp")).len()
+        file_names(&env.maildir.join("tmp")).len()
     );
     drop(mb);
     store.flush_all(true);
@@ -428,9 +395,7 @@ fn kill_9_never_shows_partial_mail_and_never_reuses_uids() {
         "UID {} reused (next UID was {next_before}, expunged {top})",
         newest.uid
     );
-    let (mut f, _) = mb.open_message(newest.uid).expect("open").expect("present");
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).expect("read");
+    let bytes = read_message(&mb, newest.uid).expect("present");
     assert_eq!(bytes, again);
 }
 
@@ -504,10 +469,7 @@ fn garbage_index_is_rebuilt_by_deliver_and_store() {
         .open(&inbox())
         .expect("open");
     for uid in uids {
-        let (mut f, _) = mb.open_message(uid).expect("open").expect("present");
-        let mut b = Vec::new();
-        f.read_to_end(&mut b).expect("read");
-        bodies.insert(uid, b);
+        bodies.insert(uid, read_message(&mb, uid).expect("present"));
     }
     assert_eq!(bodies[&1], first);
     assert_eq!(bodies[&2], second);

@@ -3,8 +3,6 @@
 //! message bytes; second runs copy nothing; an interrupted run resumes.
 
 mod common;
-#[path = "common/dovecot_server.rs"]
-mod dovecot_server;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,8 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{config_yaml, roost};
-use dovecot_server::DovecotServer;
 use roost_storage::{Flags, MailboxName};
+use roost_testkit::DovecotServer;
+use roost_testkit::maildir::files;
 
 const OLD_USER: &str = "olduser";
 const OLD_PASSWORD: &str = "old pass\"word";
@@ -175,24 +174,7 @@ fn dovecot_messages(
     dv: &DovecotServer,
     mailbox: &str,
 ) -> (u32, u32, BTreeMap<Vec<u8>, (u32, String)>) {
-    let status = dv.doveadm(&[
-        "-f",
-        "tab",
-        "mailbox",
-        "status",
-        "-u",
-        OLD_USER,
-        "uidvalidity uidnext",
-        mailbox,
-    ]);
-    let mut lines = status.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let values: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let get = |key: &str| -> u32 {
-        let i = header.iter().position(|h| *h == key).unwrap();
-        values[i].parse().unwrap_or_else(|_| panic!("{status:?}"))
-    };
-    let row = [get("uidvalidity"), get("uidnext")];
+    let row = dv.status(OLD_USER, mailbox);
     let fetched = dv.doveadm(&[
         "-f",
         "tab",
@@ -212,9 +194,8 @@ fn dovecot_messages(
             other => format!(".{}", other.replace('/', ".")),
         };
         let dir = dv.maildir(OLD_USER).join(folder).join("cur");
-        let file = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
+        let file = files(&dir)
+            .into_iter()
             .find(|p| {
                 p.file_name()
                     .unwrap()
@@ -225,7 +206,7 @@ fn dovecot_messages(
         let body = std::fs::read(file).unwrap();
         out.insert(body, (cols[0].parse().unwrap(), cols[1].to_string()));
     }
-    (row[0], row[1], out)
+    (row.0, row.1, out)
 }
 
 /// UIDL by message bytes (CRLF turned back into LF), from a real POP3 server (plain TCP).

@@ -5,11 +5,13 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::{Server, config_yaml};
+use roost_testkit::maildir::read_messages;
+use roost_testkit::process::output_with_input;
 
 fn start(dir: &Path, max_size: u64) -> Server {
     let yaml = config_yaml(&dir.join("data"))
@@ -29,38 +31,23 @@ fn start(dir: &Path, max_size: u64) -> Server {
 }
 
 fn messages(dir: &Path, user: &str) -> Vec<Vec<u8>> {
-    let root = dir.join("data/mail").join(user).join("Maildir");
-    let mut out: Vec<(PathBuf, Vec<u8>)> = ["new", "cur"]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(root.join(d)).into_iter().flatten())
-        .map(|e| {
-            let p = e.unwrap().path();
-            let data = std::fs::read(&p).unwrap();
-            (p, data)
-        })
-        .collect();
-    out.sort();
-    out.into_iter().map(|(_, d)| d).collect()
+    read_messages(&dir.join("data/mail").join(user).join("Maildir"))
 }
 
 fn python_lmtp(server: &Server, from: &str, rcpts: &[&str], message: &[u8]) -> String {
     let addr = server.addr("lmtp");
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/clients/lmtp_send.py"
-        ))
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .arg(from)
-        .args(rcpts)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(message).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(
+        Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/clients/lmtp_send.py"
+            ))
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .arg(from)
+            .args(rcpts),
+        message,
+    );
     assert!(
         out.status.success(),
         "lmtp_send.py failed: {}",

@@ -7,6 +7,7 @@ use roost_storage::auth::{
     AuthError, AuthOutcome, Authenticator, add_user, add_user_hashed, delete_user, list_users,
     set_password, set_password_hashed, verify_password,
 };
+use roost_testkit::maildir::file_names;
 
 /// Comments, CRLF lines, a malformed line, extra fields, a shadowed duplicate and no
 /// final newline: everything an edit must carry over untouched.
@@ -23,15 +24,6 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("read users")
 }
 
-fn dir_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn add_appends_and_keeps_everything_else() {
     let (dir, path) = users_file(BEFORE);
@@ -40,7 +32,7 @@ fn add_appends_and_keeps_everything_else() {
     expected.extend_from_slice(b"\ndave@example.org:{PLAIN}d\n");
     assert_eq!(read(&path), expected);
     assert_eq!(
-        dir_entries(dir.path()),
+        file_names(dir.path()),
         ["users"],
         "no temp file left behind"
     );

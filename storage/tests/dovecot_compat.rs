@@ -4,17 +4,14 @@
 //! has the mailbox open reach Roost's change feed; and Roost's index can be thrown away.
 //! Fails without doveadm unless ROOST_SKIP_DOVECOT=1.
 
-#[path = "common/dovecot.rs"]
-mod dovecot;
-
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dovecot::{Dovecot, Fetched};
 use roost_storage::index::INDEX_FILE;
-use roost_storage::{FlagOp, Flags, Mailbox, MailboxName, MailboxOptions, Store, StoreConfig};
+use roost_storage::{FlagOp, Flags, Mailbox, MailboxName, Store};
+use roost_testkit::{Dovecot, Fetched, StoreBuilder};
 
 /// Dovecot's name of each system flag Roost keeps in a file name.
 const FLAG_NAMES: [(Flags, &str); 5] = [
@@ -27,18 +24,11 @@ const FLAG_NAMES: [(Flags, &str); 5] = [
 
 /// A Store whose only Maildir is `maildir`, whatever the user name.
 fn store_on(maildir: &Path) -> Arc<Store> {
-    Store::new(StoreConfig {
-        // No `{user}`: the config layer insists on it, the engine does not.
-        mail_path: maildir.display().to_string(),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(10),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: false,
-        special_use: Vec::new(),
-    })
+    // No `{user}`: the config layer insists on it, the engine does not.
+    StoreBuilder::for_mail_path(maildir.display().to_string())
+        .lock_timeout(Duration::from_secs(10))
+        .autocreate(false)
+        .build()
 }
 
 fn name(s: &str) -> MailboxName {

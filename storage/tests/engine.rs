@@ -1,38 +1,22 @@
 //! The shared mailbox engine on real directories: UIDs, flags, expunges, outside writers,
 //! the change feed, index rebuilds and the mailbox tree.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use roost_storage::index::{INDEX_FILE, IndexFile};
-use roost_storage::{
-    FlagOp, Flags, MailboxName, MailboxOptions, SpecialMailbox, StorageError, Store, StoreConfig,
-    UserStore,
-};
+use roost_storage::{FlagOp, Flags, MailboxName, StorageError, Store, UserStore};
+use roost_testkit::StoreBuilder;
+use roost_testkit::maildir::{file_names, find_message};
+use roost_testkit::store::read_message;
 
 fn store_at(dir: &Path) -> Arc<Store> {
-    Store::new(StoreConfig {
-        mail_path: format!("{}/{{user}}/Maildir", dir.display()),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: true,
-        special_use: vec![
-            SpecialMailbox {
-                name: "Sent".into(),
-                attribute: "\\Sent".into(),
-            },
-            SpecialMailbox {
-                name: "Trash".into(),
-                attribute: "\\Trash".into(),
-            },
-        ],
-    })
+    StoreBuilder::new(dir)
+        .special_use("Sent", "\\Sent")
+        .special_use("Trash", "\\Trash")
+        .build()
 }
 
 fn name(s: &str) -> MailboxName {
@@ -51,21 +35,7 @@ fn deliver(user: &UserStore, mbox: &str, data: &[u8]) -> u32 {
 }
 
 fn read_all(user: &UserStore, mbox: &str, uid: u32) -> Option<Vec<u8>> {
-    let mb = user.open(&name(mbox)).unwrap();
-    let (mut f, _) = mb.open_message(uid).unwrap()?;
-    let mut v = Vec::new();
-    f.read_to_end(&mut v).unwrap();
-    Some(v)
-}
-
-/// The first message file in `new/` or `cur/` whose path satisfies `pred`.
-fn find_file(root: &Path, pred: impl Fn(&str) -> bool) -> std::path::PathBuf {
-    std::fs::read_dir(root.join("cur"))
-        .unwrap()
-        .chain(std::fs::read_dir(root.join("new")).unwrap())
-        .map(|e| e.unwrap().path())
-        .find(|p| pred(&p.to_string_lossy()))
-        .expect("message file present")
+    read_message(&user.open(&name(mbox)).unwrap(), uid)
 }
 
 /// Rename a message file into `cur/` with these Maildir flag letters, as another MUA does.
@@ -177,10 +147,7 @@ fn flags_and_keywords_live_in_file_names_and_bump_modseq() {
         .unwrap();
     assert_eq!(out.changed.len(), 1);
     assert!(out.changed[0].modseq > m0);
-    let cur: Vec<String> = std::fs::read_dir(user.root().join("cur"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let cur = file_names(&user.root().join("cur"));
     assert!(cur.iter().any(|n| n.ends_with(":2,FSa")), "{cur:?}");
     let kw = std::fs::read_to_string(user.root().join("dovecot-keywords")).unwrap();
     assert!(kw.contains("0 $Label1"), "{kw}");
@@ -220,7 +187,7 @@ fn outside_writers_renames_and_deletions_are_picked_up() {
     )
     .unwrap();
     // Another MUA marks message 1 seen by renaming it.
-    let first = find_file(&root, |p| !p.contains("outside"));
+    let first = find_message(&root, |p| !p.contains("outside"));
     rename_with_flags(&root, &first, "S");
 
     // The watcher notices without anyone asking.
@@ -239,7 +206,7 @@ fn outside_writers_renames_and_deletions_are_picked_up() {
     assert_eq!(read_all(&user, "INBOX", 2).unwrap(), msg(2));
 
     // A file deleted by hand is an expunge.
-    let victim = find_file(&root, |p| p.contains("outside"));
+    let victim = find_message(&root, |p| p.contains("outside"));
     std::fs::remove_file(victim).unwrap();
     mb.sync_now(true).unwrap();
     let changes = mb.changes_since(start).unwrap();
@@ -565,7 +532,7 @@ fn own_changes_cost_no_listing_but_outside_changes_are_still_seen() {
     mb.store(&[3], FlagOp::Add, Flags::FLAGGED, &[], None)
         .unwrap();
     feed.borrow_and_update();
-    let f = find_file(user.root(), |p| p.ends_with(":2,S"));
+    let f = find_message(user.root(), |p| p.ends_with(":2,S"));
     rename_with_flags(user.root(), &f, "RS");
     wait_changed(&mut feed, "outside rename right after our own change");
     let ch = mb.changes_since(start).unwrap();
@@ -651,25 +618,29 @@ fn uidlist_bases(root: &Path) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Delivers messages 0, 1 and 2 to `user`'s INBOX under `dir` and writes everything out,
+/// as a finished session leaves it; returns the UIDVALIDITY.
+fn three_messages_flushed(dir: &Path, user: &str) -> u32 {
+    let store = store_at(dir);
+    let user = store.user(user).unwrap();
+    for i in 0..3 {
+        deliver(&user, "INBOX", &msg(i));
+    }
+    let v = user
+        .open(&name("INBOX"))
+        .unwrap()
+        .snapshot()
+        .unwrap()
+        .uid_validity;
+    store.flush_all(true);
+    v
+}
+
 #[test]
 fn damaged_uidlist_is_salvaged_and_no_uid_it_mentions_is_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pia/Maildir");
-    let validity = {
-        let store = store_at(tmp.path());
-        let user = store.user("pia").unwrap();
-        for i in 0..3 {
-            deliver(&user, "INBOX", &msg(i));
-        }
-        let v = user
-            .open(&name("INBOX"))
-            .unwrap()
-            .snapshot()
-            .unwrap()
-            .uid_validity;
-        store.flush_all(true);
-        v
-    };
+    let validity = three_messages_flushed(tmp.path(), "pia");
     let bases = uidlist_bases(&root);
     assert_eq!(bases.iter().map(|b| b.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     // Damage: a wrong N, a garbage line mentioning UID 7, and message 3's record lost. The
@@ -711,21 +682,7 @@ fn damaged_uidlist_is_salvaged_and_no_uid_it_mentions_is_reused() {
 fn damaged_uidlist_with_the_index_intact_keeps_every_uid() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("quinn/Maildir");
-    let validity = {
-        let store = store_at(tmp.path());
-        let user = store.user("quinn").unwrap();
-        for i in 0..3 {
-            deliver(&user, "INBOX", &msg(i));
-        }
-        let v = user
-            .open(&name("INBOX"))
-            .unwrap()
-            .snapshot()
-            .unwrap()
-            .uid_validity;
-        store.flush_all(true);
-        v
-    };
+    let validity = three_messages_flushed(tmp.path(), "quinn");
     let bases = uidlist_bases(&root);
     // Records out of order: only the first survives the salvage; the index knows the rest.
     std::fs::write(

@@ -1,40 +1,19 @@
 //! Import commits: old POP3 UIDLs become legacy UIDLs, old IMAP UIDs and UIDVALIDITY are
 //! kept, on real Maildirs, and what Dovecot reads back from them.
 
-#[path = "common/dovecot.rs"]
-mod dovecot;
-
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use roost_storage::{
-    Flags, Mailbox, MailboxName, MailboxOptions, NewMessage, StorageError, Store, StoreConfig,
-};
+use roost_storage::{Flags, Mailbox, MailboxName, NewMessage, StorageError, Store};
+use roost_testkit::store::stage;
+use roost_testkit::{Dovecot, StoreBuilder};
 
 fn store_at(dir: &Path) -> Arc<Store> {
-    Store::new(StoreConfig {
-        mail_path: format!("{}/{{user}}/Maildir", dir.display()),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: false,
-        special_use: Vec::new(),
-    })
+    StoreBuilder::new(dir).autocreate(false).build()
 }
 
 fn staged(mb: &Mailbox, body: &[u8], flags: Flags, keywords: &[&str]) -> NewMessage {
-    let mut w = mb.create_tmp(1 << 20).unwrap();
-    w.write_all(body).unwrap();
-    NewMessage {
-        tmp: w.finish(Some(1_000_000_000)).unwrap(),
-        flags,
-        keywords: keywords.iter().map(|k| k.to_string()).collect(),
-    }
+    stage(mb, body, flags, keywords, Some(1_000_000_000))
 }
 
 fn open(store: &Arc<Store>, user: &str, mbox: &str) -> Arc<Mailbox> {
@@ -182,18 +161,16 @@ fn uids_and_uidvalidity_are_kept_into_an_empty_mailbox_and_resume() {
 
 #[test]
 fn dovecot_reads_kept_uids_and_legacy_uidls() {
-    let Some(dv) = dovecot::Dovecot::start() else {
+    let Some(dv) = Dovecot::start() else {
         return;
     };
-    let store = store_at(dv.tmp.path());
     // Write where Dovecot's mail_location points: the user's ~/Maildir.
     let user_root = dv.maildir.clone();
     std::fs::create_dir_all(user_root.parent().unwrap()).unwrap();
     let mb = {
-        let s = Store::new(StoreConfig {
-            mail_path: user_root.display().to_string(),
-            ..store.config().clone()
-        });
+        let s = StoreBuilder::for_mail_path(user_root.display().to_string())
+            .autocreate(false)
+            .build();
         open(&s, "u", "INBOX")
     };
     mb.commit_keeping_uids(
@@ -228,10 +205,9 @@ fn dovecot_reads_kept_uids_and_legacy_uidls() {
 
     // Dovecot's own view of the legacy UIDL: pop3.uidl (the P field) of the message.
     let pop = {
-        let s = Store::new(StoreConfig {
-            mail_path: user_root.display().to_string(),
-            ..store.config().clone()
-        });
+        let s = StoreBuilder::for_mail_path(user_root.display().to_string())
+            .autocreate(false)
+            .build();
         open(&s, "u", "Old")
     };
     pop.commit_with_pop3_uidls(vec![(

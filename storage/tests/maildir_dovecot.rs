@@ -1,33 +1,19 @@
 //! Cross-check against the real Dovecot: what doveadm writes we read, what we write it reads,
 //! and our uidlist lock excludes it. Fails without doveadm unless ROOST_SKIP_DOVECOT=1.
 
-// Included by path (no tests/common/mod.rs) so other test suites can add helpers freely.
-#[path = "common/dovecot.rs"]
-mod dovecot;
-
 use std::time::Duration;
 
-use dovecot::Dovecot;
 use roost_storage::maildir::filename::{self, Flags};
 use roost_storage::maildir::keywords::read_keywords;
 use roost_storage::maildir::names::MailboxName;
 use roost_storage::maildir::subscriptions::{read_subscriptions, write_subscriptions};
 use roost_storage::maildir::uidlist::{DOVECOT_STALE_AFTER, UidlistLock, read_uidlist, stamp};
 use roost_storage::maildir::{MaildirError, create_maildir_dirs};
+use roost_testkit::Dovecot;
+use roost_testkit::maildir::message_names;
 
 fn msg(subject: &str) -> Vec<u8> {
     format!("From: a@example.org\r\nSubject: {subject}\r\n\r\nbody {subject}\r\n").into_bytes()
-}
-
-/// Every file in `dir/new` and `dir/cur`.
-fn mail_files(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(dir.join(sub)).expect("read_dir") {
-            out.push(e.expect("entry").file_name().to_string_lossy().into_owned());
-        }
-    }
-    out
 }
 
 #[test]
@@ -59,7 +45,7 @@ fn dovecot_written_maildir_reads_back() -> Result<(), MaildirError> {
     );
     assert!(list.next_uid >= 4);
     assert!(list.guid.as_ref().is_some_and(|g| g.len() == 32));
-    let files = mail_files(&dv.maildir);
+    let files = message_names(&dv.maildir);
     assert_eq!(files.len(), 3);
     let file_of = |base: &str| {
         files

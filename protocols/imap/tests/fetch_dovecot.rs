@@ -3,14 +3,12 @@
 //! binary on the same message with the same flags and date. The MIME-derived items are
 //! compared on the whole corpus by the unit tests (`fetch::tests::corpus_matches_dovecot`).
 
-#[path = "../../mime/tests/common/dovecot.rs"]
-mod dovecot;
-
-use std::time::Duration;
-
 use roost_imap::command::{CommandBody, Parsed, parse_command};
 use roost_imap::fetch::{FetchEnv, fetch_message};
-use roost_storage::{Flags, MailboxName, MailboxOptions, NewMessage, Store, StoreConfig};
+use roost_storage::Flags;
+use roost_testkit::maildir::{message_files, remove_dovecot_index, set_mtime};
+use roost_testkit::store::{add_message, open};
+use roost_testkit::{Dovecot, StoreBuilder};
 
 const MSG: &[u8] = b"From: a@example.org\nSubject: hi\nX-Y: z\n\nbody\0x\nsecond line\n";
 /// 2019-01-03 12:00:00 UTC: a one-digit day shows how the day is padded.
@@ -20,28 +18,14 @@ const ITEMS: &str = "(FLAGS INTERNALDATE RFC822.SIZE UID BODY.PEEK[TEXT]<1.3> \
     RFC822.HEADER BINARY.SIZE[1] BODY.PEEK[TEXT] BINARY.PEEK[1])";
 
 fn dovecot_answer() -> Option<Vec<u8>> {
-    let dv = dovecot::Dovecot::start()?;
+    let dv = Dovecot::start()?;
     dv.save("INBOX", MSG);
     // INTERNALDATE of a Maildir message is its file's mtime; forget the index so Dovecot
     // reads it again (the message stays \Recent for the next session).
-    let cur = dv.maildir.join("cur");
-    let new = dv.maildir.join("new");
-    for dir in [cur, new] {
-        for e in std::fs::read_dir(&dir).expect("read_dir") {
-            let p = e.expect("entry").path();
-            let f = std::fs::File::options().write(true).open(&p).expect("open");
-            let t = std::time::UNIX_EPOCH + Duration::from_secs(DATE as u64);
-            f.set_modified(t).expect("set mtime");
-        }
+    for p in message_files(&dv.maildir) {
+        set_mtime(&p, DATE);
     }
-    for e in std::fs::read_dir(&dv.maildir).expect("read_dir") {
-        let p = e.expect("entry").path();
-        if p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("dovecot.index"))
-        {
-            std::fs::remove_file(&p).expect("rm index");
-        }
-    }
+    remove_dovecot_index(&dv.maildir);
     let script = format!(
         "s SELECT INBOX\r\nb STORE 1 +FLAGS.SILENT (\\Flagged \\Answered $Forwarded work)\r\n\
          a FETCH 1 {ITEMS}\r\nz LOGOUT\r\n"
@@ -71,33 +55,15 @@ fn session_items_match_dovecot() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store = Store::new(StoreConfig {
-        mail_path: format!("{}/{{user}}/Maildir", tmp.path().display()),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: true,
-        special_use: Vec::new(),
-    });
-    let user = store.user("u").expect("user");
-    let mb = user
-        .open(&MailboxName::new("INBOX").expect("name"))
-        .expect("INBOX");
-    let mut w = mb.create_tmp(1 << 20).expect("tmp");
-    std::io::Write::write_all(&mut w, MSG).expect("write");
-    let tmp_msg = w.finish(Some(DATE)).expect("finish");
-    mb.commit(
-        vec![NewMessage {
-            tmp: tmp_msg,
-            flags: Flags::FLAGGED.union(Flags::ANSWERED),
-            keywords: vec!["$Forwarded".into(), "work".into()],
-        }],
-        false,
-    )
-    .expect("commit");
+    let store = StoreBuilder::new(tmp.path()).build();
+    let mb = open(&store, "u", "INBOX");
+    add_message(
+        &mb,
+        MSG,
+        Flags::FLAGGED.union(Flags::ANSWERED),
+        &["$Forwarded", "work"],
+        DATE,
+    );
     let info = mb.snapshot().expect("snapshot").messages.remove(0);
     let names = mb.keyword_names();
     let env = FetchEnv {

@@ -2,15 +2,13 @@
 //! PREAUTH mode) and into a Roost INBOX, in the same order, and every key here must select
 //! the same sequence numbers in both.
 
-#[path = "../../mime/tests/common/dovecot.rs"]
-mod dovecot;
-
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use roost_imap::command::{CommandBody, Parsed, parse_command};
 use roost_imap::search::{SearchEnv, search};
-use roost_storage::{MailboxName, MailboxOptions, Store, StoreConfig};
+use roost_testkit::maildir::read_files_with_extension;
+use roost_testkit::store::open;
+use roost_testkit::{Dovecot, StoreBuilder};
 
 /// Content keys (the ones that need message text), as sent by a client. Non-ASCII
 /// arguments go as LITERAL+ so both servers read the same bytes.
@@ -74,15 +72,9 @@ const KEYS: &[&str] = &[
 
 fn corpus() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mime/tests/corpus");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read(p).expect("read eml"))
+    read_files_with_extension(&dir, "eml")
+        .into_iter()
+        .map(|(_, bytes)| bytes)
         .collect()
 }
 
@@ -99,7 +91,7 @@ fn expand(set: &str) -> Vec<u32> {
 
 /// Dovecot's answer per key, by tag, from `* ESEARCH (TAG "kN") ALL set` lines.
 fn dovecot_answers(msgs: &[Vec<u8>]) -> Option<Vec<Vec<u32>>> {
-    let dv = dovecot::Dovecot::start()?;
+    let dv = Dovecot::start()?;
     for m in msgs {
         dv.save("INBOX", m);
     }
@@ -133,20 +125,6 @@ fn dovecot_answers(msgs: &[Vec<u8>]) -> Option<Vec<Vec<u32>>> {
     Some(answers.into_iter().map(Option::unwrap_or_default).collect())
 }
 
-fn roost_store(dir: &Path) -> std::sync::Arc<Store> {
-    Store::new(StoreConfig {
-        mail_path: format!("{}/{{user}}/Maildir", dir.display()),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: true,
-        special_use: Vec::new(),
-    })
-}
-
 /// Where we knowingly answer differently from Dovecot, with the reason.
 const KNOWN_DIFFERENCES: &[&str] = &[];
 
@@ -158,10 +136,7 @@ fn search_matches_dovecot_on_corpus() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let user = roost_store(tmp.path()).user("u").expect("user");
-    let mb = user
-        .open(&MailboxName::new("INBOX").expect("name"))
-        .expect("INBOX");
+    let mb = open(&StoreBuilder::new(tmp.path()).build(), "u", "INBOX");
     for m in &msgs {
         mb.deliver(&mut &m[..], 1 << 30).expect("deliver");
     }

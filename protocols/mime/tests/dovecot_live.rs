@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::dovecot::Dovecot;
 use common::fixture::{compare, corpus, corpus_dir, dovecot_answers, write_records};
+use roost_testkit::Dovecot;
 
 /// Rewrites every `tests/corpus/NAME.expected` from Dovecot's answers.
 /// Run: `cargo test -p roost-mime --test dovecot_live -- --ignored regenerate_fixtures`.

@@ -89,12 +89,7 @@ fn truncated_corpus_messages_never_panic() {
     use roost_mime::{SectionSpec, SectionText, binary, envelope, section};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("corpus dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("eml") {
-            continue;
-        }
-        let full = std::fs::read(&path).expect("read");
+    for (_, full) in roost_testkit::maildir::read_files_with_extension(&dir, "eml") {
         let step = (full.len() / 300).max(1);
         for cut in (0..=full.len()).step_by(step) {
             let msg = &full[..cut];

@@ -12,7 +12,10 @@ use roost_pop3::{
     UidlFormat,
 };
 use roost_storage::auth::Authenticator;
-use roost_storage::{Flags, Mailbox, MailboxName, MailboxOptions, Store, StoreConfig};
+use roost_storage::{Flags, Mailbox, MailboxOptions, Store};
+use roost_testkit::StoreBuilder;
+use roost_testkit::maildir::files;
+use roost_testkit::store::open;
 
 const MSG1: &[u8] = b"Subject: one\n\nHello\n.dot line\n";
 const MSG2: &[u8] = b"Subject: 22\n\nA\rB\0C\n";
@@ -34,17 +37,8 @@ impl Fixture {
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
         let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
-        let store = Store::new(StoreConfig {
-            mail_path: format!("{}/mail/{{user}}", root.display()),
-            mailbox: MailboxOptions {
-                fsync: false,
-                lock_timeout: Duration::from_secs(5),
-                stale_lock: Duration::from_secs(120),
-            },
-            rescan_interval: Duration::from_secs(3600),
-            autocreate: true,
-            special_use: Vec::new(),
-        });
+        let store =
+            StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display())).build();
         let fx = Fixture {
             _dir: dir,
             root,
@@ -65,9 +59,7 @@ impl Fixture {
     }
 
     fn inbox(&self) -> Arc<Mailbox> {
-        let user = self.store.user("alice").expect("user");
-        user.open(&MailboxName::new("INBOX").expect("name"))
-            .expect("open")
+        open(&self.store, "alice", "INBOX")
     }
 
     fn uid_validity(&self) -> u32 {
@@ -169,12 +161,10 @@ fn transcript(path: &Path, uid_validity: u32) -> (Vec<u8>, Vec<u8>) {
 
 fn transcripts() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("transcripts dir")
-        .map(|e| e.expect("entry").path())
+    let files: Vec<PathBuf> = files(&dir)
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "pop3"))
         .collect();
-    files.sort();
     assert!(files.len() >= 4, "{files:?}");
     files
 }
@@ -567,13 +557,10 @@ fn legacy_pop3_uidl_from_dovecot_uidlist_wins() {
     std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
     let fx = Fixture {
         root: root.to_path_buf(),
-        store: Store::new(StoreConfig {
-            mail_path: format!("{}/mail/{{user}}", root.display()),
-            mailbox: MailboxOptions::default(),
-            rescan_interval: Duration::from_secs(3600),
-            autocreate: false,
-            special_use: Vec::new(),
-        }),
+        store: StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display()))
+            .mailbox_options(MailboxOptions::default())
+            .autocreate(false)
+            .build(),
         auth: Arc::new(Authenticator::open(root.join("users")).expect("auth")),
         locks: MaildropLocks::default(),
         _dir: dir,

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::dovecot::Dovecot;
+use roost_testkit::Dovecot;
+use roost_testkit::maildir::read_files_with_extension;
 
 /// FETCH items asked for every corpus message; parts a message lacks are still asked,
 /// since what a server answers for them is part of the contract.
@@ -51,20 +52,17 @@ pub fn corpus_dir() -> PathBuf {
 
 /// All corpus messages, sorted by name: (name without `.eml`, bytes).
 pub fn corpus() -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(corpus_dir()).expect("read corpus dir") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().and_then(|e| e.to_str()) == Some("eml") {
+    read_files_with_extension(&corpus_dir(), "eml")
+        .into_iter()
+        .map(|(path, bytes)| {
             let name = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .expect("utf-8 name")
                 .to_string();
-            out.push((name, std::fs::read(&path).expect("read eml")));
-        }
-    }
-    out.sort();
-    out
+            (name, bytes)
+        })
+        .collect()
 }
 
 /// Serializes records in the fixture format.

@@ -1,4 +1,5 @@
-//! Runs the real Dovecot (`doveadm`) against a throw-away Maildir, for cross-checks.
+//! Runs the real Dovecot (`doveadm`, and its `imap` binary in PREAUTH mode) against a
+//! throw-away Maildir, for cross-checks.
 //!
 //! Minimal setup that works without a running `dovecot` daemon or userdb: a private
 //! `dovecot.conf` (`-c`), no `-u` (doveadm then serves the current `$USER` with `$HOME`
@@ -7,24 +8,52 @@
 //! as any other user, as that user.
 //!
 //! A missing `doveadm` (`$ROOST_DOVEADM`, default `/usr/bin/doveadm`) fails the test unless
-//! `ROOST_SKIP_DOVECOT=1` is set, so a CI box
-//! without Dovecot cannot silently pass the compatibility tests.
+//! `ROOST_SKIP_DOVECOT=1` is set, so a CI box without Dovecot cannot silently pass the
+//! compatibility tests.
 //!
 //! Use: `let Some(dv) = Dovecot::start() else { return };` then `dv.save("INBOX", msg)`,
-//! `dv.doveadm(&["mailbox", "create", "-s", "Sent"])`, and read `dv.maildir`.
-#![allow(dead_code)] // each test binary uses a different part of the helper
+//! `dv.doveadm(&["mailbox", "create", "-s", "Sent"])`, `dv.imap(b"a SELECT INBOX\r\n")`,
+//! and read `dv.maildir`.
 
 use std::ffi::CString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use crate::process::{output_with_input, spawn_with_input};
+
 /// Path of the doveadm binary (Debian's package puts it here); `ROOST_DOVEADM` overrides it.
 pub const DOVEADM: &str = "/usr/bin/doveadm";
+/// Dovecot's IMAP server binary (Debian's dovecot-imapd); `ROOST_DOVECOT_IMAP` overrides it.
+pub const DOVECOT_IMAP: &str = "/usr/lib/dovecot/imap";
+/// Set to `1` to skip, instead of fail, tests that need a Dovecot that is not installed.
+pub const SKIP_ENV: &str = "ROOST_SKIP_DOVECOT";
 
 /// The doveadm to run: `$ROOST_DOVEADM` or [`DOVEADM`].
 pub fn doveadm_path() -> PathBuf {
     std::env::var_os("ROOST_DOVEADM").map_or_else(|| PathBuf::from(DOVEADM), PathBuf::from)
+}
+
+/// The `imap` binary to run: `$ROOST_DOVECOT_IMAP` or [`DOVECOT_IMAP`].
+pub fn imap_path() -> PathBuf {
+    std::env::var_os("ROOST_DOVECOT_IMAP")
+        .map_or_else(|| PathBuf::from(DOVECOT_IMAP), PathBuf::from)
+}
+
+/// Whether `binary` is there to test against. When it is missing: false if
+/// `ROOST_SKIP_DOVECOT=1` (the test returns early and says so on stderr), else a panic
+/// naming the packages to install, so a box without Dovecot cannot silently pass.
+pub fn available(binary: &Path, packages: &str) -> bool {
+    if binary.exists() {
+        return true;
+    }
+    if std::env::var(SKIP_ENV).as_deref() == Ok("1") {
+        eprintln!("{} not installed; skipped ({SKIP_ENV}=1)", binary.display());
+        return false;
+    }
+    panic!(
+        "{} not found: install {packages} or set {SKIP_ENV}=1",
+        binary.display()
+    );
 }
 
 /// A temp home with a Maildir, plus the config to drive doveadm on it.
@@ -44,16 +73,8 @@ impl Dovecot {
     /// Sets up a fresh Dovecot environment; None only if doveadm is missing and
     /// `ROOST_SKIP_DOVECOT=1`. Panics (fails the test) if doveadm is missing otherwise.
     pub fn start() -> Option<Dovecot> {
-        let doveadm = doveadm_path();
-        if !doveadm.exists() {
-            if std::env::var("ROOST_SKIP_DOVECOT").as_deref() == Ok("1") {
-                eprintln!("doveadm not installed; skipped (ROOST_SKIP_DOVECOT=1)");
-                return None;
-            }
-            panic!(
-                "{} not found: install dovecot-core or set ROOST_SKIP_DOVECOT=1",
-                doveadm.display()
-            );
+        if !available(&doveadm_path(), "dovecot-core") {
+            return None;
         }
         let tmp = tempfile::tempdir().expect("tempdir");
         let home = tmp.path().join("home");
@@ -102,20 +123,7 @@ impl Dovecot {
 
     /// Runs doveadm with `stdin`; panics with its stderr if it fails.
     pub fn doveadm_with_input(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doveadm");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("wait doveadm");
+        let out = output_with_input(&mut self.command(args), stdin);
         assert!(
             out.status.success(),
             "doveadm {args:?} failed: {}\n{}",
@@ -133,20 +141,12 @@ impl Dovecot {
 
     /// Starts doveadm in the background (stdin = `stdin`), for lock contention tests.
     pub fn spawn(&self, args: &[&str], stdin: &[u8]) -> Child {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn doveadm");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("write stdin");
-        child
+        spawn_with_input(
+            self.command(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            stdin,
+        )
     }
 
     /// Delivers `message` into `mailbox` (UTF-8 name) with `doveadm save`.
@@ -156,26 +156,31 @@ impl Dovecot {
 
     /// Gives `path` to the mail user, so Dovecot can use files our test wrote as root.
     pub fn chown(&self, path: &Path) {
-        let c = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
-        // SAFETY: c is a valid NUL-terminated path for the duration of the call.
-        let rc = unsafe { libc::lchown(c.as_ptr(), self.uid, self.gid) };
-        assert_eq!(
-            rc,
-            0,
-            "chown {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+        chown(path, self.uid, self.gid);
     }
 
     /// [`Dovecot::chown`] for a whole tree.
     pub fn chown_tree(&self, path: &Path) {
-        self.chown(path);
-        if path.is_dir() && !path.is_symlink() {
-            for entry in std::fs::read_dir(path).expect("read_dir") {
-                self.chown_tree(&entry.expect("dir entry").path());
-            }
-        }
+        chown_tree(path, self.uid, self.gid);
+    }
+
+    /// Runs Dovecot's `imap` binary (PREAUTH over stdin/stdout) with `script` as the client
+    /// side; returns everything the server wrote.
+    pub fn imap(&self, script: &[u8]) -> Vec<u8> {
+        let mut cmd = Command::new(imap_path());
+        cmd.arg("-c")
+            .arg(&self.conf)
+            .env("HOME", &self.home)
+            .env("USER", user_name());
+        let out = output_with_input(&mut cmd, script);
+        assert!(
+            out.status.success(),
+            "imap failed: {}\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        out.stdout
     }
 
     /// The Dovecot log (errors doveadm wrote there instead of stderr).
@@ -187,6 +192,7 @@ impl Dovecot {
 /// One message as `doveadm fetch 'uid flags guid'` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    /// The message UID.
     pub uid: u32,
     /// System flags such as `\Seen`, sorted; `\Recent` is left out (it belongs to a
     /// session, not to the message, and doveadm's own session always sees it).
@@ -251,20 +257,7 @@ impl Dovecot {
             "uidvalidity uidnext",
             mailbox,
         ]);
-        let mut lines = out.lines();
-        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let values: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let get = |key: &str| -> u32 {
-            let i = header
-                .iter()
-                .position(|h| *h == key)
-                .unwrap_or_else(|| panic!("no {key} in doveadm status {out:?}"));
-            values
-                .get(i)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("bad {key} in doveadm status {out:?}"))
-        };
-        (get("uidvalidity"), get("uidnext"))
+        parse_status(&out)
     }
 
     /// Mailbox names from `doveadm mailbox list` (`-s`: only subscribed ones), sorted.
@@ -280,7 +273,27 @@ impl Dovecot {
     }
 }
 
-fn nobody() -> (u32, u32) {
+/// (UIDVALIDITY, UIDNEXT) from the output of
+/// `doveadm -f tab mailbox status 'uidvalidity uidnext' MAILBOX`.
+pub fn parse_status(out: &str) -> (u32, u32) {
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let values: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let get = |key: &str| -> u32 {
+        let i = header
+            .iter()
+            .position(|h| *h == key)
+            .unwrap_or_else(|| panic!("no {key} in doveadm status {out:?}"));
+        values
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad {key} in doveadm status {out:?}"))
+    };
+    (get("uidvalidity"), get("uidnext"))
+}
+
+/// The uid and gid of `nobody`, which Dovecot accepts as a mail user (it refuses root).
+pub(crate) fn nobody() -> (u32, u32) {
     // SAFETY: getpwnam returns NULL or a pointer to a static passwd record that stays valid
     // until the next getpw* call; we copy the two ids out at once.
     unsafe {
@@ -295,4 +308,75 @@ fn nobody() -> (u32, u32) {
 
 fn user_name() -> String {
     std::env::var("USER").unwrap_or_else(|_| "root".to_string())
+}
+
+/// Gives `path` (not a symlink's target) to `uid`:`gid`.
+pub(crate) fn chown(path: &Path, uid: u32, gid: u32) {
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
+    // SAFETY: c is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::lchown(c.as_ptr(), uid, gid) };
+    assert_eq!(
+        rc,
+        0,
+        "chown {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// [`chown`] for `path` and everything below it.
+pub(crate) fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    chown(path, uid, gid);
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            chown_tree(&entry.expect("dir entry").path(), uid, gid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_columns_are_found_by_name() {
+        assert_eq!(
+            parse_status("uidnext\tuidvalidity\n7\t1700000000\n"),
+            (1700000000, 7)
+        );
+    }
+
+    const MSG: &[u8] = b"From: a@example.org\nSubject: kit\n\nbody\n";
+
+    #[test]
+    fn doveadm_and_imap_see_the_same_saved_message() {
+        let Some(dv) = Dovecot::start() else { return };
+        dv.doveadm(&["mailbox", "create", "-s", "Sent"]);
+        dv.save("INBOX", MSG);
+        let rows = dv.fetch("INBOX");
+        assert_eq!(rows.len(), 1, "{}", dv.log());
+        assert_eq!(rows[0].uid, 1);
+        assert_eq!(dv.status("INBOX").1, 2);
+        assert_eq!(dv.mailbox_list(true), ["Sent"]);
+        assert_eq!(dv.mailbox_list(false), ["INBOX", "Sent"]);
+        let files = crate::maildir::message_files(&dv.maildir);
+        assert_eq!(files.len(), 1);
+        assert!(crate::maildir::file_name(&files[0]).starts_with(&rows[0].guid));
+        let out = dv.imap(
+            b"a SELECT INBOX\r\nb FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\nz LOGOUT\r\n",
+        );
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("Subject: kit\r\n"), "{out}");
+        assert!(out.contains("b OK"), "{out}");
+    }
+
+    #[test]
+    fn spawned_doveadm_runs_to_the_end() {
+        let Some(dv) = Dovecot::start() else { return };
+        dv.save("INBOX", MSG);
+        let child = dv.spawn(&["fetch", "uid", "mailbox", "INBOX", "all"], b"");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "uid: 1");
+    }
 }

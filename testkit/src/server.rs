@@ -11,19 +11,17 @@
 //!
 //! A missing Dovecot (`/usr/sbin/dovecot`, or `$ROOST_DOVECOT`) fails the test unless
 //! `ROOST_SKIP_DOVECOT=1` is set. Needs root (Dovecot's master switches users).
-#![allow(dead_code)] // each test binary uses a different part of the helper
 
-use std::ffi::CString;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::dovecot::{available, chown_tree, doveadm_path, nobody, parse_status};
+
 /// Where Debian's dovecot-core puts the master binary; `ROOST_DOVECOT` overrides it.
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
-/// Debian's doveadm.
-pub const DOVEADM: &str = "/usr/bin/doveadm";
 /// How long the server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -54,7 +52,8 @@ fn free_port() -> SocketAddr {
     l.local_addr().expect("local addr")
 }
 
-fn dovecot_path() -> PathBuf {
+/// The master binary to run: `$ROOST_DOVECOT` or [`DOVECOT`].
+pub fn dovecot_path() -> PathBuf {
     std::env::var_os("ROOST_DOVECOT").map_or_else(|| PathBuf::from(DOVECOT), PathBuf::from)
 }
 
@@ -68,16 +67,8 @@ impl DovecotServer {
         populate: impl FnOnce(&DovecotServer),
     ) -> Option<DovecotServer> {
         let dovecot = dovecot_path();
-        if !dovecot.exists() {
-            if std::env::var("ROOST_SKIP_DOVECOT").as_deref() == Ok("1") {
-                eprintln!("dovecot not installed; skipped (ROOST_SKIP_DOVECOT=1)");
-                return None;
-            }
-            panic!(
-                "{} not found: install dovecot-core, dovecot-imapd and dovecot-pop3d, \
-                 or set ROOST_SKIP_DOVECOT=1",
-                dovecot.display()
-            );
+        if !available(&dovecot, "dovecot-core, dovecot-imapd and dovecot-pop3d") {
+            return None;
         }
         let tmp = tempfile::tempdir().expect("tempdir");
         let t = tmp.path().to_path_buf();
@@ -269,7 +260,7 @@ service stats {{
 
     /// Run `doveadm` against this server's config; panics with its stderr on failure.
     pub fn doveadm(&self, args: &[&str]) -> String {
-        let out = Command::new(DOVEADM)
+        let out = Command::new(doveadm_path())
             .arg("-c")
             .arg(&self.conf)
             .args(args)
@@ -284,6 +275,21 @@ service stats {{
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// (UIDVALIDITY, UIDNEXT) of `user`'s `mailbox` from `doveadm mailbox status`.
+    pub fn status(&self, user: &str, mailbox: &str) -> (u32, u32) {
+        let out = self.doveadm(&[
+            "-f",
+            "tab",
+            "mailbox",
+            "status",
+            "-u",
+            user,
+            "uidvalidity uidnext",
+            mailbox,
+        ]);
+        parse_status(&out)
+    }
+
     /// Everything Dovecot logged so far.
     pub fn log(&self) -> String {
         let t = self.tmp.path();
@@ -294,15 +300,7 @@ service stats {{
 
     /// Give `path` and everything below to the mail user.
     pub fn chown_tree(&self, path: &Path) {
-        let c = CString::new(path.as_os_str().as_encoded_bytes()).expect("path without NUL");
-        // SAFETY: c is a valid NUL-terminated path for the duration of the call.
-        let rc = unsafe { libc::lchown(c.as_ptr(), self.uid, self.gid) };
-        assert_eq!(rc, 0, "chown {}", path.display());
-        if path.is_dir() && !path.is_symlink() {
-            for entry in std::fs::read_dir(path).expect("read_dir") {
-                self.chown_tree(&entry.expect("dir entry").path());
-            }
-        }
+        chown_tree(path, self.uid, self.gid);
     }
 }
 
@@ -333,14 +331,44 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-fn nobody() -> (u32, u32) {
-    // SAFETY: getpwnam returns NULL or a pointer to a static record; we copy the ids at once.
-    unsafe {
-        let pw = libc::getpwnam(c"nobody".as_ptr());
-        if pw.is_null() {
-            (65534, 65534)
-        } else {
-            ((*pw).pw_uid, (*pw).pw_gid)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+
+    #[test]
+    fn server_serves_populated_mail_over_pop3() {
+        let Some(dv) = DovecotServer::start(&[("kit", "pw")], |s| {
+            s.put_keywords("kit", "", &["Work"]);
+            s.put_message(
+                "kit",
+                "",
+                "1000.M1P1.kit",
+                b"Subject: a\n\nbody\n",
+                "Sa",
+                1_000,
+            );
+        }) else {
+            return;
+        };
+        let stream = TcpStream::connect(dv.pop3).expect("connect");
+        let mut r = BufReader::new(stream.try_clone().expect("clone"));
+        let mut w = stream;
+        let mut line = String::new();
+        r.read_line(&mut line).expect("greeting");
+        assert!(line.starts_with("+OK"), "{line}");
+        w.write_all(b"USER kit\r\nPASS pw\r\nSTAT\r\n")
+            .expect("write");
+        for _ in 0..3 {
+            line.clear();
+            r.read_line(&mut line).expect("reply");
+            assert!(line.starts_with("+OK"), "{line}\n{}", dv.log());
         }
+        assert!(line.starts_with("+OK 1 "), "{line}");
+        let out = dv.doveadm(&[
+            "-f", "tab", "fetch", "-u", "kit", "flags", "mailbox", "INBOX", "all",
+        ]);
+        assert!(out.contains("Work"), "{out}");
+        assert_eq!(dv.status("kit", "INBOX").1, 2);
     }
 }
