@@ -43,6 +43,8 @@ pub struct View {
     keywords_told: usize,
     /// QRESYNC is enabled: expunges are reported by UID (RFC 7162 3.2.10).
     vanished: bool,
+    /// The highest modseq the client was told (HIGHESTMODSEQ).
+    modseq_told: u64,
 }
 
 impl View {
@@ -73,6 +75,7 @@ impl View {
             uid_next: snap.next_uid,
             keywords_told,
             vanished: false,
+            modseq_told: snap.highest_modseq,
         })
     }
 
@@ -90,6 +93,7 @@ impl View {
             uid_next: 1,
             keywords_told,
             vanished: false,
+            modseq_told: modseq,
         }
     }
 
@@ -114,6 +118,16 @@ impl View {
     /// The highest modseq the client has been brought up to.
     pub fn modseq(&self) -> u64 {
         self.modseq
+    }
+
+    /// The highest modseq when it moved past what the client was told and every change up
+    /// to it was reported (no expunge is held back); it counts as told from now on.
+    pub fn take_modseq_news(&mut self) -> Option<u64> {
+        if self.modseq <= self.modseq_told || !self.pending_expunge.is_empty() {
+            return None;
+        }
+        self.modseq_told = self.modseq;
+        Some(self.modseq)
     }
 
     /// UIDs the mailbox no longer has, among `within` (all UIDs when None) below

@@ -220,8 +220,9 @@ impl ImapSession {
 
     /// `[HIGHESTMODSEQ n]` for the tagged OK of EXPUNGE once CONDSTORE is on (RFC 7162
     /// 3.1.11 / 3.2.10), so a client that saw only VANISHED can advance its modseq.
+    /// With QRESYNC the untagged `OK [HIGHESTMODSEQ]` after the updates already said it.
     pub(crate) fn highest_modseq_code(&mut self) -> Result<Option<Code>, CmdError> {
-        if !self.condstore {
+        if !self.condstore || self.qresync {
             return Ok(None);
         }
         Ok(self

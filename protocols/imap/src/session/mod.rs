@@ -550,7 +550,18 @@ impl ImapSession {
         };
         let condstore = self.condstore;
         let updates = view.sync(allow_expunge)?;
+        // QRESYNC clients keep the highest modseq as their resync point; tell them when it
+        // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
+        // not reported yet.
+        let news = if self.qresync {
+            view.take_modseq_news()
+        } else {
+            None
+        };
         if updates.is_empty() {
+            if let Some(m) = news {
+                self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
+            }
             return Ok(());
         }
         let names = view.mailbox().keyword_names();
@@ -616,6 +627,9 @@ impl ImapSession {
         }
         for r in responses {
             self.send(r);
+        }
+        if let Some(m) = news {
+            self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         Ok(())
     }

@@ -557,7 +557,10 @@ fn without_condstore_no_modseq_is_volunteered() {
     let out = talk(&mut s, b"7 STORE 1 -FLAGS.SILENT (\\Seen)\r\n");
     expect(
         &out,
-        &format!("* 1 FETCH (MODSEQ ({}))\r\n7 OK STORE completed\r\n", h + 2),
+        &format!(
+            "* 1 FETCH (MODSEQ ({0}))\r\n* OK [HIGHESTMODSEQ {0}] Highest\r\n7 OK STORE completed\r\n",
+            h + 2
+        ),
     );
 }
 
@@ -595,8 +598,15 @@ fn qresync_byte_transcript() {
         )
         .expect("store");
     inbox.expunge(&[2]).expect("expunge");
+    let (_, h) = modseqs(&fx);
     let out = talk(&mut s, b"6 NOOP\r\n");
-    expect(&out, "* VANISHED 2\r\n6 OK NOOP completed\r\n");
+    // The new highest modseq follows, as the resync point (the expunge moved it).
+    expect(
+        &out,
+        &format!("* VANISHED 2\r\n* OK [HIGHESTMODSEQ {h}] Highest\r\n6 OK NOOP completed\r\n"),
+    );
+    let out = talk(&mut s, b"6b NOOP\r\n");
+    expect(&out, "6b OK NOOP completed\r\n");
     let out = talk(&mut s, b"7 LOGOUT\r\n");
     assert!(String::from_utf8_lossy(&out).ends_with("7 OK LOGOUT completed\r\n"));
     let (_, h1) = modseqs(&fx);

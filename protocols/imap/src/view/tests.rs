@@ -319,3 +319,29 @@ fn vanished_earlier_from_the_log_or_from_a_full_comparison() {
         vec![(4, 4), (6, 6)]
     );
 }
+
+#[test]
+fn highest_modseq_is_news_only_once_and_never_past_a_held_expunge() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(&dir);
+    let mut view = View::from_parts(mb, vec![msg(1, Flags::EMPTY), msg(2, Flags::EMPTY)], 5);
+    assert_eq!(view.take_modseq_news(), None);
+    let gone = Changes {
+        highest_modseq: 7,
+        expunged: vec![1],
+        changed: vec![],
+        complete: true,
+    };
+    // Held back (FETCH may not announce it): the client must not skip past it.
+    view.apply(gone, false);
+    assert_eq!(view.take_modseq_news(), None);
+    let none = Changes {
+        highest_modseq: 7,
+        complete: true,
+        ..Changes::default()
+    };
+    view.apply(none.clone(), true);
+    assert_eq!(view.take_modseq_news(), Some(7));
+    view.apply(none, true);
+    assert_eq!(view.take_modseq_news(), None);
+}
