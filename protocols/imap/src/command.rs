@@ -125,6 +125,8 @@ pub enum CommandBody {
     },
     /// `ENABLE capability...`
     Enable(Vec<Atom>),
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971): the client's fields, NIL values as None.
+    Id(Vec<(Vec<u8>, Option<Vec<u8>>)>),
     /// `SELECT mailbox [params]`
     Select {
         /// The mailbox.
@@ -269,6 +271,7 @@ impl CommandBody {
             Authenticate { .. } => "AUTHENTICATE",
             Login { .. } => "LOGIN",
             Enable(_) => "ENABLE",
+            Id(_) => "ID",
             Select { .. } => "SELECT",
             Examine { .. } => "EXAMINE",
             Create(_) => "CREATE",
@@ -551,6 +554,7 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "AUTHENTICATE" => authenticate(i),
         "LOGIN" => login(cx, i),
         "ENABLE" => enable(i),
+        "ID" => id(cx, i),
         "SELECT" | "EXAMINE" => select(cx, i, name == "EXAMINE"),
         "CREATE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Create(m))),
         "DELETE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Delete(m))),
@@ -892,6 +896,25 @@ fn enable(mut i: &[u8]) -> BodyResult<'_> {
         return soft(i);
     }
     Ok((i, CommandBody::Enable(caps)))
+}
+
+/// `id = "ID" SP id_params_list`;
+/// `id_params_list = "(" *(string SP nstring) ")" / nil` (RFC 2971; the session bounds what it keeps)
+fn id<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
+    let (i, _) = sp(i)?;
+    if let Ok((rest, ())) = keyword(i, "NIL") {
+        return Ok((rest, CommandBody::Id(Vec::new())));
+    }
+    let (i, fields) = paren_list(cx, i, true, |i| {
+        let (i, k) = string(i)?;
+        let (i, _) = sp(i)?;
+        if let Ok((rest, ())) = keyword(i, "NIL") {
+            return Ok((rest, (k, None)));
+        }
+        let (i, v) = string(i)?;
+        Ok((i, (k, Some(v))))
+    })?;
+    Ok((i, CommandBody::Id(fields)))
 }
 
 /// `select = "SELECT" SP mailbox [select-params]`;
@@ -1291,7 +1314,7 @@ fn search_key<'a>(cx: &Cx, i: &'a [u8], depth: usize) -> PResult<'a, SearchKey> 
         b"UNKEYWORD" => m(arg_keyword(rest), K::Unkeyword),
         b"LARGER" => m(arg_num(rest), K::Larger),
         b"SMALLER" => m(arg_num(rest), K::Smaller),
-        b"MODSEQ" => m(arg_num(rest), K::ModSeq),
+        b"MODSEQ" => m(modseq_key(rest), K::ModSeq),
         b"OLDER" => m(arg_nz(rest), K::Older),
         b"YOUNGER" => m(arg_nz(rest), K::Younger),
         b"HEADER" => {
@@ -1321,6 +1344,28 @@ fn search_key<'a>(cx: &Cx, i: &'a [u8], depth: usize) -> PResult<'a, SearchKey> 
 }
 
 /// Wraps a parsed search argument into its key.
+/// `search-modsequence = "MODSEQ" [search-modseq-ext] SP mod-sequence-valzer`;
+/// `search-modseq-ext = SP entry-name SP entry-type-req`; `entry-name = entry-flag-name`;
+/// `entry-type-req = "priv" / "shared" / "all"` (RFC 7162). The entry is accepted and
+/// ignored: modseqs are kept per message, which the RFC allows for every entry.
+fn modseq_key(i: &[u8]) -> PResult<'_, u64> {
+    let (mut i, _) = sp(i)?;
+    if i.first() == Some(&b'"') {
+        let (r, _) = quoted(i)?;
+        let (r, _) = sp(r)?;
+        let (r, kind) = take_while1(|b: u8| b.is_ascii_alphabetic())(r)?;
+        if !matches!(
+            kind.to_ascii_lowercase().as_slice(),
+            b"priv" | b"shared" | b"all"
+        ) {
+            return hard(r, CommandErrorKind::Syntax);
+        }
+        let (r, _) = sp(r)?;
+        i = r;
+    }
+    number64(i)
+}
+
 fn m<'a, T>(r: PResult<'a, T>, f: fn(T) -> SearchKey) -> PResult<'a, SearchKey> {
     r.map(|(r, v)| (r, f(v)))
 }

@@ -465,6 +465,9 @@ pub struct ESearch {
     pub all: Option<SeqSet>,
     /// `COUNT n`
     pub count: Option<u32>,
+    /// `MODSEQ n` (RFC 7162 3.1.5): the highest modseq of the found messages, when the
+    /// search used the MODSEQ key.
+    pub modseq: Option<u64>,
 }
 
 /// `Namespace = nil / "(" 1*Namespace-Descr ")"`: (prefix, delimiter) pairs.
@@ -507,6 +510,15 @@ pub enum Data {
         /// Items.
         items: Vec<FetchItem>,
     },
+    /// `VANISHED [(EARLIER)] known-uids` (RFC 7162 3.2.10)
+    Vanished {
+        /// `(EARLIER)`: an answer to SELECT (QRESYNC) or UID FETCH VANISHED, not news.
+        earlier: bool,
+        /// The expunged UIDs.
+        uids: SeqSet,
+    },
+    /// `ID (field value ...)` (RFC 2971); values are sent as quoted strings or literals.
+    Id(Vec<(String, String)>),
     /// `NAMESPACE personal other shared`
     Namespace {
         /// Personal namespaces.
@@ -768,6 +780,33 @@ impl Encoder {
                 }
                 if let Some(n) = e.count {
                     w(out, &format!(" COUNT {n}"));
+                }
+                if let Some(n) = e.modseq {
+                    w(out, &format!(" MODSEQ {n}"));
+                }
+            }
+            Data::Vanished { earlier, uids } => {
+                w(out, "* VANISHED ");
+                if *earlier {
+                    w(out, "(EARLIER) ");
+                }
+                w(out, &uids.to_string());
+            }
+            Data::Id(fields) => {
+                w(out, "* ID ");
+                if fields.is_empty() {
+                    w(out, "NIL");
+                } else {
+                    out.push(b'(');
+                    for (i, (k, v)) in fields.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        self.string(k.as_bytes(), out);
+                        out.push(b' ');
+                        self.string(v.as_bytes(), out);
+                    }
+                    out.push(b')');
                 }
             }
             Data::Fetch { seq, items } => {

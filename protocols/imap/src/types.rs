@@ -626,7 +626,7 @@ pub enum SearchKey {
     SequenceSet(SeqSet),
     /// `"(" search-key *(SP search-key) ")"`, and the implicit AND of the top level.
     And(Vec<SearchKey>),
-    /// `MODSEQ [entry] mod-sequence-valzer` (RFC 7162; parsed for room, advertised later).
+    /// `MODSEQ [entry] mod-sequence-valzer` (RFC 7162; the entry is ignored).
     ModSeq(u64),
     /// `OLDER nz-number` (RFC 5032 WITHIN).
     Older(u32),

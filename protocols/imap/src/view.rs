@@ -15,6 +15,8 @@ use crate::types::{Atom, Date, DateTime, Flag, SeqSet};
 pub enum Update {
     /// `n EXPUNGE`
     Expunge(u32),
+    /// This UID is gone (QRESYNC enabled: sent as `VANISHED`, which names UIDs).
+    Vanished(u32),
     /// `n EXISTS`
     Exists(u32),
     /// `n RECENT` (IMAP4rev1 only; the session drops it for rev2)
@@ -39,6 +41,10 @@ pub struct View {
     uid_next: u32,
     /// How many keyword names the client was given in FLAGS (names are only ever added).
     keywords_told: usize,
+    /// QRESYNC is enabled: expunges are reported by UID (RFC 7162 3.2.10).
+    vanished: bool,
+    /// The highest modseq the client was told (HIGHESTMODSEQ).
+    modseq_told: u64,
 }
 
 impl View {
@@ -68,6 +74,8 @@ impl View {
             uid_validity: snap.uid_validity,
             uid_next: snap.next_uid,
             keywords_told,
+            vanished: false,
+            modseq_told: snap.highest_modseq,
         })
     }
 
@@ -84,6 +92,8 @@ impl View {
             uid_validity: 1,
             uid_next: 1,
             keywords_told,
+            vanished: false,
+            modseq_told: modseq,
         }
     }
 
@@ -98,6 +108,66 @@ impl View {
         let new = count > self.keywords_told;
         self.keywords_told = self.keywords_told.max(count);
         new
+    }
+
+    /// From now on expunges are reported as [`Update::Vanished`] (QRESYNC).
+    pub fn report_vanished(&mut self) {
+        self.vanished = true;
+    }
+
+    /// The highest modseq the client has been brought up to.
+    pub fn modseq(&self) -> u64 {
+        self.modseq
+    }
+
+    /// The highest modseq when it moved past what the client was told and every change up
+    /// to it was reported (no expunge is held back); it counts as told from now on.
+    pub fn take_modseq_news(&mut self) -> Option<u64> {
+        if self.modseq <= self.modseq_told || !self.pending_expunge.is_empty() {
+            return None;
+        }
+        self.modseq_told = self.modseq;
+        Some(self.modseq)
+    }
+
+    /// UIDs the mailbox no longer has, among `within` (all UIDs when None) below
+    /// [`View::uid_next`], that were expunged after `modseq` and are not still counted by
+    /// this view: the `VANISHED (EARLIER)` answer (RFC 7162 3.2.5.2, 3.2.6). When the
+    /// expunge log no longer reaches back to `modseq`, every UID the mailbox lacks is
+    /// named instead, as the RFC allows.
+    pub fn vanished_since(
+        &self,
+        modseq: u64,
+        within: Option<&SeqSet>,
+    ) -> Result<Vec<(u32, u32)>, StorageError> {
+        let changes = self.mailbox.changes_since(modseq)?;
+        Ok(self.vanished_in(changes, within))
+    }
+
+    /// [`View::vanished_since`] given the mailbox's answer (pure; table-tested).
+    pub fn vanished_in(&self, changes: Changes, within: Option<&SeqSet>) -> Vec<(u32, u32)> {
+        let top = self.uid_next().saturating_sub(1);
+        let known: Vec<u32> = self.messages.iter().map(|m| m.uid).collect();
+        let within: Vec<(u32, u32)> = match within {
+            Some(set) => set_ranges(set, top),
+            None if top > 0 => vec![(1, top)],
+            None => Vec::new(),
+        };
+        if !changes.complete {
+            return uid_gaps(&within, &known);
+        }
+        let mut gone: Vec<u32> = changes
+            .expunged
+            .into_iter()
+            .filter(|u| {
+                *u <= top
+                    && known.binary_search(u).is_err()
+                    && within.iter().any(|&(a, b)| (a..=b).contains(u))
+            })
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        uid_gaps(&gone.iter().map(|&u| (u, u)).collect::<Vec<_>>(), &[])
     }
 
     /// Opened with EXAMINE.
@@ -261,7 +331,11 @@ impl View {
             for uid in std::mem::take(&mut self.pending_expunge).into_iter().rev() {
                 if let Some(seq) = self.seq_of(uid) {
                     self.messages.remove(seq as usize - 1);
-                    out.push(Update::Expunge(seq));
+                    out.push(if self.vanished {
+                        Update::Vanished(uid)
+                    } else {
+                        Update::Expunge(seq)
+                    });
                 }
             }
         }
@@ -295,6 +369,78 @@ impl View {
         self.modseq = self.modseq.max(changes.highest_modseq);
         out
     }
+}
+
+/// A UID set as sorted, merged, inclusive ranges within `1..=top` (`*` is `top`).
+pub fn set_ranges(set: &SeqSet, top: u32) -> Vec<(u32, u32)> {
+    let SeqSet::Ranges(ranges) = set else {
+        return Vec::new();
+    };
+    let v = |s: crate::types::SeqNum| match s {
+        crate::types::SeqNum::Value(v) => v.get(),
+        crate::types::SeqNum::Last => top,
+    };
+    let mut r: Vec<(u32, u32)> = ranges
+        .iter()
+        .map(|r| {
+            let (a, b) = (v(r.from), v(r.to));
+            (a.min(b), a.max(b).min(top))
+        })
+        .filter(|(a, b)| a <= b)
+        .collect();
+    r.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(r.len());
+    for (a, b) in r {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The parts of `ranges` (sorted, merged) not covered by `present` (sorted UIDs), as
+/// merged ranges. Linear in both inputs, so `1:4294967295` costs what the mailbox does.
+pub fn uid_gaps(ranges: &[(u32, u32)], present: &[u32]) -> Vec<(u32, u32)> {
+    // u64 so that `u + 1` cannot overflow at UID 4294967295.
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut push = |a: u64, b: u64| match out.last_mut() {
+        Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+        _ => out.push((a, b)),
+    };
+    let mut p = 0;
+    for &(a, b) in ranges {
+        let (mut from, to) = (u64::from(a), u64::from(b));
+        while p < present.len() && u64::from(present[p]) < from {
+            p += 1;
+        }
+        while p < present.len() && u64::from(present[p]) <= to {
+            let u = u64::from(present[p]);
+            if u > from {
+                push(from, u - 1);
+            }
+            from = u + 1;
+            p += 1;
+        }
+        if from <= to {
+            push(from, to);
+        }
+    }
+    out.into_iter().map(|(a, b)| (a as u32, b as u32)).collect()
+}
+
+/// Inclusive ranges as a sequence set; None when empty.
+pub fn ranges_to_set(ranges: &[(u32, u32)]) -> Option<SeqSet> {
+    let r: Option<Vec<crate::types::SeqRange>> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            Some(crate::types::SeqRange {
+                from: crate::types::SeqNum::Value(std::num::NonZeroU32::new(a)?),
+                to: crate::types::SeqNum::Value(std::num::NonZeroU32::new(b)?),
+            })
+        })
+        .collect();
+    r.filter(|r| !r.is_empty()).map(SeqSet::Ranges)
 }
 
 /// The system flags a session may store and the keywords this mailbox knows.

@@ -731,3 +731,54 @@ fn imap_codec_agrees_on_base_commands() {
         );
     }
 }
+
+/// RFC 2971 examples, NIL values, literals, and what is refused.
+#[test]
+fn id_command() {
+    let b = |s: &str| s.as_bytes().to_vec();
+    assert_eq!(body("a ID NIL\r\n"), CommandBody::Id(Vec::new()));
+    assert_eq!(body("a ID ()\r\n"), CommandBody::Id(Vec::new()));
+    assert_eq!(
+        body("a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" NIL)\r\n"),
+        CommandBody::Id(vec![
+            (b("name"), Some(b("sodr"))),
+            (b("version"), Some(b("19.34"))),
+            (b("vendor"), None),
+        ])
+    );
+    assert_eq!(
+        body("a ID (\"os\" {3+}\r\nx\"y)\r\n"),
+        CommandBody::Id(vec![(b("os"), Some(b("x\"y")))])
+    );
+    // A field without a value, an atom instead of a string, no argument at all.
+    for bad in [
+        &b"a ID (\"name\")\r\n"[..],
+        b"a ID (name \"x\")\r\n",
+        b"a ID\r\n",
+        b"a ID (\"name\" \"x\"\r\n",
+    ] {
+        let e = err(bad);
+        assert_eq!(e.tag, Some(Tag::try_from("a").unwrap()), "{e:?}");
+    }
+}
+
+/// RFC 7162 3.1.5: MODSEQ with and without the entry name.
+#[test]
+fn search_modseq_with_entry() {
+    use CommandBody as C;
+    for (line, n) in [
+        ("a SEARCH MODSEQ 620162338\r\n", 620162338),
+        (
+            "a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338\r\n",
+            620162338,
+        ),
+        ("a SEARCH MODSEQ \"/flags/$Work\" PRIV 7\r\n", 7),
+    ] {
+        match body(line) {
+            C::Search { criteria, .. } => assert_eq!(criteria, SearchKey::ModSeq(n), "{line}"),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    let e = err(b"a SEARCH MODSEQ \"/flags/\\\\draft\" mine 5\r\n");
+    assert_eq!(e.tag, Some(Tag::try_from("a").unwrap()));
+}

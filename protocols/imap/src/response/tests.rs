@@ -205,10 +205,57 @@ fn table() -> Vec<(Response, &'static str, bool)> {
                 max: Some(nz(9)),
                 all: Some(set("2,4:9")),
                 count: Some(7),
+                modseq: None,
             })),
             "* ESEARCH (TAG \"a1\") UID MIN 2 MAX 9 ALL 2,4:9 COUNT 7\r\n",
             false,
         ),
+        // RFC 7162 3.1.5, with ESEARCH.
+        (
+            Response::Data(Data::ESearch(ESearch {
+                tag: Some(tag("a")),
+                uid: false,
+                min: None,
+                max: None,
+                all: Some(set("1:3,5")),
+                count: None,
+                modseq: Some(1236),
+            })),
+            "* ESEARCH (TAG \"a\") ALL 1:3,5 MODSEQ 1236\r\n",
+            false,
+        ),
+        // RFC 7162 3.2.10 examples.
+        (
+            Response::Data(Data::Vanished {
+                earlier: false,
+                uids: set("405,407,410,425"),
+            }),
+            "* VANISHED 405,407,410,425\r\n",
+            true,
+        ),
+        (
+            Response::Data(Data::Vanished {
+                earlier: true,
+                uids: set("300:310,405,411"),
+            }),
+            "* VANISHED (EARLIER) 300:310,405,411\r\n",
+            true,
+        ),
+        // RFC 2971 3.3, and a value that needs a literal.
+        (
+            Response::Data(Data::Id(vec![
+                ("name".into(), "Cyrus".into()),
+                ("version".into(), "1.5".into()),
+            ])),
+            "* ID (\"name\" \"Cyrus\" \"version\" \"1.5\")\r\n",
+            true,
+        ),
+        (
+            Response::Data(Data::Id(vec![("x".into(), "a\"b\r\n".into())])),
+            "* ID (\"x\" {5}\r\na\"b\r\n)\r\n",
+            true,
+        ),
+        (Response::Data(Data::Id(Vec::new())), "* ID NIL\r\n", true),
         (
             Response::Data(Data::Namespace {
                 personal: vec![(String::new(), Some('.'))],

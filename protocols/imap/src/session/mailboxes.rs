@@ -103,6 +103,9 @@ impl ImapSession {
 
     pub(super) fn status(&mut self, mailbox: Mailbox, items: &[StatusItem]) -> CmdResult {
         let name = self.mailbox_name(&mailbox)?;
+        if items.contains(&StatusItem::HighestModSeq) {
+            self.enable_condstore();
+        }
         let data = self.status_data(&name, items)?;
         self.data(data);
         ok("STATUS completed")
@@ -136,8 +139,7 @@ impl ImapSession {
                         mb.vsizes(&uids)?.into_iter().flatten().sum()
                     }
                 }
-                // CONDSTORE is not advertised yet (issue 5).
-                StatusItem::HighestModSeq => continue,
+                StatusItem::HighestModSeq => st.highest_modseq,
             };
             out.push((item, value));
         }
@@ -150,10 +152,21 @@ impl ImapSession {
     pub(super) fn enable(&mut self, caps: Vec<Atom>) -> CmdResult {
         let mut enabled = Vec::new();
         for c in caps {
-            if c.as_str().eq_ignore_ascii_case("IMAP4rev2") && !self.rev2 {
-                self.rev2 = true;
-                enabled.push(c);
+            let name = c.as_str().to_ascii_uppercase();
+            match name.as_str() {
+                "IMAP4REV2" if !self.rev2 => self.rev2 = true,
+                "CONDSTORE" if !self.condstore => self.enable_condstore(),
+                "QRESYNC" if !self.qresync => {
+                    // QRESYNC implies CONDSTORE (RFC 7162 3.2.3).
+                    self.qresync = true;
+                    self.enable_condstore();
+                    if let Some(v) = self.user()?.selected.as_mut() {
+                        v.report_vanished();
+                    }
+                }
+                _ => continue,
             }
+            enabled.push(c);
         }
         self.data(Data::Enabled(enabled));
         ok("ENABLE completed")

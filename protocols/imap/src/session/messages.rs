@@ -2,11 +2,13 @@
 //! live in `fetch.rs` and `search.rs`; this file resolves sets, applies \Seen and flag
 //! changes through storage, and reports updates where RFC 3501 7.4.1 allows them.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 
 use roost_storage::{FlagOp, Flags, StorageError};
 
 use super::{BodyFile, CmdError, CmdResult, Done, ImapSession, Output, ok};
+use crate::command::FetchModifier;
 use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
 use crate::response::{Code, Data, ESearch, FetchItem};
 use crate::search::{SearchEnv, search};
@@ -105,17 +107,42 @@ impl ImapSession {
         Ok(())
     }
 
-    pub(super) fn fetch(&mut self, uid: bool, set: &SeqSet, items: &FetchItems) -> CmdResult {
+    pub(super) fn fetch(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        items: &FetchItems,
+        modifiers: &[FetchModifier],
+    ) -> CmdResult {
         self.check_set(set, uid)?;
+        let mods = self.fetch_mods(uid, modifiers)?;
         let rev2 = self.rev2;
         let mut attrs = items.expand();
         if uid && !attrs.contains(&FetchAttribute::Uid) {
             attrs.insert(0, FetchAttribute::Uid);
         }
+        if attrs.contains(&FetchAttribute::ModSeq) {
+            self.enable_condstore();
+        }
+        // CHANGEDSINCE implies the MODSEQ item (RFC 7162 3.1.4.1).
+        if mods.changed_since.is_some() && !attrs.contains(&FetchAttribute::ModSeq) {
+            attrs.push(FetchAttribute::ModSeq);
+        }
+        if let (true, Some(since)) = (mods.vanished, mods.changed_since) {
+            self.fetch_vanished(set, since)?;
+        }
+        let condstore = self.condstore;
         let seen = sets_seen(&attrs);
         let stream_from = self.ctx.settings.stream_body_from;
         let (view, saved) = self.view_parts()?;
-        let seqs = view.resolve(set, uid, saved.as_deref());
+        let mut seqs = view.resolve(set, uid, saved.as_deref());
+        if let Some(since) = mods.changed_since {
+            seqs.retain(|&s| {
+                view.messages()
+                    .get(s as usize - 1)
+                    .is_some_and(|m| m.modseq > since)
+            });
+        }
         let mailbox = std::sync::Arc::clone(view.mailbox());
         let read_only = view.read_only();
         let mut out = Vec::new();
@@ -153,6 +180,14 @@ impl ImapSession {
             if seen && !read_only && !these.contains(&FetchAttribute::Flags) {
                 // The implicit \Seen must be reported (RFC 3501 6.4.5).
                 these.push(FetchAttribute::Flags);
+            }
+            if seen && !read_only && condstore {
+                // ... with its new modseq once CONDSTORE is on (RFC 7162 3.1.4).
+                for a in [FetchAttribute::Uid, FetchAttribute::ModSeq] {
+                    if !these.contains(&a) {
+                        these.push(a);
+                    }
+                }
             }
             let stream = match super::stream::streamable(&these) {
                 Some(i) => {
@@ -231,6 +266,10 @@ impl ImapSession {
         unchanged_since: Option<u64>,
     ) -> CmdResult {
         self.check_set(set, uid)?;
+        if unchanged_since.is_some() {
+            self.enable_condstore();
+        }
+        let condstore = self.condstore;
         let rev2 = self.rev2;
         let (view, saved) = self.view_parts()?;
         if view.read_only() {
@@ -262,31 +301,56 @@ impl ImapSession {
             self.announce_flags(&names, false);
         }
         let (view, _) = self.view_parts()?;
-        if !op.silent {
-            // Every named message gets its flags back, changed or not (RFC 3501 6.4.6).
-            for &seq in &seqs {
-                let Some(info) = view.messages().get(seq as usize - 1) else {
-                    continue;
-                };
-                if view.is_expunged(info.uid) {
-                    continue;
-                }
+        // Messages refused by UNCHANGEDSINCE get no FETCH; the tagged MODIFIED names them.
+        let mut modified_seqs = Vec::new();
+        let refused: HashSet<u32> = outcome.modified.iter().copied().collect();
+        let changed_uids: HashSet<u32> = outcome.changed.iter().map(|c| c.uid).collect();
+        for &seq in &seqs {
+            let Some(info) = view.messages().get(seq as usize - 1) else {
+                continue;
+            };
+            if view.is_expunged(info.uid) {
+                continue;
+            }
+            if refused.contains(&info.uid) {
+                modified_seqs.push(seq);
+                continue;
+            }
+            let changed = changed_uids.contains(&info.uid);
+            // Every named message gets its flags back, changed or not (RFC 3501 6.4.6);
+            // once CONDSTORE is on, even .SILENT reports the new modseq of what changed, or
+            // of everything that passed UNCHANGEDSINCE (RFC 7162 3.1.3).
+            let report_modseq = condstore && (changed || unchanged_since.is_some());
+            if op.silent && !report_modseq {
+                continue;
+            }
+            let mut items = Vec::new();
+            if !op.silent {
                 let recent = !rev2 && info.uid >= view.recent_from();
-                let mut items = vec![FetchItem::Flags(flags_of(info, &names, recent))];
-                if uid && let Some(u) = NonZeroU32::new(info.uid) {
-                    items.push(FetchItem::Uid(u));
-                }
-                if let Some(seq) = NonZeroU32::new(seq) {
-                    responses.push(Data::Fetch { seq, items });
-                }
+                items.push(FetchItem::Flags(flags_of(info, &names, recent)));
+            }
+            if uid && let Some(u) = NonZeroU32::new(info.uid) {
+                items.push(FetchItem::Uid(u));
+            }
+            if condstore {
+                items.push(FetchItem::ModSeq(info.modseq));
+            }
+            if let Some(seq) = NonZeroU32::new(seq) {
+                responses.push(Data::Fetch { seq, items });
             }
         }
         for d in responses {
             self.data(d);
         }
         self.report_updates(uid)?;
-        if !outcome.modified.is_empty()
-            && let Some(set) = to_set(&outcome.modified)
+        // MODIFIED names UIDs for UID STORE and sequence numbers for STORE (RFC 7162 3.1.3).
+        let modified = if uid {
+            outcome.modified.clone()
+        } else {
+            modified_seqs
+        };
+        if !modified.is_empty()
+            && let Some(set) = to_set(&modified)
         {
             return Ok(Done::Ok(
                 Some(Code::Modified(set)),
@@ -314,6 +378,10 @@ impl ImapSession {
                 return Err(crate::search::SearchError::BadCharset(name.to_string()).into());
             }
         }
+        let with_modseq = super::condstore::uses_modseq(&criteria);
+        if with_modseq {
+            self.enable_condstore();
+        }
         let rev2 = self.rev2;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -337,6 +405,14 @@ impl ImapSession {
         } else {
             seqs.clone()
         };
+        // RFC 7162 3.1.5: the highest modseq among the found messages, when MODSEQ was used.
+        let modseq = with_modseq
+            .then(|| {
+                seqs.iter()
+                    .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.modseq))
+                    .max()
+            })
+            .flatten();
         let uids_found: Vec<u32> = seqs
             .iter()
             .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
@@ -349,7 +425,7 @@ impl ImapSession {
         match ret {
             None => {
                 let list = nums.iter().filter_map(|&n| NonZeroU32::new(n)).collect();
-                self.data(Data::Search(list, None));
+                self.data(Data::Search(list, modseq));
             }
             Some(opts) => {
                 let save = opts.contains(&SearchReturn::Save);
@@ -376,6 +452,7 @@ impl ImapSession {
                             .flatten(),
                         all: has(SearchReturn::All).then(|| to_set(&nums)).flatten(),
                         count: has(SearchReturn::Count).then_some(nums.len() as u32),
+                        modseq,
                     };
                     self.data(Data::ESearch(e));
                 }

@@ -23,6 +23,7 @@ use crate::view::{Update, View};
 
 mod append;
 mod auth;
+mod condstore;
 mod error;
 mod list;
 mod mailboxes;
@@ -30,6 +31,7 @@ mod messages;
 mod select;
 mod stream;
 
+pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
 pub use stream::{BodyFile, BodyStream};
 
@@ -143,6 +145,12 @@ pub struct ImapSession {
     mode: Mode,
     /// ENABLE IMAP4rev2: UTF-8 names, no \Recent, ESEARCH answers.
     rev2: bool,
+    /// A CONDSTORE enabling command was seen (RFC 7162 3.1): MODSEQ in flag FETCHes.
+    condstore: bool,
+    /// ENABLE QRESYNC: VANISHED instead of EXPUNGE, QRESYNC SELECT allowed.
+    qresync: bool,
+    /// The client's ID fields, as logged.
+    client_id: Option<String>,
     out: Vec<Output>,
     logged_out: bool,
     /// Set while idling: the driver waits on it for changes.
@@ -183,6 +191,9 @@ impl ImapSession {
             user: None,
             mode: Mode::Commands,
             rev2: false,
+            condstore: false,
+            qresync: false,
+            client_id: None,
             out: Vec::new(),
             logged_out: false,
             idle_watch: None,
@@ -406,6 +417,7 @@ impl ImapSession {
                 ok("CAPABILITY completed")
             }
             C::Noop => self.noop("NOOP completed"),
+            C::Id(fields) => self.id(fields),
             C::Logout => {
                 if let Some(u) = &self.user {
                     tracing::info!(user = u.name, peer = self.ctx.peer, "logout");
@@ -429,8 +441,8 @@ impl ImapSession {
             }
             _ if !authed => Err(CmdError::Bad(format!("{name}: log in first"))),
             C::Enable(caps) => self.enable(caps),
-            C::Select { mailbox, .. } => self.select(mailbox, false),
-            C::Examine { mailbox, .. } => self.select(mailbox, true),
+            C::Select { mailbox, params } => self.select(mailbox, false, params),
+            C::Examine { mailbox, params } => self.select(mailbox, true, params),
             C::Create(m) => self.create(m),
             C::Delete(m) => self.delete(m),
             C::Rename { from, to } => self.rename(from, to),
@@ -465,8 +477,11 @@ impl ImapSession {
                 criteria,
             } => self.search(&tag, uid, ret, charset, criteria),
             C::Fetch {
-                uid, set, items, ..
-            } => self.fetch(uid, &set, &items),
+                uid,
+                set,
+                items,
+                modifiers,
+            } => self.fetch(uid, &set, &items, &modifiers),
             C::Store {
                 uid,
                 set,
@@ -511,6 +526,9 @@ impl ImapSession {
             "ESEARCH",
             "SEARCHRES",
             "BINARY",
+            "CONDSTORE",
+            "QRESYNC",
+            "ID",
         ];
         caps.extend(rest.iter().filter_map(|s| atom(s)).map(Capability::Other));
         // RFC 7889: the limit APPEND enforces (with NO [TOOBIG] before the literal).
@@ -530,8 +548,20 @@ impl ImapSession {
         let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
             return Ok(());
         };
+        let condstore = self.condstore;
         let updates = view.sync(allow_expunge)?;
+        // QRESYNC clients keep the highest modseq as their resync point; tell them when it
+        // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
+        // not reported yet.
+        let news = if self.qresync {
+            view.take_modseq_news()
+        } else {
+            None
+        };
         if updates.is_empty() {
+            if let Some(m) = news {
+                self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
+            }
             return Ok(());
         }
         let names = view.mailbox().keyword_names();
@@ -540,8 +570,21 @@ impl ImapSession {
             .take_new_keywords(names.len())
             .then_some(view.read_only());
         let mut responses = Vec::new();
+        // Expunges come first and highest first; VANISHED takes them as one UID set.
+        let mut vanished: Vec<u32> = Vec::new();
         for u in updates {
+            if let Update::Vanished(uid) = u {
+                vanished.push(uid);
+                continue;
+            }
+            if let Some(uids) = crate::session::messages::to_set(&std::mem::take(&mut vanished)) {
+                responses.push(Response::Data(Data::Vanished {
+                    earlier: false,
+                    uids,
+                }));
+            }
             match u {
+                Update::Vanished(_) => {}
                 Update::Expunge(seq) => {
                     if let Some(n) = std::num::NonZeroU32::new(seq) {
                         responses.push(Response::Data(Data::Expunge(n)));
@@ -556,27 +599,37 @@ impl ImapSession {
                     };
                     let recent = !rev2 && info.uid >= view.recent_from();
                     if let Some(n) = std::num::NonZeroU32::new(seq) {
-                        responses.push(Response::Data(Data::Fetch {
-                            seq: n,
-                            items: vec![
-                                crate::response::FetchItem::Flags(crate::view::flags_of(
-                                    info, &names, recent,
-                                )),
-                                crate::response::FetchItem::Uid(
-                                    std::num::NonZeroU32::new(info.uid)
-                                        .unwrap_or(std::num::NonZeroU32::MIN),
-                                ),
-                            ],
-                        }));
+                        let mut items = vec![
+                            crate::response::FetchItem::Flags(crate::view::flags_of(
+                                info, &names, recent,
+                            )),
+                            crate::response::FetchItem::Uid(
+                                std::num::NonZeroU32::new(info.uid)
+                                    .unwrap_or(std::num::NonZeroU32::MIN),
+                            ),
+                        ];
+                        if condstore {
+                            items.push(crate::response::FetchItem::ModSeq(info.modseq));
+                        }
+                        responses.push(Response::Data(Data::Fetch { seq: n, items }));
                     }
                 }
             }
+        }
+        if let Some(uids) = crate::session::messages::to_set(&vanished) {
+            responses.push(Response::Data(Data::Vanished {
+                earlier: false,
+                uids,
+            }));
         }
         if let Some(read_only) = new_keywords {
             self.announce_flags(&names, read_only);
         }
         for r in responses {
             self.send(r);
+        }
+        if let Some(m) = news {
+            self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         Ok(())
     }

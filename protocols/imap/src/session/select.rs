@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use roost_storage::Flags;
 
 use super::{CmdError, CmdResult, Done, ImapSession, Mode, ok};
+use crate::command::SelectParam;
 use crate::response::{Code, Data, ListEntry};
 use crate::types::{FlagPerm, Mailbox, SeqSet, Tag};
 use crate::view::{View, flag_list};
@@ -25,7 +26,14 @@ impl ImapSession {
         self.untagged_ok(Some(Code::PermanentFlags(perm)), "Flags permitted");
     }
 
-    pub(super) fn select(&mut self, mailbox: Mailbox, read_only: bool) -> CmdResult {
+    pub(super) fn select(
+        &mut self,
+        mailbox: Mailbox,
+        read_only: bool,
+        params: Vec<SelectParam>,
+    ) -> CmdResult {
+        // Checked before the current mailbox is closed: a bad SELECT changes nothing.
+        let qresync = self.select_params(params)?;
         let had = self.user()?.selected.take().is_some();
         if had {
             // RFC 7162 / RFC 9051: the previous mailbox is closed before the new one opens.
@@ -34,7 +42,10 @@ impl ImapSession {
         self.user()?.saved = None;
         let name = self.mailbox_name(&mailbox)?;
         let mb = self.user()?.store.open(&name)?;
-        let view = View::open(mb, read_only)?;
+        let mut view = View::open(mb, read_only)?;
+        if self.qresync {
+            view.report_vanished();
+        }
         let names = view.mailbox().keyword_names();
         self.announce_flags(&names, read_only);
         self.data(Data::Exists(view.messages().len() as u32));
@@ -55,6 +66,9 @@ impl ImapSession {
         if let Some(n) = NonZeroU32::new(view.uid_next()) {
             self.untagged_ok(Some(Code::UidNext(n)), "Predicted next UID");
         }
+        // RFC 7162 3.1.2.1: on every SELECT/EXAMINE, whether CONDSTORE is enabled or not;
+        // every Roost mailbox has modseqs, so NOMODSEQ is never sent.
+        self.untagged_ok(Some(Code::HighestModSeq(view.modseq())), "Highest");
         if self.rev2 {
             let wire = self.wire_name(name.as_str());
             self.data(Data::List(ListEntry {
@@ -65,6 +79,9 @@ impl ImapSession {
             }));
         }
         self.user()?.selected = Some(view);
+        if let Some(q) = &qresync {
+            self.qresync_answer(q)?;
+        }
         let (code, verb) = if read_only {
             (Code::ReadOnly, "EXAMINE")
         } else {
@@ -131,7 +148,8 @@ impl ImapSession {
             view.mailbox().expunge(&uids)?;
         }
         self.report_updates(true)?;
-        ok("EXPUNGE completed")
+        let code = self.highest_modseq_code()?;
+        Ok(Done::Ok(code, "EXPUNGE completed".into()))
     }
 
     pub(super) fn idle(&mut self, tag: &Tag) -> CmdResult {

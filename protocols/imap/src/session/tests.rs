@@ -388,3 +388,346 @@ fn an_overlong_sasl_line_ends_the_exchange_with_a_tagged_bad() {
     assert!(out.ends_with("2 OK NOOP completed\r\n"), "{out}");
     assert!(!s.is_authenticated());
 }
+
+/// The modseqs of INBOX's messages by UID, and its highest modseq.
+fn modseqs(fx: &Fixture) -> (Vec<u64>, u64) {
+    let snap = fx.mailbox("INBOX").snapshot().expect("snapshot");
+    (
+        snap.messages.iter().map(|m| m.modseq).collect(),
+        snap.highest_modseq,
+    )
+}
+
+/// Asserts the exact bytes (imap-codec parses them too, ESEARCH aside).
+fn expect(out: &[u8], want: &str) {
+    assert_eq!(String::from_utf8_lossy(out), want);
+    codec_parses(out);
+}
+
+/// RFC 7162 CONDSTORE: SELECT (CONDSTORE), FETCH CHANGEDSINCE, STORE UNCHANGEDSINCE with
+/// MODIFIED (sequence numbers for STORE, UIDs for UID STORE), SEARCH MODSEQ with the
+/// MODSEQ in SEARCH and ESEARCH, STATUS HIGHESTMODSEQ, implicit \Seen and other sessions'
+/// changes with MODSEQ, EXPUNGE with HIGHESTMODSEQ.
+#[test]
+fn condstore_byte_transcript() {
+    let fx = Fixture::new();
+    let (m, h) = modseqs(&fx);
+    let mut s = fx.session(true);
+    talk(&mut s, b"1 LOGIN alice secret\r\n");
+    let out = talk(&mut s, b"2 SELECT INBOX (CONDSTORE)\r\n");
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        text.contains(&format!("* OK [HIGHESTMODSEQ {h}] Highest\r\n")),
+        "{text}"
+    );
+    assert!(text.ends_with("2 OK [READ-WRITE] SELECT completed\r\n"));
+    codec_parses(&out);
+    let out = talk(
+        &mut s,
+        format!("3 FETCH 1:* (FLAGS) (CHANGEDSINCE {})\r\n", m[1]).as_bytes(),
+    );
+    expect(
+        &out,
+        &format!(
+            "* 3 FETCH (FLAGS (\\Recent) MODSEQ ({}))\r\n3 OK FETCH completed\r\n",
+            m[2]
+        ),
+    );
+    let out = talk(
+        &mut s,
+        format!("4 STORE 1 (UNCHANGEDSINCE {}) +FLAGS (\\Seen)\r\n", m[0]).as_bytes(),
+    );
+    expect(
+        &out,
+        &format!(
+            "* 1 FETCH (FLAGS (\\Seen \\Recent) MODSEQ ({}))\r\n4 OK STORE completed\r\n",
+            h + 1
+        ),
+    );
+    // Message 1 changed after m[0]: refused and named by number; message 2 passes.
+    let out = talk(
+        &mut s,
+        format!(
+            "5 STORE 1:2 (UNCHANGEDSINCE {}) +FLAGS.SILENT (\\Flagged)\r\n",
+            m[1]
+        )
+        .as_bytes(),
+    );
+    expect(
+        &out,
+        &format!(
+            "* 2 FETCH (MODSEQ ({}))\r\n5 OK [MODIFIED 1] Some messages changed meanwhile\r\n",
+            h + 2
+        ),
+    );
+    let out = talk(
+        &mut s,
+        b"6 UID STORE 2:3 (UNCHANGEDSINCE 0) +FLAGS (\\Draft)\r\n",
+    );
+    expect(
+        &out,
+        "6 OK [MODIFIED 2:3] Some messages changed meanwhile\r\n",
+    );
+    let out = talk(&mut s, format!("7 SEARCH MODSEQ {}\r\n", h + 1).as_bytes());
+    expect(
+        &out,
+        &format!(
+            "* SEARCH 1 2 (MODSEQ {})\r\n7 OK SEARCH completed\r\n",
+            h + 2
+        ),
+    );
+    let out = talk(&mut s, format!("7b SEARCH MODSEQ {}\r\n", h + 9).as_bytes());
+    expect(&out, "* SEARCH\r\n7b OK SEARCH completed\r\n");
+    let out = talk(
+        &mut s,
+        format!(
+            "8 UID SEARCH RETURN (ALL) MODSEQ \"/flags/\\\\seen\" all {}\r\n",
+            h + 2
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        format!(
+            "* ESEARCH (TAG \"8\") UID ALL 2 MODSEQ {}\r\n8 OK UID SEARCH completed\r\n",
+            h + 2
+        )
+    );
+    let out = talk(&mut s, b"9 STATUS INBOX (HIGHESTMODSEQ MESSAGES)\r\n");
+    expect(
+        &out,
+        &format!(
+            "* STATUS INBOX (HIGHESTMODSEQ {} MESSAGES 3)\r\n9 OK STATUS completed\r\n",
+            h + 2
+        ),
+    );
+    // The implicit \Seen of a body FETCH reports the new modseq (and the UID).
+    let out = talk(&mut s, b"10 FETCH 2 (BODY[HEADER])\r\n");
+    expect(
+        &out,
+        &format!(
+            "* 2 FETCH (BODY[HEADER] {{16}}\r\nSubject: two\r\n\r\n \
+             FLAGS (\\Flagged \\Seen \\Recent) UID 2 MODSEQ ({}))\r\n10 OK FETCH completed\r\n",
+            h + 3
+        ),
+    );
+    // Another session's change arrives with its MODSEQ.
+    let mut b = fx.session(true);
+    talk(&mut b, b"1 LOGIN alice secret\r\n2 SELECT INBOX\r\n");
+    talk(&mut b, b"3 STORE 3 +FLAGS.SILENT (\\Deleted)\r\n");
+    let out = talk(&mut s, b"11 NOOP\r\n");
+    expect(
+        &out,
+        &format!(
+            "* 3 FETCH (FLAGS (\\Deleted \\Recent) UID 3 MODSEQ ({}))\r\n11 OK NOOP completed\r\n",
+            h + 4
+        ),
+    );
+    let out = talk(&mut s, b"12 EXPUNGE\r\n");
+    expect(
+        &out,
+        &format!(
+            "* 3 EXPUNGE\r\n12 OK [HIGHESTMODSEQ {}] EXPUNGE completed\r\n",
+            h + 5
+        ),
+    );
+}
+
+/// A session that never used CONDSTORE sees no MODSEQ anywhere, but its SELECT carries
+/// HIGHESTMODSEQ (RFC 7162 3.1.2.1) and STATUS HIGHESTMODSEQ works without ENABLE.
+#[test]
+fn without_condstore_no_modseq_is_volunteered() {
+    let fx = Fixture::new();
+    let (_, h) = modseqs(&fx);
+    let mut s = fx.session(true);
+    talk(&mut s, b"1 LOGIN alice secret\r\n2 SELECT INBOX\r\n");
+    let out = talk(&mut s, b"3 STORE 1 +FLAGS (\\Seen)\r\n4 EXPUNGE\r\n");
+    expect(
+        &out,
+        "* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n3 OK STORE completed\r\n4 OK EXPUNGE completed\r\n",
+    );
+    let out = talk(
+        &mut s,
+        b"5 ENABLE CONDSTORE\r\n6 ENABLE CONDSTORE QRESYNC\r\n",
+    );
+    expect(
+        &out,
+        "* ENABLED CONDSTORE\r\n5 OK ENABLE completed\r\n* ENABLED QRESYNC\r\n6 OK ENABLE completed\r\n",
+    );
+    let out = talk(&mut s, b"7 STORE 1 -FLAGS.SILENT (\\Seen)\r\n");
+    expect(
+        &out,
+        &format!(
+            "* 1 FETCH (MODSEQ ({0}))\r\n* OK [HIGHESTMODSEQ {0}] Highest\r\n7 OK STORE completed\r\n",
+            h + 2
+        ),
+    );
+}
+
+/// RFC 7162 QRESYNC: ENABLE, VANISHED instead of EXPUNGE, SELECT (QRESYNC ...) after time
+/// away with VANISHED (EARLIER) and the changed flags, UID FETCH (CHANGEDSINCE n VANISHED),
+/// a UIDVALIDITY mismatch, and the errors.
+#[test]
+fn qresync_byte_transcript() {
+    let fx = Fixture::new();
+    let (_, h0) = modseqs(&fx);
+    let inbox = fx.mailbox("INBOX");
+    let validity = inbox.status().expect("status").uid_validity;
+    let mut s = fx.session(true);
+    talk(&mut s, b"1 LOGIN alice secret\r\n");
+    // Not enabled yet: QRESYNC parameters and VANISHED are refused.
+    let out = talk(
+        &mut s,
+        format!("2 SELECT INBOX (QRESYNC ({validity} {h0}))\r\n").as_bytes(),
+    );
+    expect(&out, "2 BAD QRESYNC is not enabled (ENABLE QRESYNC)\r\n");
+    let out = talk(&mut s, b"3 ENABLE QRESYNC\r\n4 SELECT INBOX\r\n");
+    assert!(String::from_utf8_lossy(&out).starts_with("* ENABLED QRESYNC\r\n3 OK"));
+    let out = talk(&mut s, b"5 FETCH 1 FLAGS (CHANGEDSINCE 1 VANISHED)\r\n");
+    expect(&out, "5 BAD VANISHED needs UID FETCH\r\n");
+    let out = talk(&mut s, b"5b UID FETCH 1 FLAGS (VANISHED)\r\n");
+    expect(&out, "5b BAD VANISHED needs CHANGEDSINCE\r\n");
+    // Another session expunges 2: this one hears VANISHED, not EXPUNGE.
+    inbox
+        .store(
+            &[2],
+            roost_storage::FlagOp::Add,
+            roost_storage::Flags::DELETED,
+            &[],
+            None,
+        )
+        .expect("store");
+    inbox.expunge(&[2]).expect("expunge");
+    let (_, h) = modseqs(&fx);
+    let out = talk(&mut s, b"6 NOOP\r\n");
+    // The new highest modseq follows, as the resync point (the expunge moved it).
+    expect(
+        &out,
+        &format!("* VANISHED 2\r\n* OK [HIGHESTMODSEQ {h}] Highest\r\n6 OK NOOP completed\r\n"),
+    );
+    let out = talk(&mut s, b"6b NOOP\r\n");
+    expect(&out, "6b OK NOOP completed\r\n");
+    let out = talk(&mut s, b"7 LOGOUT\r\n");
+    assert!(String::from_utf8_lossy(&out).ends_with("7 OK LOGOUT completed\r\n"));
+    let (_, h1) = modseqs(&fx);
+
+    // While the client is away: 3 is flagged, 1 expunged, a new message arrives.
+    inbox
+        .store(
+            &[3],
+            roost_storage::FlagOp::Add,
+            roost_storage::Flags::FLAGGED,
+            &[],
+            None,
+        )
+        .expect("store");
+    inbox.expunge(&[1]).expect("expunge");
+    inbox.deliver(&mut &MSG1[..], 1 << 20).expect("deliver");
+    let (m, h2) = modseqs(&fx);
+
+    let mut s = fx.session(true);
+    talk(&mut s, b"1 LOGIN alice secret\r\n2 ENABLE QRESYNC\r\n");
+    let out = talk(
+        &mut s,
+        format!("3 SELECT INBOX (QRESYNC ({validity} {h1} 1:3))\r\n").as_bytes(),
+    );
+    expect(
+        &out,
+        &format!(
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n\
+             * 2 EXISTS\r\n\
+             * 1 RECENT\r\n\
+             * OK [UNSEEN 1] First unseen\r\n\
+             * OK [UIDVALIDITY {validity}] UIDs valid\r\n\
+             * OK [UIDNEXT 5] Predicted next UID\r\n\
+             * OK [HIGHESTMODSEQ {h2}] Highest\r\n\
+             * VANISHED (EARLIER) 1\r\n\
+             * 1 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ({}))\r\n\
+             * 2 FETCH (UID 4 FLAGS (\\Recent) MODSEQ ({}))\r\n\
+             3 OK [READ-WRITE] SELECT completed\r\n",
+            m[0], m[1]
+        ),
+    );
+    // The same questions by UID FETCH, from before the first session's expunge.
+    let out = talk(
+        &mut s,
+        format!("4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0} VANISHED)\r\n").as_bytes(),
+    );
+    expect(
+        &out,
+        &format!(
+            "* VANISHED (EARLIER) 1:2\r\n\
+             * 1 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ({}))\r\n\
+             * 2 FETCH (UID 4 FLAGS (\\Recent) MODSEQ ({}))\r\n\
+             4 OK UID FETCH completed\r\n",
+            m[0], m[1]
+        ),
+    );
+    // Up to date: nothing to tell.
+    let out = talk(
+        &mut s,
+        format!("5 UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h2} VANISHED)\r\n").as_bytes(),
+    );
+    expect(&out, "5 OK UID FETCH completed\r\n");
+    // A wrong UIDVALIDITY: a plain SELECT answer, CLOSED for the previous mailbox.
+    let out = talk(
+        &mut s,
+        format!(
+            "6 EXAMINE INBOX (QRESYNC ({} {h0}))\r\n",
+            validity.wrapping_add(1).max(1)
+        )
+        .as_bytes(),
+    );
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        text.starts_with("* OK [CLOSED] Previous mailbox closed\r\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("VANISHED") && !text.contains("FETCH"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("6 OK [READ-ONLY] EXAMINE completed\r\n"),
+        "{text}"
+    );
+    codec_parses(&out);
+}
+
+/// RFC 2971: our name and version in any state; the client's fields kept (bounded).
+#[test]
+fn id_in_any_state() {
+    let fx = Fixture::new();
+    let mut s = fx.session(true);
+    let out = talk(
+        &mut s,
+        b"1 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" NIL)\r\n",
+    );
+    expect(
+        &out,
+        &format!(
+            "* ID (\"name\" \"Roost\" \"version\" \"{}\")\r\n1 OK ID completed\r\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    assert_eq!(
+        s.client_id(),
+        Some("name=\"sodr\" version=\"19.34\" vendor=\"NIL\"")
+    );
+    // 40 fields with 2000-byte values: 30 kept, each value cut at 1 KiB.
+    let mut line = b"2 ID (".to_vec();
+    for i in 0..40 {
+        if i > 0 {
+            line.push(b' ');
+        }
+        line.extend_from_slice(format!("\"k{i}\" {{2000+}}\r\n").as_bytes());
+        line.extend_from_slice(&[b'v'; 2000]);
+    }
+    line.extend_from_slice(b")\r\n3 LOGIN alice secret\r\n4 ID NIL\r\n");
+    let out = String::from_utf8_lossy(&talk(&mut s, &line)).to_string();
+    assert!(out.contains("2 OK ID completed\r\n"), "{out}");
+    assert!(out.ends_with("4 OK ID completed\r\n"), "{out}");
+    // The last ID wins: NIL.
+    assert_eq!(s.client_id(), Some(""));
+}

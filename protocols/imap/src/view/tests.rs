@@ -6,7 +6,7 @@ use roost_storage::{
     Changes, Flags, KeywordSet, Mailbox, MailboxName, MailboxOptions, MessageInfo,
 };
 
-use super::{Update, View, date_time, unix_time};
+use super::{Update, View, date_time, ranges_to_set, set_ranges, uid_gaps, unix_time};
 
 fn msg(uid: u32, flags: Flags) -> MessageInfo {
     MessageInfo {
@@ -208,4 +208,140 @@ fn date_times_round_trip() {
         date_time(unix_time(&dt)).to_string(),
         " 2-Feb-1994 05:52:25 +0000"
     );
+}
+
+#[test]
+fn with_qresync_expunges_are_reported_by_uid_highest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(&dir);
+    let mut view = View::from_parts(
+        mb,
+        [3, 5, 9].iter().map(|&u| msg(u, Flags::EMPTY)).collect(),
+        1,
+    );
+    view.report_vanished();
+    let gone = Changes {
+        highest_modseq: 4,
+        expunged: vec![3, 9, 77],
+        changed: vec![],
+        complete: true,
+    };
+    assert_eq!(view.apply(gone.clone(), false), vec![]);
+    assert_eq!(
+        view.apply(gone, true),
+        vec![Update::Vanished(9), Update::Vanished(3)]
+    );
+    assert_eq!(view.seq_of(5), Some(1));
+    assert_eq!(view.modseq(), 4);
+}
+
+/// An inclusive UID range.
+type Range = (u32, u32);
+
+/// Known answers for the range arithmetic behind `VANISHED (EARLIER)`.
+#[test]
+fn uid_gaps_and_set_ranges() {
+    let set = |s: &str| crate::types::SeqSet::try_from(s).unwrap();
+    let cases: &[(&str, u32, &[Range])] = &[
+        ("1:10", 10, &[(1, 10)]),
+        ("5:*", 8, &[(5, 8)]),
+        ("*:5", 8, &[(5, 8)]),
+        ("9:12", 8, &[]),
+        ("7,1:3,2:5,20", 30, &[(1, 5), (7, 7), (20, 20)]),
+        ("1:4294967295", 4294967295, &[(1, 4294967295)]),
+    ];
+    for (s, top, want) in cases {
+        assert_eq!(set_ranges(&set(s), *top), *want, "{s} top {top}");
+    }
+    let gaps: &[(&[Range], &[u32], &[Range])] = &[
+        (&[(1, 10)], &[], &[(1, 10)]),
+        (&[(1, 10)], &[1, 2, 5, 10], &[(3, 4), (6, 9)]),
+        (&[(1, 3), (5, 6)], &[4], &[(1, 3), (5, 6)]),
+        // Adjacent singletons merge; present UIDs outside every range are ignored.
+        (
+            &[(2, 2), (3, 3), (4, 4), (9, 9)],
+            &[1, 7],
+            &[(2, 4), (9, 9)],
+        ),
+        (&[(1, 4294967295)], &[4294967295], &[(1, 4294967294)]),
+        (
+            &[(4294967295, 4294967295)],
+            &[],
+            &[(4294967295, 4294967295)],
+        ),
+        (&[(1, 5)], &[1, 2, 3, 4, 5], &[]),
+    ];
+    for (ranges, present, want) in gaps {
+        assert_eq!(uid_gaps(ranges, present), *want, "{ranges:?} - {present:?}");
+    }
+    assert_eq!(
+        ranges_to_set(&[(1, 3), (7, 7)]).map(|s| s.to_string()),
+        Some("1:3,7".to_string())
+    );
+    assert_eq!(ranges_to_set(&[]), None);
+}
+
+#[test]
+fn vanished_earlier_from_the_log_or_from_a_full_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(&dir);
+    // The client knows 3, 5 and 9 (9 gone but not yet reported); UIDNEXT is 10.
+    let mut view = View::from_parts(
+        mb,
+        [3, 5, 9].iter().map(|&u| msg(u, Flags::EMPTY)).collect(),
+        1,
+    );
+    view.pending_expunge.insert(9);
+    let set = |s: &str| crate::types::SeqSet::try_from(s).unwrap();
+    let log = |expunged: Vec<u32>, complete| Changes {
+        highest_modseq: 9,
+        expunged,
+        changed: vec![],
+        complete,
+    };
+    // From the log: only logged UIDs, within the set, not still counted, below UIDNEXT.
+    assert_eq!(
+        view.vanished_in(log(vec![8, 1, 2, 9, 12], true), None),
+        vec![(1, 2), (8, 8)]
+    );
+    assert_eq!(
+        view.vanished_in(log(vec![8, 1, 2], true), Some(&set("2:*"))),
+        vec![(2, 2), (8, 8)]
+    );
+    // Log too short: every UID below UIDNEXT that the view lacks (RFC 7162 3.2.5.2
+    // allows naming UIDs the client never knew).
+    assert_eq!(
+        view.vanished_in(log(vec![], false), None),
+        vec![(1, 2), (4, 4), (6, 8)]
+    );
+    assert_eq!(
+        view.vanished_in(log(vec![], false), Some(&set("4:6,100:*"))),
+        vec![(4, 4), (6, 6)]
+    );
+}
+
+#[test]
+fn highest_modseq_is_news_only_once_and_never_past_a_held_expunge() {
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox(&dir);
+    let mut view = View::from_parts(mb, vec![msg(1, Flags::EMPTY), msg(2, Flags::EMPTY)], 5);
+    assert_eq!(view.take_modseq_news(), None);
+    let gone = Changes {
+        highest_modseq: 7,
+        expunged: vec![1],
+        changed: vec![],
+        complete: true,
+    };
+    // Held back (FETCH may not announce it): the client must not skip past it.
+    view.apply(gone, false);
+    assert_eq!(view.take_modseq_news(), None);
+    let none = Changes {
+        highest_modseq: 7,
+        complete: true,
+        ..Changes::default()
+    };
+    view.apply(none.clone(), true);
+    assert_eq!(view.take_modseq_news(), Some(7));
+    view.apply(none, true);
+    assert_eq!(view.take_modseq_news(), None);
 }
