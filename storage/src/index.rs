@@ -16,7 +16,8 @@ use std::path::Path;
 
 /// File name of the index inside a mailbox directory.
 pub const INDEX_FILE: &str = "roost-index";
-const MAGIC: &[u8; 8] = b"ROOSTIX1";
+/// Format version 2 added the expunge log's floor; an older index is rebuilt.
+const MAGIC: &[u8; 8] = b"ROOSTIX2";
 
 /// Modseqs handed out after an unclean stop start this far above the last persisted one,
 /// so a modseq a client saw before the crash is never given to a different change.
@@ -68,6 +69,9 @@ pub struct IndexFile {
     pub records: Vec<IndexRecord>,
     /// (uid, modseq) of expunged messages, kept for QRESYNC VANISHED.
     pub expunged: Vec<(u32, u64)>,
+    /// The log above holds every expunge with a modseq above this one; older ones may be
+    /// missing (the index was rebuilt, the process stopped uncleanly, or the log was trimmed).
+    pub expunge_floor: u64,
 }
 
 /// The modseq to restart from when the index is rebuilt from nothing: microseconds since the
@@ -187,6 +191,7 @@ impl IndexFile {
             w.u32(*uid);
             w.u64(*modseq);
         }
+        w.u64(self.expunge_floor);
         let crc = crc32(&w.0);
         let mut out = Vec::with_capacity(w.0.len() + 12);
         out.extend_from_slice(MAGIC);
@@ -264,6 +269,7 @@ impl IndexFile {
         for _ in 0..n {
             f.expunged.push((r.u32()?, r.u64()?));
         }
+        f.expunge_floor = r.u64()?;
         if !r.0.is_empty() {
             return Err(IndexError::Damaged("trailing bytes"));
         }
@@ -367,6 +373,7 @@ mod tests {
                 },
             ],
             expunged: vec![(2, 41), (3, 41)],
+            expunge_floor: 7,
         }
     }
 

@@ -399,8 +399,10 @@ impl Mailbox {
                 let clean = idx.clean;
                 if !clean {
                     // The last process did not close it: changes after its last write may
-                    // have been seen by clients, so never reuse their modseqs.
+                    // have been seen by clients, so never reuse their modseqs, and expunges
+                    // it logged after that write are lost.
                     idx.highest_modseq += UNCLEAN_MODSEQ_GAP;
+                    idx.expunge_floor = idx.highest_modseq;
                     debug!(dir = %dir.display(), "index was not closed cleanly; modseqs move ahead");
                 }
                 (idx, clean)
@@ -450,12 +452,15 @@ impl Mailbox {
     }
 
     fn fresh_index() -> IndexFile {
+        let floor = modseq_floor();
         IndexFile {
             uid_validity: 0,
             next_uid: 1,
-            highest_modseq: modseq_floor(),
+            highest_modseq: floor,
             first_recent_uid: 1,
             clean: false,
+            // Nothing is known about expunges before this index existed.
+            expunge_floor: floor,
             ..IndexFile::default()
         }
     }
@@ -527,11 +532,7 @@ impl Mailbox {
     pub fn changes_since(&self, modseq: u64) -> Result<Changes> {
         let mut st = self.lock();
         self.sync_locked(&mut st, false)?;
-        let oldest_kept = if st.idx.expunged.len() >= EXPUNGE_LOG_MAX {
-            st.idx.expunged.first().map(|e| e.1).unwrap_or(0)
-        } else {
-            0
-        };
+        let floor = st.idx.expunge_floor;
         Ok(Changes {
             highest_modseq: st.idx.highest_modseq,
             expunged: st
@@ -548,7 +549,7 @@ impl Mailbox {
                 .filter(|r| r.modseq > modseq)
                 .map(MessageInfo::from_record)
                 .collect(),
-            complete: modseq >= oldest_kept,
+            complete: modseq >= floor,
         })
     }
 
@@ -912,7 +913,7 @@ impl Mailbox {
             for &u in &gone {
                 st.idx.expunged.push((u, modseq));
             }
-            trim_expunge_log(&mut st.idx.expunged);
+            trim_expunge_log(&mut st.idx);
             self.drop_cached(&st);
             self.note_change(&mut st);
         }
@@ -1190,7 +1191,7 @@ impl Mailbox {
             for &u in &expunged {
                 st.idx.expunged.push((u, modseq));
             }
-            trim_expunge_log(&mut st.idx.expunged);
+            trim_expunge_log(&mut st.idx);
             self.drop_cached(st);
         }
 
@@ -1349,6 +1350,7 @@ impl Mailbox {
         let floor = st.idx.highest_modseq.max(modseq_floor());
         st.idx = Self::fresh_index();
         st.idx.highest_modseq = floor;
+        st.idx.expunge_floor = floor;
         info!(dir = %self.dir.display(), "re-reading mailbox with its new UIDVALIDITY");
         self.full_sync(st, cur_stamp, new_stamp)
     }
@@ -1568,6 +1570,7 @@ impl Mailbox {
         if validity_changed {
             // Expunges and recency under the old UIDVALIDITY mean nothing under the new one.
             st.idx.expunged.clear();
+            st.idx.expunge_floor = st.idx.highest_modseq;
             st.idx.first_recent_uid = 1;
         }
         let modseq = st.idx.highest_modseq + 1;
@@ -1597,10 +1600,13 @@ impl Drop for Mailbox {
     }
 }
 
-fn trim_expunge_log(log: &mut Vec<(u32, u64)>) {
-    if log.len() > EXPUNGE_LOG_MAX {
-        let excess = log.len() - EXPUNGE_LOG_MAX;
-        log.drain(..excess);
+/// Keep the expunge log bounded; what is dropped moves the floor up past it.
+fn trim_expunge_log(idx: &mut IndexFile) {
+    if idx.expunged.len() > EXPUNGE_LOG_MAX {
+        let excess = idx.expunged.len() - EXPUNGE_LOG_MAX;
+        for (_, modseq) in idx.expunged.drain(..excess) {
+            idx.expunge_floor = idx.expunge_floor.max(modseq);
+        }
     }
 }
 

@@ -731,3 +731,49 @@ fn recent_survives_closing_and_reopening_the_mailbox() {
         );
     }
 }
+
+#[test]
+fn expunge_log_says_when_it_cannot_answer() {
+    // A QRESYNC client reconnecting with an old modseq must learn of every expunge since; if
+    // the log cannot tell (the index was rebuilt, or the process stopped uncleanly), it must
+    // say so instead of answering with nothing.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("sam/Maildir");
+    let store = store_at(tmp.path());
+    let user = store.user("sam").unwrap();
+    for i in 0..3 {
+        deliver(&user, "INBOX", &msg(i));
+    }
+    let mb = user.open(&name("INBOX")).unwrap();
+    let seen = mb.snapshot().unwrap().highest_modseq;
+    mb.expunge(&[1]).unwrap();
+    let ch = mb.changes_since(seen).unwrap();
+    assert!(ch.complete);
+    assert_eq!(ch.expunged, vec![1]);
+    store.flush_all(true);
+    drop(mb);
+    store.close_idle(Duration::ZERO);
+
+    // A clean close and reopen keeps the log.
+    let mb = user.open(&name("INBOX")).unwrap();
+    let ch = mb.changes_since(seen).unwrap();
+    assert!(ch.complete);
+    assert_eq!(ch.expunged, vec![1]);
+    drop(mb);
+    store.close_idle(Duration::ZERO);
+
+    // A lost index: the log is gone, and the mailbox says it cannot answer for old modseqs.
+    std::fs::remove_file(root.join(INDEX_FILE)).unwrap();
+    let mb = user.open(&name("INBOX")).unwrap();
+    let ch = mb.changes_since(seen).unwrap();
+    assert!(
+        !ch.complete,
+        "an empty log after a rebuild must not claim completeness"
+    );
+    // New expunges after the rebuild are fully reported again.
+    let after = mb.snapshot().unwrap().highest_modseq;
+    mb.expunge(&[2]).unwrap();
+    let ch = mb.changes_since(after).unwrap();
+    assert!(ch.complete);
+    assert_eq!(ch.expunged, vec![2]);
+}
