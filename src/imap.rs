@@ -65,7 +65,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         peer: conn.peer_addr().to_string(),
         login_gate: Some(gate),
     }));
-    let login_timeout = Duration::from_secs(config.imap.login_timeout_secs);
+    let login_timeout = Duration::from_secs(config.imap_login_timeout_secs());
     let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
     // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
     // connections much sooner, so IDLE sends `* OK Still here` this often.
