@@ -86,6 +86,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MailboxCommand,
     },
+    /// See and lift bans of addresses with too many failed logins.
+    Ban {
+        /// What to do.
+        #[command(subcommand)]
+        action: BanCommand,
+    },
     /// Import a user's mail from an old POP3 or IMAP server, or from an mbox file.
     Import {
         /// Where the mail comes from.
@@ -105,6 +111,26 @@ pub enum MailboxCommand {
         /// The mailbox (default INBOX).
         mailbox: Option<String>,
         /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// `roost ban ...`: bans live in the running server; these read its state file and send it
+/// requests (see `docs/security.md`).
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List banned addresses with the seconds left on each ban.
+    List {
+        /// Configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Lift the ban of IP, or every ban; the running server acts within a second.
+    Clear {
+        /// The address (all bans when left out).
+        ip: Option<std::net::IpAddr>,
+        /// Configuration file.
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -228,6 +254,39 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
                 .map_err(admin_fail)
         }
         Command::Import { source } => crate::import::run_cli(source),
+        Command::Ban { action } => ban(action),
+    }
+}
+
+fn ban(action: BanCommand) -> Result<(), Fail> {
+    use crate::guard;
+    match action {
+        BanCommand::List { config } => {
+            let config = load(&config)?;
+            let bans = guard::read_bans(&config.data_dir.join(guard::BANS_FILE))
+                .map_err(|e| Fail::new(Exit::DataErr, e.to_string()))?;
+            let now = std::time::SystemTime::now();
+            let mut out = io::stdout().lock();
+            for (ip, end) in bans {
+                // The file can be up to a second behind; an ended ban is no ban.
+                if let Ok(left) = end.duration_since(now) {
+                    let _ = writeln!(out, "{ip} {}s", left.as_secs().max(1));
+                }
+            }
+            Ok(())
+        }
+        BanCommand::Clear { ip, config } => {
+            let config = load(&config)?;
+            guard::request_clear(&config.data_dir, ip).map_err(|e| {
+                Fail::new(
+                    Exit::CantCreat,
+                    format!(
+                        "cannot write {}: {e}",
+                        config.data_dir.join(guard::CLEAR_FILE).display()
+                    ),
+                )
+            })
+        }
     }
 }
 

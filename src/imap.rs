@@ -50,7 +50,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let registry = ctx.registry.clone();
     let ip = conn.peer_addr().ip();
+    let guard = Arc::clone(&ctx.guard);
+    // Called once the credentials are right, so it is where a login counts as a success.
     let gate: LoginGate = Arc::new(move |user: &str| {
+        guard.success(ip);
         registry
             .try_register(user, ip)
             .map(|g| Box::new(g) as Box<dyn Send>)
@@ -70,7 +73,6 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
     // connections much sooner, so IDLE sends `* OK Still here` this often.
     let keepalive = Duration::from_secs(config.imap.idle_keepalive_secs);
-    let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
     let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
     conn.write_all(&greeting).await?;
     conn.flush().await?;
@@ -121,7 +123,11 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             Wake::Bytes(bytes) => {
                 last_input = tokio::time::Instant::now();
                 let mut moved = session.take();
+                // The blocking pool does not inherit the span; without it the session's
+                // log lines (logins above all) would lose the protocol and session id.
+                let span = tracing::Span::current();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
                     (moved, outputs)
                 })
@@ -132,7 +138,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
             Wake::Changed => {
                 let mut moved = session.take();
+                let span = tracing::Span::current();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.idle_update()).unwrap_or_default();
                     (moved, outputs)
                 })
@@ -142,12 +150,15 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 outputs
             }
         };
+        let mut banned = false;
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
                 Output::AuthFailed => {
                     conn.flush().await?;
-                    tokio::time::sleep(failure_delay).await;
+                    let penalty = ctx.guard.failure(ip);
+                    banned |= penalty.banned;
+                    tokio::time::sleep(penalty.delay).await;
                 }
                 Output::StartTls => {
                     conn.flush().await?;
@@ -165,6 +176,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
         }
         conn.flush().await?;
+        if banned {
+            // The NO is already out; nothing this address sends would be believed now.
+            return goodbye(&mut conn, crate::server::Proto::Imap.banned_reply()).await;
+        }
     }
 }
 

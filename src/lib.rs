@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cli;
 pub mod conn;
 pub mod exit;
+pub mod guard;
 pub mod imap;
 pub mod import;
 pub mod lmtp;
