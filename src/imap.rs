@@ -13,7 +13,7 @@ use roost_imap::session::{
 };
 use tokio::io::AsyncReadExt as _;
 
-use crate::conn::Connection;
+use crate::conn::{Connection, LineClock};
 use crate::server::SessionContext;
 
 /// The IMAP settings of a configuration.
@@ -69,6 +69,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         login_gate: Some(gate),
     }));
     let login_timeout = Duration::from_secs(config.imap_login_timeout_secs());
+    let line_deadline = Duration::from_secs(config.limits.line_deadline_secs);
+    let mut clock = LineClock::default();
     let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
     // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
     // connections much sooner, so IDLE sends `* OK Still here` this often.
@@ -80,6 +82,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     // Only client input restarts the inactivity timer: keepalives and IDLE updates do not,
     // so a client that idles forever is still logged out.
     let mut last_input = tokio::time::Instant::now();
+    // From connect: a client that keeps talking without logging in is cut all the same.
+    let login_deadline = last_input + login_timeout;
     loop {
         let Some(s) = session.as_mut() else {
             return Ok(());
@@ -91,15 +95,24 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         } else {
             watch = None;
         }
-        let timeout = if s.is_authenticated() {
-            idle_timeout
+        let authenticated = s.is_authenticated();
+        let mut until = if authenticated {
+            last_input + idle_timeout
         } else {
-            login_timeout
+            login_deadline
         };
+        let mut line_due = false;
+        if let Some(started) = clock.started() {
+            let due = tokio::time::Instant::from_std(started + line_deadline);
+            if due < until {
+                until = due;
+                line_due = true;
+            }
+        }
         let idling = s.is_idling();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
-            r = tokio::time::timeout_at(last_input + timeout, conn.read_some()) => match r {
+            r = tokio::time::timeout_at(until, conn.read_some()) => match r {
                 Err(_) => Wake::Timeout,
                 Ok(bytes) => Wake::Bytes(bytes?),
             },
@@ -115,13 +128,22 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 return goodbye(&mut conn, &bye).await;
             }
             Wake::Timeout => {
-                let bye = s.bye("Autologout; idle for too long");
+                let why = if line_due {
+                    "Command line too slow"
+                } else if authenticated {
+                    "Autologout; idle for too long"
+                } else {
+                    "Login timeout"
+                };
+                tracing::info!(reason = why, "disconnecting");
+                let bye = s.bye(why);
                 return goodbye(&mut conn, &bye).await;
             }
             Wake::Keepalive => vec![Output::Write(s.keepalive())],
             Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
             Wake::Bytes(bytes) => {
                 last_input = tokio::time::Instant::now();
+                clock.feed(&bytes, last_input.into_std());
                 let mut moved = session.take();
                 // The blocking pool does not inherit the span; without it the session's
                 // log lines (logins above all) would lose the protocol and session id.

@@ -89,6 +89,11 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         login_gate: Some(gate),
     });
     let idle = Duration::from_secs(config.pop3.idle_timeout_secs);
+    // From connect, not from the last command: a client that keeps talking without ever
+    // logging in cannot hold a connection either.
+    let login_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(config.limits.login_timeout_secs);
+    conn.set_line_deadline(Duration::from_secs(config.limits.line_deadline_secs));
     conn.write_all(&session.greeting()).await?;
     conn.flush().await?;
     loop {
@@ -98,11 +103,27 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             _ = ctx.shutdown.wait() => {
                 return say_goodbye(&mut conn, b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
             }
-            r = tokio::time::timeout(idle, conn.read_line(max)) => r,
+            r = tokio::time::timeout_at(
+                if session.is_authenticated() {
+                    tokio::time::Instant::now() + idle
+                } else {
+                    login_deadline.min(tokio::time::Instant::now() + idle)
+                },
+                conn.read_line(max),
+            ) => r,
         };
         let frame = match read {
+            Err(_) if !session.is_authenticated() => {
+                tracing::info!("login timeout");
+                return say_goodbye(&mut conn, b"-ERR Login timeout, disconnecting\r\n").await;
+            }
             Err(_) => {
                 return say_goodbye(&mut conn, b"-ERR Autologout; idle for too long\r\n").await;
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                tracing::info!("command line too slow");
+                return say_goodbye(&mut conn, b"-ERR Command line too slow, disconnecting\r\n")
+                    .await;
             }
             Ok(read) => match read? {
                 LineRead::Line(l) => Frame::Line(l),
