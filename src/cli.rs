@@ -340,7 +340,8 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             let config = load(&config)?;
             check_user_name(&name)?;
             let pw = new_password(password_stdin)?;
-            admin::user_add(&config, &name, &pw).map_err(admin_fail)
+            admin::user_add(&config, &name, &pw).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::Passwd {
             name,
@@ -350,12 +351,14 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             let config = load(&config)?;
             check_user_name(&name)?;
             let pw = new_password(password_stdin)?;
-            admin::user_passwd(&config, &name, &pw).map_err(admin_fail)
+            admin::user_passwd(&config, &name, &pw).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::Del { name, config } => {
             let config = load(&config)?;
             check_user_name(&name)?;
-            admin::user_del(&config, &name).map_err(admin_fail)
+            admin::user_del(&config, &name).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::List { config } => {
             let config = load(&config)?;
@@ -365,6 +368,11 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// Keep the users file readable by the server's unprivileged account after a change as root.
+fn users_file_owner(config: &Config) -> Result<(), Fail> {
+    crate::privs::hand_over_users_file(config).map_err(|e| Fail::new(Exit::NoPerm, e.to_string()))
 }
 
 fn bind_fail(e: BindError) -> Fail {
@@ -403,7 +411,22 @@ fn serve(c: &ConfigArg) -> Result<(), Fail> {
 async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<(), Fail> {
     crate::wiring::authenticator(&config).map_err(|e| Fail::new(Exit::Config, e))?;
     let listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
-    let acceptor = tls::acceptor(&config).map_err(tls_fail)?;
+    let (acceptor, certs) = tls::reloadable_acceptor(&config).map_err(tls_fail)?;
+    // Installed before `listening` is printed: SIGHUP's default action would kill us.
+    server::reload_on_sighup(certs)
+        .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;
+    // Ports are bound and the key is read: nothing left that needs root.
+    let priv_fail = |e: crate::privs::PrivError| Fail::new(Exit::NoPerm, e.to_string());
+    if let Some(account) = crate::privs::resolve(&config.run_as).map_err(priv_fail)? {
+        crate::privs::hand_over(&config, &account).map_err(priv_fail)?;
+        crate::privs::drop_to(&account).map_err(priv_fail)?;
+        tracing::info!(
+            user = account.name,
+            uid = account.uid,
+            gid = account.gid,
+            "privileges dropped"
+        );
+    }
     let shutdown = server::signals()
         .await
         .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;

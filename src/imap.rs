@@ -128,14 +128,19 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 return goodbye(&mut conn, &bye).await;
             }
             Wake::Timeout => {
+                // The login deadline keeps the idle timeout's words, which clients and
+                // tests already know.
                 let why = if line_due {
                     "Command line too slow"
-                } else if authenticated {
-                    "Autologout; idle for too long"
                 } else {
-                    "Login timeout"
+                    "Autologout; idle for too long"
                 };
-                tracing::info!(reason = why, "disconnecting");
+                let reason = match (line_due, authenticated) {
+                    (true, _) => "command line too slow",
+                    (false, true) => "idle timeout",
+                    (false, false) => "login timeout",
+                };
+                tracing::info!(reason, "disconnecting");
                 let bye = s.bye(why);
                 return goodbye(&mut conn, &bye).await;
             }

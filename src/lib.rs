@@ -17,6 +17,7 @@ pub mod logging;
 pub mod mailbox_view;
 pub mod password;
 pub mod pop3;
+pub mod privs;
 pub mod server;
 pub mod tls;
 pub mod wiring;

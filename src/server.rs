@@ -459,6 +459,32 @@ pub async fn signals() -> io::Result<impl Future<Output = ()>> {
     })
 }
 
+/// On each SIGHUP, read the TLS certificate and key again: new handshakes get the new
+/// pair, open sessions carry on. A broken pair is logged and the old one stays.
+pub fn reload_on_sighup(certs: Arc<crate::tls::CertStore>) -> io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let certs = Arc::clone(&certs);
+            let result = tokio::task::spawn_blocking(move || {
+                certs
+                    .reload()
+                    .map(|()| certs.cert_path().display().to_string())
+            })
+            .await;
+            match result {
+                Ok(Ok(cert)) => tracing::info!(cert, "SIGHUP: TLS certificate reloaded"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed"),
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Write `listening <proto> <addr>` lines, then the hint about adding a first user.
 pub fn announce(
     out: &mut impl io::Write,

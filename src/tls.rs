@@ -5,10 +5,13 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use roost_config::Config;
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
@@ -70,16 +73,80 @@ pub fn generated_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 
 /// The acceptor for implicit TLS and STARTTLS, from `config.tls` or a generated pair.
 pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
+    reloadable_acceptor(config).map(|(acceptor, _)| acceptor)
+}
+
+/// The acceptor and the certificate store behind it, to reload on SIGHUP.
+pub fn reloadable_acceptor(config: &Config) -> Result<(TlsAcceptor, Arc<CertStore>), TlsError> {
     let (cert, key) = match (&config.tls.cert, &config.tls.key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => ensure_self_signed(&config.data_dir)?,
     };
-    let server = server_config(&cert, &key)?;
-    Ok(TlsAcceptor::from(Arc::new(server)))
+    let store = CertStore::load(&cert, &key)?;
+    let server = config_for(Arc::clone(&store));
+    Ok((TlsAcceptor::from(Arc::new(server)), store))
 }
 
 /// A rustls server config (ring provider, TLS 1.2 and 1.3 only) from PEM files.
 pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+    Ok(config_for(CertStore::load(cert, key)?))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn config_for(store: Arc<CertStore>) -> ServerConfig {
+    ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        // Both versions are in the ring provider; this cannot fail.
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_no_client_auth()
+        .with_cert_resolver(store)
+}
+
+/// The certificate and key every new handshake uses. [`CertStore::reload`] swaps them;
+/// sessions past their handshake keep the keys they agreed on, so nothing is dropped.
+#[derive(Debug)]
+pub struct CertStore {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl CertStore {
+    /// Read the PEM pair; fails on a missing or unreadable file or a key of another cert.
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertStore>, TlsError> {
+        let current = load_pair(cert, key)?;
+        Ok(Arc::new(CertStore {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(Arc::new(current)),
+        }))
+    }
+
+    /// Read the same files again. On any error the certificate in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Arc::new(load_pair(&self.cert, &self.key)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The certificate file.
+    pub fn cert_path(&self) -> &Path {
+        &self.cert
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(
+            &self.current.read().unwrap_or_else(|p| p.into_inner()),
+        ))
+    }
+}
+
+fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     for (what, path) in [("cert", cert), ("key", key)] {
         if !path.exists() {
             return Err(TlsError::Missing {
@@ -110,15 +177,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
         };
         unreadable("key", key, reason)
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
-        .map_err(|e| TlsError::Mismatch {
-            cert: cert.to_path_buf(),
-            key: key.to_path_buf(),
-            reason: e.to_string(),
-        })
+    CertifiedKey::from_der(chain, private, &provider()).map_err(|e| TlsError::Mismatch {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reuse `data_dir/tls/{cert,key}.pem`, or generate them (key 0600, dir 0700).
