@@ -140,8 +140,9 @@ fn lookup_group(name: &str) -> Result<Option<u32>, PrivError> {
 
 /// Give `data_dir` and what Roost keeps in it (users file, generated certificate, mail
 /// under it) to `account`: data_dir becomes 0700, the users file 0600. Only entries still
-/// owned by root are changed, so files of other owners are left alone and a restart over
-/// an already handed-over tree is a quick walk.
+/// owned by root are changed, so files of other owners are left alone. The whole tree is
+/// walked only while `data_dir` itself is still root's (a first start, or a tree copied in
+/// as root); later starts look two levels deep, so a large mail store costs nothing.
 pub fn hand_over(config: &Config, account: &Account) -> Result<(), PrivError> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(os(format!("cannot create {}", dir.display())))?;
@@ -190,20 +191,22 @@ fn chown_one(path: &Path, account: &Account) -> Result<(), PrivError> {
 }
 
 fn chown_tree(root: &Path, account: &Account) -> Result<(), PrivError> {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(path) = stack.pop() {
+    let handed_over = std::fs::symlink_metadata(root).is_ok_and(|m| m.uid() == account.uid);
+    let max_depth = if handed_over { 2 } else { usize::MAX };
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((path, depth)) = stack.pop() {
         let meta = std::fs::symlink_metadata(&path)
             .map_err(os(format!("cannot stat {}", path.display())))?;
         if meta.uid() == 0 {
             chown_one(&path, account)?;
         }
         // Never follow symlinks out of the tree.
-        if meta.is_dir() {
+        if meta.is_dir() && depth < max_depth {
             let entries =
                 std::fs::read_dir(&path).map_err(os(format!("cannot list {}", path.display())))?;
             for entry in entries {
                 let entry = entry.map_err(os(format!("cannot list {}", path.display())))?;
-                stack.push(entry.path());
+                stack.push((entry.path(), depth + 1));
             }
         }
     }
@@ -330,6 +333,18 @@ mod tests {
             assert_eq!((m.uid(), m.gid()), (4242, 4242), "{}", p.display());
         }
         assert_eq!(std::fs::metadata(&other).unwrap().uid(), 4343);
+        // Once handed over, a restart looks only two levels deep.
+        let deep = md.join("new/2.x");
+        std::fs::write(&deep, b"m").unwrap();
+        let shallow = config.data_dir.join("tls");
+        std::fs::create_dir_all(&shallow).unwrap();
+        hand_over(&config, &acct).unwrap();
+        assert_eq!(std::fs::metadata(&shallow).unwrap().uid(), 4242);
+        assert_eq!(
+            std::fs::metadata(&deep).unwrap().uid(),
+            0,
+            "not walked again"
+        );
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!(mode(&config.data_dir), 0o700);
         assert_eq!(mode(&config.users_file), 0o600);
