@@ -72,3 +72,62 @@ fn sighup_reloads_the_certificate_without_dropping_sessions() {
     send(&mut old, "a3 LOGOUT\r\n");
     assert!(line(&mut old).starts_with("* BYE"));
 }
+
+/// A TLS connection to IMAPS asking for `name` (SNI), trusting only `cert`.
+fn tls_for(
+    server: &Server,
+    name: &str,
+    cert: &CertificateDer<'static>,
+) -> Result<Tls, std::io::Error> {
+    let config = pinned_config(cert.clone(), &[&TLS13, &TLS12]);
+    let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+    let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, connect(server.addr("imaps")));
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+#[test]
+fn sni_picks_the_certificate_by_host_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut files = Vec::new();
+    for name in ["example-org", "example-net"] {
+        let pair = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let (cert, key) = (
+            tmp.path().join(format!("{name}.pem")),
+            tmp.path().join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, pair.cert.pem()).unwrap();
+        std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+        files.push((cert, key));
+    }
+    let yaml = config_yaml(&data).replace(
+        "log:\n",
+        &format!(
+            "tls:\n  sni:\n    - names: [\"mail.example.org\"]\n      cert: {}\n      key: {}\n    \
+             - names: [\"*.example.net\"]\n      cert: {}\n      key: {}\nlog:\n",
+            files[0].0.display(),
+            files[0].1.display(),
+            files[1].0.display(),
+            files[1].1.display()
+        ),
+    );
+    let server = Server::start_with_users(tmp.path(), yaml, "alice:{PLAIN}secret\n", 4);
+    let default = server.cert();
+    let org = common::cert_from(&files[0].0);
+    let net = common::cert_from(&files[1].0);
+    for (name, want) in [
+        ("mail.example.org", &org),
+        ("MAIL.EXAMPLE.ORG", &org),
+        ("imap.example.net", &net),
+        ("localhost", &default),
+        ("other.example.org", &default),
+    ] {
+        let mut s = tls_for(&server, name, want).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(line(&mut s).starts_with("* OK"), "{name}");
+    }
+    assert!(tls_for(&server, "mail.example.org", &default).is_err());
+}

@@ -93,6 +93,21 @@ pub struct Tls {
     pub cert: Option<PathBuf>,
     /// PEM private key of the leaf certificate.
     pub key: Option<PathBuf>,
+    /// Further certificates, each picked when the client asks for one of its names (SNI);
+    /// other clients get `cert`.
+    pub sni: Vec<SniCert>,
+}
+
+/// A certificate served to clients that name one of `names` in their TLS hello.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCert {
+    /// Host names, e.g. `mail.example.org`, or `*.example.org` for one label of wildcard.
+    pub names: Vec<String>,
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key of the leaf certificate.
+    pub key: PathBuf,
 }
 
 /// When cleartext passwords (IMAP LOGIN, POP3 USER/PASS, PLAIN/LOGIN SASL) are accepted.

@@ -221,9 +221,15 @@ fn resolve(config: &mut Config, base: &Path) {
     config.mail_path = absolute(base, Path::new(&mail)).display().to_string();
     let users = expand(&config.users_file.display().to_string());
     config.users_file = absolute(base, Path::new(&users));
+    let sni = config
+        .tls
+        .sni
+        .iter_mut()
+        .flat_map(|s| [&mut s.cert, &mut s.key]);
     for p in [&mut config.tls.cert, &mut config.tls.key]
         .into_iter()
         .flatten()
+        .chain(sni)
     {
         *p = absolute(base, &PathBuf::from(expand(&p.display().to_string())));
     }
@@ -410,6 +416,18 @@ mod tests {
         (
             "limits:\n  line_deadline_secs: 0\n",
             "roost.yaml:2:23: `limits.line_deadline_secs`: must be at least 1",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:3:15: `tls.sni[0].names`: list at least one host name",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [\"mail.example.org\", \"a b\"], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:3:36: `tls.sni[0].names[1]`: `a b` is not a host name (letters, digits, `-`, `.`; `*.` may start it)",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [a.org], cert: c.pem, key: k.pem}\n    - {names: [A.org], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:4:16: `tls.sni[1].names[0]`: `A.org` is listed twice; keep one",
         ),
     ];
 

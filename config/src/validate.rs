@@ -50,6 +50,39 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
                 .to_string(),
         ));
     }
+    let mut names: Vec<String> = Vec::new();
+    for (i, sni) in config.tls.sni.iter().enumerate() {
+        if sni.names.is_empty() {
+            return Err(invalid(
+                &format!("tls.sni[{i}].names"),
+                "list at least one host name".to_string(),
+            ));
+        }
+        for (j, name) in sni.names.iter().enumerate() {
+            let key = format!("tls.sni[{i}].names[{j}]");
+            if !is_host_pattern(name) {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "`{name}` is not a host name (letters, digits, `-`, `.`; `*.` may start it)"
+                    ),
+                ));
+            }
+            let lower = name.to_ascii_lowercase();
+            if names.contains(&lower) {
+                return Err(invalid(&key, format!("`{name}` is listed twice; keep one")));
+            }
+            names.push(lower);
+        }
+        for (what, path) in [("cert", &sni.cert), ("key", &sni.key)] {
+            if let Some(bad) = placeholder(&path.display().to_string()) {
+                return Err(invalid(
+                    &format!("tls.sni[{i}].{what}"),
+                    format!("unknown placeholder `{bad}` (only {{data_dir}} exists here)"),
+                ));
+            }
+        }
+    }
     check_listeners(config).map_err(|(key, message)| invalid(&key, message))?;
     if let Err(message) = check_log_level(&config.log.level) {
         return Err(invalid("log.level", message));
@@ -267,6 +300,22 @@ pub(crate) fn check_uidl_format(text: &str) -> Result<(), String> {
         return Err("must contain %u, or messages would share a UIDL".to_string());
     }
     Ok(())
+}
+
+/// A DNS name, or `*.` and a DNS name (a wildcard covers exactly one label).
+fn is_host_pattern(name: &str) -> bool {
+    let host = name.strip_prefix("*.").unwrap_or(name);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The first `{word}` left in `text`, if any; catches typos like `{usr}`.
