@@ -86,6 +86,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MailboxCommand,
     },
+    /// See and lift bans of addresses with too many failed logins.
+    Ban {
+        /// What to do.
+        #[command(subcommand)]
+        action: BanCommand,
+    },
     /// Import a user's mail from an old POP3 or IMAP server, or from an mbox file.
     Import {
         /// Where the mail comes from.
@@ -105,6 +111,26 @@ pub enum MailboxCommand {
         /// The mailbox (default INBOX).
         mailbox: Option<String>,
         /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// `roost ban ...`: bans live in the running server; these read its state file and send it
+/// requests (see `docs/security.md`).
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List banned addresses with the seconds left on each ban.
+    List {
+        /// Configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Lift the ban of IP, or every ban; the running server acts within a second.
+    Clear {
+        /// The address (all bans when left out).
+        ip: Option<std::net::IpAddr>,
+        /// Configuration file.
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -228,6 +254,39 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
                 .map_err(admin_fail)
         }
         Command::Import { source } => crate::import::run_cli(source),
+        Command::Ban { action } => ban(action),
+    }
+}
+
+fn ban(action: BanCommand) -> Result<(), Fail> {
+    use crate::guard;
+    match action {
+        BanCommand::List { config } => {
+            let config = load(&config)?;
+            let bans = guard::read_bans(&config.data_dir.join(guard::BANS_FILE))
+                .map_err(|e| Fail::new(Exit::DataErr, e.to_string()))?;
+            let now = std::time::SystemTime::now();
+            let mut out = io::stdout().lock();
+            for (ip, end) in bans {
+                // The file can be up to a second behind; an ended ban is no ban.
+                if let Ok(left) = end.duration_since(now) {
+                    let _ = writeln!(out, "{ip} {}s", left.as_secs().max(1));
+                }
+            }
+            Ok(())
+        }
+        BanCommand::Clear { ip, config } => {
+            let config = load(&config)?;
+            guard::request_clear(&config.data_dir, ip).map_err(|e| {
+                Fail::new(
+                    Exit::CantCreat,
+                    format!(
+                        "cannot write {}: {e}",
+                        config.data_dir.join(guard::CLEAR_FILE).display()
+                    ),
+                )
+            })
+        }
     }
 }
 
@@ -281,7 +340,8 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             let config = load(&config)?;
             check_user_name(&name)?;
             let pw = new_password(password_stdin)?;
-            admin::user_add(&config, &name, &pw).map_err(admin_fail)
+            admin::user_add(&config, &name, &pw).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::Passwd {
             name,
@@ -291,12 +351,14 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             let config = load(&config)?;
             check_user_name(&name)?;
             let pw = new_password(password_stdin)?;
-            admin::user_passwd(&config, &name, &pw).map_err(admin_fail)
+            admin::user_passwd(&config, &name, &pw).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::Del { name, config } => {
             let config = load(&config)?;
             check_user_name(&name)?;
-            admin::user_del(&config, &name).map_err(admin_fail)
+            admin::user_del(&config, &name).map_err(admin_fail)?;
+            users_file_owner(&config)
         }
         UserCommand::List { config } => {
             let config = load(&config)?;
@@ -306,6 +368,11 @@ fn user(action: UserCommand) -> Result<(), Fail> {
             Ok(())
         }
     }
+}
+
+/// Keep the users file readable by the server's unprivileged account after a change as root.
+fn users_file_owner(config: &Config) -> Result<(), Fail> {
+    crate::privs::hand_over_users_file(config).map_err(|e| Fail::new(Exit::NoPerm, e.to_string()))
 }
 
 fn bind_fail(e: BindError) -> Fail {
@@ -344,7 +411,22 @@ fn serve(c: &ConfigArg) -> Result<(), Fail> {
 async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<(), Fail> {
     crate::wiring::authenticator(&config).map_err(|e| Fail::new(Exit::Config, e))?;
     let listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
-    let acceptor = tls::acceptor(&config).map_err(tls_fail)?;
+    let (acceptor, certs) = tls::reloadable_acceptor(&config).map_err(tls_fail)?;
+    // Installed before `listening` is printed: SIGHUP's default action would kill us.
+    server::reload_on_sighup(certs)
+        .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;
+    // Ports are bound and the key is read: nothing left that needs root.
+    let priv_fail = |e: crate::privs::PrivError| Fail::new(Exit::NoPerm, e.to_string());
+    if let Some(account) = crate::privs::resolve(&config.run_as).map_err(priv_fail)? {
+        crate::privs::hand_over(&config, &account).map_err(priv_fail)?;
+        crate::privs::drop_to(&account).map_err(priv_fail)?;
+        tracing::info!(
+            user = account.name,
+            uid = account.uid,
+            gid = account.gid,
+            "privileges dropped"
+        );
+    }
     let shutdown = server::signals()
         .await
         .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;

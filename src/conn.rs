@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -85,6 +86,81 @@ pub enum LineRead {
     Eof,
 }
 
+/// The error of a line not finished within its deadline.
+pub fn line_too_slow() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "command line not finished within limits.line_deadline_secs",
+    )
+}
+
+/// Tracks, for protocols that frame input themselves (IMAP), when the command line being
+/// received started, so a slow-drip line can be cut. Literal data after `{n}` / `{n+}` /
+/// `~{n}` is message content, not a line, and is not on the clock.
+#[derive(Debug, Default)]
+pub struct LineClock {
+    started: Option<Instant>,
+    literal_left: u64,
+    /// The end of the current line, enough to find a literal announcement.
+    tail: Vec<u8>,
+}
+
+/// Longest `{n+}` suffix worth keeping: 20 digits plus braces and `+`.
+const LITERAL_TAIL: usize = 24;
+
+impl LineClock {
+    /// Account for bytes received at `now`.
+    pub fn feed(&mut self, mut bytes: &[u8], now: Instant) {
+        while !bytes.is_empty() {
+            if self.literal_left > 0 {
+                let take = usize::try_from(self.literal_left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.literal_left -= take as u64;
+                bytes = &bytes[take..];
+                if self.literal_left == 0 {
+                    // The command goes on after its literal.
+                    self.started = Some(now);
+                }
+                continue;
+            }
+            self.started.get_or_insert(now);
+            let (segment, rest, ended) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => (&bytes[..i], &bytes[i + 1..], true),
+                None => (bytes, &[][..], false),
+            };
+            self.tail.extend_from_slice(segment);
+            if self.tail.len() > LITERAL_TAIL {
+                self.tail.drain(..self.tail.len() - LITERAL_TAIL);
+            }
+            bytes = rest;
+            if ended {
+                self.literal_left = literal_len(&self.tail).unwrap_or(0);
+                self.tail.clear();
+                self.started = None;
+            }
+        }
+    }
+
+    /// When the unfinished line started; None between lines and inside literals.
+    pub fn started(&self) -> Option<Instant> {
+        self.started
+    }
+}
+
+/// `n` when a line (without LF) ends in `{n}`, `{n+}` or `~{n}` (then CR).
+fn literal_len(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let inner = inner.strip_suffix(b"+").unwrap_or(inner);
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let digits = &inner[open + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// A client connection: stream, read buffer and addresses.
 pub struct Connection {
     stream: Stream,
@@ -93,6 +169,10 @@ pub struct Connection {
     skipping: bool,
     peer: SocketAddr,
     local: SocketAddr,
+    /// `limits.line_deadline_secs` for [`Connection::read_line`]; None waits forever.
+    line_deadline: Option<Duration>,
+    /// When the line being read started to arrive.
+    line_started: Option<Instant>,
 }
 
 impl Connection {
@@ -104,7 +184,16 @@ impl Connection {
             skipping: false,
             peer,
             local,
+            line_deadline: None,
+            line_started: None,
         }
+    }
+
+    /// Once a line has started to arrive, [`Connection::read_line`] fails with
+    /// [`io::ErrorKind::TimedOut`] unless it is finished within `deadline`: a client dripping
+    /// a line byte by byte cannot hold its connection slot for longer.
+    pub fn set_line_deadline(&mut self, deadline: Duration) {
+        self.line_deadline = Some(deadline);
     }
 
     /// The client's address.
@@ -153,6 +242,7 @@ impl Connection {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
+                self.line_started = None;
                 if self.skipping {
                     self.skipping = false;
                     scanned = 0;
@@ -173,7 +263,21 @@ impl Connection {
                     return Ok(LineRead::TooLong);
                 }
             }
-            if self.fill().await? == 0 {
+            let mid_line = self.skipping || !self.buf.is_empty();
+            let deadline = match self.line_deadline {
+                Some(d) if mid_line => {
+                    Some(*self.line_started.get_or_insert_with(Instant::now) + d)
+                }
+                _ => None,
+            };
+            let read = match deadline {
+                None => self.fill().await?,
+                Some(at) => match tokio::time::timeout_at(at.into(), self.fill()).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(line_too_slow()),
+                },
+            };
+            if read == 0 {
                 self.buf.clear();
                 return Ok(LineRead::Eof);
             }
@@ -486,6 +590,57 @@ mod tests {
 
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
+
+    #[tokio::test]
+    async fn slow_drip_line_is_cut_at_the_deadline_but_slow_gaps_between_lines_are_not() {
+        let (mut conn, mut client) = pair().await;
+        conn.set_line_deadline(Duration::from_millis(300));
+        // Waiting for a line to start is not on the clock (idle timeouts cover that).
+        let writer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            client.write_all(b"A1 NOOP\r\n").await.unwrap();
+            for b in b"A2 NOOP\r\n" {
+                client.write_all(&[*b]).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            client
+        });
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A1 NOOP"));
+        let started = Instant::now();
+        let err = conn.read_line(100).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(600), "{took:?}");
+        drop(writer.await.unwrap());
+    }
+
+    #[test]
+    fn line_clock_table() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        // (chunks fed at t0 then t1, started() after the last, literal bytes left)
+        type Row<'a> = (&'a [&'a [u8]], Option<Instant>, u64);
+        let table: [Row; 8] = [
+            (&[b"A1 NOOP\r\n"], None, 0),
+            (&[b"A1 NO", b"OP"], Some(t0), 0),
+            (&[b"A1 NOOP\r\nA2", b" X"], Some(t0), 0),
+            (&[b"A1 APPEND INBOX {5}\r\n", b"abc"], None, 2),
+            (&[b"A1 APPEND INBOX {5+}\r\nabcde", b" {3}"], Some(t0), 0),
+            (&[b"A1 APPEND INBOX ~{3}\r\nab", b"c"], Some(t1), 0),
+            (&[b"A1 LOGIN {3}\r\nbob {2}\r\nxy", b"\r\n"], None, 0),
+            (&[b"A1 SEARCH TEXT {x}\r\n", b"A2"], Some(t1), 0),
+        ];
+        for (chunks, want, left) in table {
+            let mut clock = LineClock::default();
+            for (i, c) in chunks.iter().enumerate() {
+                clock.feed(c, if i == 0 { t0 } else { t1 });
+            }
+            assert_eq!(clock.started(), want, "{chunks:?}");
+            assert_eq!(clock.literal_left, left, "{chunks:?}");
+        }
+        assert_eq!(literal_len(b"x {18446744073709551615}"), Some(u64::MAX));
+        assert_eq!(literal_len(b"x {18446744073709551616}"), None);
+    }
 
     #[test]
     fn registry_counts_per_user_and_ip_and_frees_on_drop() {

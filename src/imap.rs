@@ -13,7 +13,7 @@ use roost_imap::session::{
 };
 use tokio::io::AsyncReadExt as _;
 
-use crate::conn::Connection;
+use crate::conn::{Connection, LineClock};
 use crate::server::SessionContext;
 
 /// The IMAP settings of a configuration.
@@ -50,7 +50,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let registry = ctx.registry.clone();
     let ip = conn.peer_addr().ip();
+    let guard = Arc::clone(&ctx.guard);
+    // Called once the credentials are right, so it is where a login counts as a success.
     let gate: LoginGate = Arc::new(move |user: &str| {
+        guard.success(ip);
         registry
             .try_register(user, ip)
             .map(|g| Box::new(g) as Box<dyn Send>)
@@ -65,12 +68,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         peer: conn.peer_addr().to_string(),
         login_gate: Some(gate),
     }));
-    let login_timeout = Duration::from_secs(config.imap.login_timeout_secs);
+    let login_timeout = Duration::from_secs(config.imap_login_timeout_secs());
+    let line_deadline = Duration::from_secs(config.limits.line_deadline_secs);
+    let mut clock = LineClock::default();
     let idle_timeout = Duration::from_secs(config.imap.idle_timeout_secs);
     // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
     // connections much sooner, so IDLE sends `* OK Still here` this often.
     let keepalive = Duration::from_secs(config.imap.idle_keepalive_secs);
-    let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
     let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
     conn.write_all(&greeting).await?;
     conn.flush().await?;
@@ -78,6 +82,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     // Only client input restarts the inactivity timer: keepalives and IDLE updates do not,
     // so a client that idles forever is still logged out.
     let mut last_input = tokio::time::Instant::now();
+    // From connect: a client that keeps talking without logging in is cut all the same.
+    let login_deadline = last_input + login_timeout;
     loop {
         let Some(s) = session.as_mut() else {
             return Ok(());
@@ -89,15 +95,24 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         } else {
             watch = None;
         }
-        let timeout = if s.is_authenticated() {
-            idle_timeout
+        let authenticated = s.is_authenticated();
+        let mut until = if authenticated {
+            last_input + idle_timeout
         } else {
-            login_timeout
+            login_deadline
         };
+        let mut line_due = false;
+        if let Some(started) = clock.started() {
+            let due = tokio::time::Instant::from_std(started + line_deadline);
+            if due < until {
+                until = due;
+                line_due = true;
+            }
+        }
         let idling = s.is_idling();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
-            r = tokio::time::timeout_at(last_input + timeout, conn.read_some()) => match r {
+            r = tokio::time::timeout_at(until, conn.read_some()) => match r {
                 Err(_) => Wake::Timeout,
                 Ok(bytes) => Wake::Bytes(bytes?),
             },
@@ -113,15 +128,33 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 return goodbye(&mut conn, &bye).await;
             }
             Wake::Timeout => {
-                let bye = s.bye("Autologout; idle for too long");
+                // The login deadline keeps the idle timeout's words, which clients and
+                // tests already know.
+                let why = if line_due {
+                    "Command line too slow"
+                } else {
+                    "Autologout; idle for too long"
+                };
+                let reason = match (line_due, authenticated) {
+                    (true, _) => "command line too slow",
+                    (false, true) => "idle timeout",
+                    (false, false) => "login timeout",
+                };
+                tracing::info!(reason, "disconnecting");
+                let bye = s.bye(why);
                 return goodbye(&mut conn, &bye).await;
             }
             Wake::Keepalive => vec![Output::Write(s.keepalive())],
             Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
             Wake::Bytes(bytes) => {
                 last_input = tokio::time::Instant::now();
+                clock.feed(&bytes, last_input.into_std());
                 let mut moved = session.take();
+                // The blocking pool does not inherit the span; without it the session's
+                // log lines (logins above all) would lose the protocol and session id.
+                let span = tracing::Span::current();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
                     (moved, outputs)
                 })
@@ -132,7 +165,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
             Wake::Changed => {
                 let mut moved = session.take();
+                let span = tracing::Span::current();
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.idle_update()).unwrap_or_default();
                     (moved, outputs)
                 })
@@ -142,12 +177,15 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 outputs
             }
         };
+        let mut banned = false;
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
                 Output::AuthFailed => {
                     conn.flush().await?;
-                    tokio::time::sleep(failure_delay).await;
+                    let penalty = ctx.guard.failure(ip);
+                    banned |= penalty.banned;
+                    tokio::time::sleep(penalty.delay).await;
                 }
                 Output::StartTls => {
                     conn.flush().await?;
@@ -165,6 +203,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
         }
         conn.flush().await?;
+        if banned {
+            // The NO is already out; nothing this address sends would be believed now.
+            return goodbye(&mut conn, crate::server::Proto::Imap.banned_reply()).await;
+        }
     }
 }
 

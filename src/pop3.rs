@@ -67,7 +67,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let registry = ctx.registry.clone();
     let ip = conn.peer_addr().ip();
+    let guard = Arc::clone(&ctx.guard);
+    // Called once the credentials are right, so it is where a login counts as a success.
     let gate: LoginGate = Arc::new(move |user: &str| {
+        guard.success(ip);
         registry
             .try_register(user, ip)
             .map(|g| Box::new(g) as Box<dyn Send>)
@@ -86,7 +89,11 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         login_gate: Some(gate),
     });
     let idle = Duration::from_secs(config.pop3.idle_timeout_secs);
-    let failure_delay = Duration::from_millis(config.auth.failure_delay_ms);
+    // From connect, not from the last command: a client that keeps talking without ever
+    // logging in cannot hold a connection either.
+    let login_deadline =
+        tokio::time::Instant::now() + Duration::from_secs(config.limits.login_timeout_secs);
+    conn.set_line_deadline(Duration::from_secs(config.limits.line_deadline_secs));
     conn.write_all(&session.greeting()).await?;
     conn.flush().await?;
     loop {
@@ -96,11 +103,27 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             _ = ctx.shutdown.wait() => {
                 return say_goodbye(&mut conn, b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
             }
-            r = tokio::time::timeout(idle, conn.read_line(max)) => r,
+            r = tokio::time::timeout_at(
+                if session.is_authenticated() {
+                    tokio::time::Instant::now() + idle
+                } else {
+                    login_deadline.min(tokio::time::Instant::now() + idle)
+                },
+                conn.read_line(max),
+            ) => r,
         };
         let frame = match read {
+            Err(_) if !session.is_authenticated() => {
+                tracing::info!("login timeout");
+                return say_goodbye(&mut conn, b"-ERR Login timeout, disconnecting\r\n").await;
+            }
             Err(_) => {
                 return say_goodbye(&mut conn, b"-ERR Autologout; idle for too long\r\n").await;
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                tracing::info!("command line too slow");
+                return say_goodbye(&mut conn, b"-ERR Command line too slow, disconnecting\r\n")
+                    .await;
             }
             Ok(read) => match read? {
                 LineRead::Line(l) => Frame::Line(l),
@@ -108,19 +131,26 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 LineRead::Eof => return Ok(()),
             },
         };
+        // The blocking pool does not inherit the span; without it the session's log lines
+        // (logins above all) would lose the protocol and session id.
+        let span = tracing::Span::current();
         let (back, outputs) = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let outputs = session.handle(frame);
             (session, outputs)
         })
         .await
         .map_err(io::Error::other)?;
         session = back;
+        let mut banned = false;
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
                 Output::AuthFailed => {
                     conn.flush().await?;
-                    tokio::time::sleep(failure_delay).await;
+                    let penalty = ctx.guard.failure(ip);
+                    banned |= penalty.banned;
+                    tokio::time::sleep(penalty.delay).await;
                 }
                 Output::StartTls => {
                     conn.flush().await?;
@@ -140,6 +170,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
         }
         conn.flush().await?;
+        if banned {
+            // The NO is already out; nothing this address sends would be believed now.
+            return say_goodbye(&mut conn, crate::server::Proto::Pop3.banned_reply()).await;
+        }
     }
 }
 

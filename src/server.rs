@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::conn::{Connection, ConnectionRegistry, Stream};
+use crate::guard::{GuardSettings, LoginGuard};
 
 /// How long an implicit-TLS client gets to finish its handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +72,19 @@ impl Proto {
                 b"-ERR [SYS/TEMP] Too many connections, try again later\r\n"
             }
             Proto::Lmtp => b"421 4.3.2 Too many connections, try again later\r\n",
+        }
+    }
+
+    /// The reply sent before closing a connection from a banned address (LMTP is never
+    /// banned: it has no logins).
+    pub fn banned_reply(self) -> &'static [u8] {
+        match self {
+            Proto::Imap | Proto::Imaps => {
+                b"* BYE [UNAVAILABLE] Too many failed logins from your address, try again later\r\n"
+            }
+            Proto::Pop3 | Proto::Pop3s | Proto::Lmtp => {
+                b"-ERR [SYS/TEMP] Too many failed logins from your address, try again later\r\n"
+            }
         }
     }
 }
@@ -214,6 +228,8 @@ pub struct SessionContext {
     pub store: Arc<Store>,
     /// Users and passwords.
     pub users: Arc<Authenticator>,
+    /// Login failure penalties and bans, per client address.
+    pub guard: Arc<LoginGuard>,
 }
 
 /// Serve `listeners` until `shutdown` resolves, then tell every session to say goodbye
@@ -237,9 +253,14 @@ pub async fn run(
             return;
         }
     };
+    let guard = Arc::new(LoginGuard::new(
+        GuardSettings::from_config(&config),
+        Some(config.data_dir.clone()),
+    ));
     let ctx = SessionContext {
         store: Arc::clone(&store),
         users,
+        guard: Arc::clone(&guard),
         registry: ConnectionRegistry::new(config.limits.max_connections_per_user_ip),
         config: Arc::clone(&config),
         tls,
@@ -248,16 +269,28 @@ pub async fn run(
     // Semaphore::new panics above MAX_PERMITS; no host gets near that many sockets anyway.
     let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(permits));
+    let per_ip = ConnectionRegistry::new(config.limits.max_connections_per_ip);
     let mut accept_tasks = Vec::new();
     for (proto, listener) in listeners.sockets {
         accept_tasks.push(tokio::spawn(accept_loop(
             proto,
             listener,
             ctx.clone(),
-            Arc::clone(&limit),
+            Limits {
+                total: Arc::clone(&limit),
+                per_ip: per_ip.clone(),
+            },
             done_tx.clone(),
         )));
     }
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let g = Arc::clone(&guard);
+            let _ = tokio::task::spawn_blocking(move || g.tick()).await;
+        }
+    });
     drop(ctx);
     drop(done_tx);
     shutdown.await;
@@ -266,6 +299,7 @@ pub async fn run(
     for task in accept_tasks {
         let _ = task.await;
     }
+    housekeeping.abort();
     let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
     if tokio::time::timeout(grace, done_rx.recv()).await.is_err() {
         tracing::warn!(
@@ -277,11 +311,19 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || store.flush_all(true)).await;
 }
 
+/// The connection bounds checked at accept.
+struct Limits {
+    /// `limits.max_connections`.
+    total: Arc<Semaphore>,
+    /// `limits.max_connections_per_ip` (keyed by an empty user name).
+    per_ip: ConnectionRegistry,
+}
+
 async fn accept_loop(
     proto: Proto,
     listener: TcpListener,
     ctx: SessionContext,
-    limit: Arc<Semaphore>,
+    limits: Limits,
     done: mpsc::Sender<()>,
 ) {
     let mut shutdown = ctx.shutdown.clone();
@@ -299,7 +341,10 @@ async fn accept_loop(
                 continue;
             }
         };
-        let permit = Arc::clone(&limit).try_acquire_owned().ok();
+        let permit = Arc::clone(&limits.total)
+            .try_acquire_owned()
+            .ok()
+            .zip(limits.per_ip.try_register("", peer.ip()));
         let ctx = ctx.clone();
         let done = done.clone();
         let span = tracing::info_span!(
@@ -363,9 +408,16 @@ async fn handshake(
 
 async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: SessionContext) {
     tracing::info!("connected");
-    let Some(conn) = open(proto, tcp, peer, &ctx).await else {
+    let Some(mut conn) = open(proto, tcp, peer, &ctx).await else {
         return;
     };
+    if proto != Proto::Lmtp && ctx.guard.is_banned(peer.ip()) {
+        tracing::info!("address is banned; refusing");
+        let _ = conn.write_all(proto.banned_reply()).await;
+        let _ = conn.flush().await;
+        let _ = conn.shutdown().await;
+        return;
+    }
     let result = match proto {
         Proto::Imap | Proto::Imaps => crate::imap::serve(conn, ctx).await,
         Proto::Pop3 | Proto::Pop3s => crate::pop3::serve(conn, ctx).await,
@@ -380,6 +432,7 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
 async fn refuse(proto: Proto, tcp: TcpStream, ctx: &SessionContext) {
     tracing::warn!(
         max = ctx.config.limits.max_connections,
+        max_per_ip = ctx.config.limits.max_connections_per_ip,
         "too many connections; refusing"
     );
     let peer = match tcp.peer_addr() {
@@ -404,6 +457,32 @@ pub async fn signals() -> io::Result<impl Future<Output = ()>> {
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
     })
+}
+
+/// On each SIGHUP, read the TLS certificate and key again: new handshakes get the new
+/// pair, open sessions carry on. A broken pair is logged and the old one stays.
+pub fn reload_on_sighup(certs: Arc<crate::tls::CertStore>) -> io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let certs = Arc::clone(&certs);
+            let result = tokio::task::spawn_blocking(move || {
+                certs
+                    .reload()
+                    .map(|()| certs.cert_path().display().to_string())
+            })
+            .await;
+            match result {
+                Ok(Ok(cert)) => tracing::info!(cert, "SIGHUP: TLS certificate reloaded"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS reload failed"),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Write `listening <proto> <addr>` lines, then the hint about adding a first user.

@@ -1,14 +1,18 @@
 //! TLS server configuration: the configured PEM pair, or a self-signed pair generated
 //! once into `data_dir/tls/` so a fresh install speaks IMAPS/POP3S right away.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use roost_config::Config;
+use roost_config::{Config, SniCert};
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
@@ -70,16 +74,124 @@ pub fn generated_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
 
 /// The acceptor for implicit TLS and STARTTLS, from `config.tls` or a generated pair.
 pub fn acceptor(config: &Config) -> Result<TlsAcceptor, TlsError> {
+    reloadable_acceptor(config).map(|(acceptor, _)| acceptor)
+}
+
+/// The acceptor and the certificate store behind it, to reload on SIGHUP.
+pub fn reloadable_acceptor(config: &Config) -> Result<(TlsAcceptor, Arc<CertStore>), TlsError> {
     let (cert, key) = match (&config.tls.cert, &config.tls.key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => ensure_self_signed(&config.data_dir)?,
     };
-    let server = server_config(&cert, &key)?;
-    Ok(TlsAcceptor::from(Arc::new(server)))
+    let store = CertStore::load_with_sni(&cert, &key, &config.tls.sni)?;
+    let server = config_for(Arc::clone(&store));
+    Ok((TlsAcceptor::from(Arc::new(server)), store))
 }
 
 /// A rustls server config (ring provider, TLS 1.2 and 1.3 only) from PEM files.
 pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+    Ok(config_for(CertStore::load(cert, key)?))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn config_for(store: Arc<CertStore>) -> ServerConfig {
+    ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        // Both versions are in the ring provider; this cannot fail.
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_no_client_auth()
+        .with_cert_resolver(store)
+}
+
+/// The certificates every new handshake picks from. [`CertStore::reload`] swaps them;
+/// sessions past their handshake keep the keys they agreed on, so nothing is dropped.
+#[derive(Debug)]
+pub struct CertStore {
+    cert: PathBuf,
+    key: PathBuf,
+    sni: Vec<SniCert>,
+    current: RwLock<Arc<Pairs>>,
+}
+
+/// One loaded generation of certificates.
+#[derive(Debug)]
+struct Pairs {
+    default: Arc<CertifiedKey>,
+    /// Lowercase host names and `*.` patterns.
+    by_name: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl CertStore {
+    /// Read the PEM pair; fails on a missing or unreadable file or a key of another cert.
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertStore>, TlsError> {
+        CertStore::load_with_sni(cert, key, &[])
+    }
+
+    /// Read the default pair and every `tls.sni` pair.
+    pub fn load_with_sni(
+        cert: &Path,
+        key: &Path,
+        sni: &[SniCert],
+    ) -> Result<Arc<CertStore>, TlsError> {
+        let current = load_pairs(cert, key, sni)?;
+        Ok(Arc::new(CertStore {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            sni: sni.to_vec(),
+            current: RwLock::new(Arc::new(current)),
+        }))
+    }
+
+    /// Read the same files again. On any error every certificate in use stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Arc::new(load_pairs(&self.cert, &self.key, &self.sni)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The default certificate file.
+    pub fn cert_path(&self) -> &Path {
+        &self.cert
+    }
+
+    /// The pair for a requested host name (exact, then one-label wildcard, then default).
+    fn pick(&self, server_name: Option<&str>) -> Arc<CertifiedKey> {
+        let pairs = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
+        let Some(name) = server_name.map(str::to_ascii_lowercase) else {
+            return Arc::clone(&pairs.default);
+        };
+        let wildcard = name.split_once('.').map(|(_, rest)| format!("*.{rest}"));
+        pairs
+            .by_name
+            .get(&name)
+            .or_else(|| wildcard.and_then(|w| pairs.by_name.get(&w)))
+            .unwrap_or(&pairs.default)
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.pick(hello.server_name()))
+    }
+}
+
+fn load_pairs(cert: &Path, key: &Path, sni: &[SniCert]) -> Result<Pairs, TlsError> {
+    let default = Arc::new(load_pair(cert, key)?);
+    let mut by_name = HashMap::new();
+    for entry in sni {
+        let pair = Arc::new(load_pair(&entry.cert, &entry.key)?);
+        for name in &entry.names {
+            by_name.insert(name.to_ascii_lowercase(), Arc::clone(&pair));
+        }
+    }
+    Ok(Pairs { default, by_name })
+}
+
+fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     for (what, path) in [("cert", cert), ("key", key)] {
         if !path.exists() {
             return Err(TlsError::Missing {
@@ -110,15 +222,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
         };
         unreadable("key", key, reason)
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
-        .map_err(|e| TlsError::Mismatch {
-            cert: cert.to_path_buf(),
-            key: key.to_path_buf(),
-            reason: e.to_string(),
-        })
+    CertifiedKey::from_der(chain, private, &provider()).map_err(|e| TlsError::Mismatch {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reuse `data_dir/tls/{cert,key}.pem`, or generate them (key 0600, dir 0700).
@@ -257,5 +365,49 @@ mod tests {
 
         let err = server_config(&cert_a, &key_b).unwrap_err().to_string();
         assert!(err.contains("cannot be used together"), "{err}");
+    }
+
+    #[test]
+    fn sni_picks_exact_then_wildcard_then_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pair = |dir: &str| {
+            let d = tmp.path().join(dir);
+            ensure_self_signed(&d).unwrap()
+        };
+        let (c0, k0) = pair("default");
+        let (c1, k1) = pair("one");
+        let (c2, k2) = pair("two");
+        let sni = vec![
+            SniCert {
+                names: vec!["Mail.Example.org".into()],
+                cert: c1,
+                key: k1,
+            },
+            SniCert {
+                names: vec!["*.example.net".into()],
+                cert: c2.clone(),
+                key: k2,
+            },
+        ];
+        let store = CertStore::load_with_sni(&c0, &k0, &sni).unwrap();
+        let leaf = |name: Option<&str>| store.pick(name).cert[0].clone();
+        let default = leaf(None);
+        let one = leaf(Some("mail.example.org"));
+        let two = leaf(Some("imap.example.net"));
+        assert_ne!(default, one);
+        assert_ne!(default, two);
+        assert_ne!(one, two);
+        assert_eq!(leaf(Some("MAIL.example.ORG")), one);
+        assert_eq!(
+            leaf(Some("example.net")),
+            default,
+            "a wildcard needs a label"
+        );
+        assert_eq!(leaf(Some("a.b.example.net")), default, "one label only");
+        assert_eq!(leaf(Some("other.org")), default);
+        // A broken SNI pair fails the reload as a whole and changes nothing.
+        std::fs::write(&c2, "junk").unwrap();
+        assert!(store.reload().is_err());
+        assert_eq!(leaf(Some("imap.example.net")), two);
     }
 }

@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 
 mod index;
 mod load;
+mod net;
 mod validate;
 
 pub use index::Position;
 pub use load::ConfigError;
+pub use net::{Cidr, CidrError};
 
 /// The whole configuration, as read from YAML (every key optional).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,19 @@ pub struct Config {
     pub pop3: Pop3,
     /// IMAP behaviour.
     pub imap: Imap,
+    /// The unprivileged user and group sessions run as.
+    pub run_as: RunAs,
+}
+
+/// Who serves sessions: Roost binds listeners and reads keys as root, then switches to this
+/// user and group for good. Both null: `mail` when started as root, no change otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunAs {
+    /// User name or numeric uid; must not be root.
+    pub user: Option<String>,
+    /// Group name or numeric gid; null is the user's primary group.
+    pub group: Option<String>,
 }
 
 /// Addresses each listener binds; an empty list turns that listener off.
@@ -78,6 +93,21 @@ pub struct Tls {
     pub cert: Option<PathBuf>,
     /// PEM private key of the leaf certificate.
     pub key: Option<PathBuf>,
+    /// Further certificates, each picked when the client asks for one of its names (SNI);
+    /// other clients get `cert`.
+    pub sni: Vec<SniCert>,
+}
+
+/// A certificate served to clients that name one of `names` in their TLS hello.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCert {
+    /// Host names, e.g. `mail.example.org`, or `*.example.org` for one label of wildcard.
+    pub names: Vec<String>,
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key of the leaf certificate.
+    pub key: PathBuf,
 }
 
 /// When cleartext passwords (IMAP LOGIN, POP3 USER/PASS, PLAIN/LOGIN SASL) are accepted.
@@ -109,8 +139,19 @@ impl CleartextPolicy {
 pub struct Auth {
     /// When cleartext passwords are accepted.
     pub cleartext: CleartextPolicy,
-    /// Delay before answering a failed authentication, slowing password guessing.
+    /// Delay before answering a failed authentication, slowing password guessing; it doubles
+    /// with each further recent failure from the same IP address.
     pub failure_delay_ms: u64,
+    /// Ceiling of that growing delay (Dovecot's auth penalty stops at 15 s).
+    pub penalty_max_secs: u64,
+    /// Failures from one IP address within `ban_window_secs` that ban it; 0 never bans.
+    pub ban_after_failures: u32,
+    /// The window in which failures are counted (and after which they are forgotten).
+    pub ban_window_secs: u64,
+    /// How long a ban lasts.
+    pub ban_secs: u64,
+    /// Networks never banned (still delayed), e.g. a webmail host or a proxy.
+    pub ban_allow: Vec<Cidr>,
 }
 
 /// How log lines are written.
@@ -147,6 +188,13 @@ pub struct Limits {
     pub shutdown_grace_secs: u64,
     /// Recipients of one LMTP transaction; an MTA splits larger ones.
     pub lmtp_max_recipients: usize,
+    /// Open connections from one IP address, over all listeners.
+    pub max_connections_per_ip: usize,
+    /// Seconds from connect to a successful login (IMAP and POP3); `imap.login_timeout_secs`
+    /// overrides it for IMAP.
+    pub login_timeout_secs: u64,
+    /// Seconds a client gets to finish a command line once it started sending it.
+    pub line_deadline_secs: u64,
 }
 
 /// A mailbox created on first login with its RFC 6154 special-use attribute.
@@ -251,8 +299,8 @@ pub struct Pop3 {
 pub struct Imap {
     /// Seconds without a command before a logged-in session is closed (RFC 9051: >= 1800).
     pub idle_timeout_secs: u64,
-    /// Seconds without a command before a session that has not logged in is closed.
-    pub login_timeout_secs: u64,
+    /// Seconds from connect to login for IMAP; null uses `limits.login_timeout_secs`.
+    pub login_timeout_secs: Option<u64>,
     /// Longest command line in octets including CRLF.
     pub max_line_length: usize,
     /// Deepest nesting of parentheses, NOT and OR in one command.
@@ -268,8 +316,8 @@ impl Default for Imap {
         Imap {
             // RFC 9051 section 5.4: the autologout timer is at least 30 minutes.
             idle_timeout_secs: 30 * 60,
-            // A client that has not logged in has no reason to wait; Dovecot allows 3 minutes.
-            login_timeout_secs: 180,
+            // The same pre-login bound as every protocol (limits.login_timeout_secs).
+            login_timeout_secs: None,
             // 64 KiB is what Dovecot accepts (imap_max_line_length).
             max_line_length: 64 * 1024,
             // Far beyond what clients send; keeps the parser's recursion shallow.
@@ -298,6 +346,7 @@ impl Default for Config {
             storage: Storage::default(),
             pop3: Pop3::default(),
             imap: Imap::default(),
+            run_as: RunAs::default(),
         }
     }
 }
@@ -325,6 +374,19 @@ impl Default for Auth {
         Auth {
             cleartext: CleartextPolicy::TlsOrLoopback,
             failure_delay_ms: 2000,
+            // Dovecot's anvil stops its auth penalty at 15 seconds.
+            penalty_max_secs: 15,
+            // No person mistypes a password 10 times in 5 minutes; a guessing bot does.
+            ban_after_failures: 10,
+            ban_window_secs: 300,
+            // Long enough to make guessing useless, short enough to forgive a locked-out user.
+            ban_secs: 900,
+            // A webmail or proxy on this host speaks for many users; one bad password
+            // must not lock them all out.
+            ban_allow: vec![
+                "127.0.0.0/8".parse().expect("built-in network is valid"),
+                "::1/128".parse().expect("built-in network is valid"),
+            ],
         }
     }
 }
@@ -349,6 +411,12 @@ impl Default for Limits {
             shutdown_grace_secs: 10,
             // Postfix sends at most 50 per LMTP transaction by default; leave headroom.
             lmtp_max_recipients: 1000,
+            // A whole office behind one NAT, each with a few devices of 5 connections.
+            max_connections_per_ip: 100,
+            // Dovecot's login processes give a client a minute to authenticate, too.
+            login_timeout_secs: 60,
+            // Even a 64 KiB line over a slow mobile link arrives well within this.
+            line_deadline_secs: 30,
         }
     }
 }
@@ -407,6 +475,13 @@ impl Default for Pop3 {
 }
 
 impl Config {
+    /// Seconds from connect to login for IMAP.
+    pub fn imap_login_timeout_secs(&self) -> u64 {
+        self.imap
+            .login_timeout_secs
+            .unwrap_or(self.limits.login_timeout_secs)
+    }
+
     /// The Maildir of `user`, from the `mail_path` template.
     pub fn mail_dir(&self, user: &str) -> PathBuf {
         PathBuf::from(self.mail_path.replace("{user}", user))

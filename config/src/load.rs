@@ -221,9 +221,15 @@ fn resolve(config: &mut Config, base: &Path) {
     config.mail_path = absolute(base, Path::new(&mail)).display().to_string();
     let users = expand(&config.users_file.display().to_string());
     config.users_file = absolute(base, Path::new(&users));
+    let sni = config
+        .tls
+        .sni
+        .iter_mut()
+        .flat_map(|s| [&mut s.cert, &mut s.key]);
     for p in [&mut config.tls.cert, &mut config.tls.key]
         .into_iter()
         .flatten()
+        .chain(sni)
     {
         *p = absolute(base, &PathBuf::from(expand(&p.display().to_string())));
     }
@@ -253,7 +259,7 @@ mod tests {
         ),
         (
             "listn: []\n",
-            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap)",
+            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
         ),
         (
             "listen:\n  imap: []\n  imapp: []\n",
@@ -325,7 +331,7 @@ mod tests {
         ),
         (
             "a: b: c\n",
-            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap)",
+            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
         ),
         (
             "- 1\n- 2\n",
@@ -394,6 +400,34 @@ mod tests {
         (
             "mailboxes:\n  special_use:\n    - {name: Inbox, use: archive}\n",
             "roost.yaml:3:14: `mailboxes.special_use[0].name`: INBOX always exists and cannot be a special-use mailbox",
+        ),
+        (
+            "auth:\n  ban_allow: [\"10.0.0.1/8\"]\n",
+            "roost.yaml:2:15: `auth.ban_allow[0]`: `10.0.0.1/8` has host bits set; did you mean 10.0.0.0/8?",
+        ),
+        (
+            "auth:\n  failure_delay_ms: 20000\n",
+            "roost.yaml:2:21: `auth.failure_delay_ms`: must not exceed auth.penalty_max_secs (15 s), the ceiling of the growing delay",
+        ),
+        (
+            "run_as:\n  user: root\n",
+            "roost.yaml:2:9: `run_as.user`: `root`: sessions never run as root, so a hole in a session cannot own the host; name an unprivileged account such as `mail` (or leave it null)",
+        ),
+        (
+            "limits:\n  line_deadline_secs: 0\n",
+            "roost.yaml:2:23: `limits.line_deadline_secs`: must be at least 1",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:3:15: `tls.sni[0].names`: list at least one host name",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [\"mail.example.org\", \"a b\"], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:3:36: `tls.sni[0].names[1]`: `a b` is not a host name (letters, digits, `-`, `.`; `*.` may start it)",
+        ),
+        (
+            "tls:\n  sni:\n    - {names: [a.org], cert: c.pem, key: k.pem}\n    - {names: [A.org], cert: c.pem, key: k.pem}\n",
+            "roost.yaml:4:16: `tls.sni[1].names[0]`: `A.org` is listed twice; keep one",
         ),
     ];
 

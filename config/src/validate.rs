@@ -50,6 +50,39 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
                 .to_string(),
         ));
     }
+    let mut names: Vec<String> = Vec::new();
+    for (i, sni) in config.tls.sni.iter().enumerate() {
+        if sni.names.is_empty() {
+            return Err(invalid(
+                &format!("tls.sni[{i}].names"),
+                "list at least one host name".to_string(),
+            ));
+        }
+        for (j, name) in sni.names.iter().enumerate() {
+            let key = format!("tls.sni[{i}].names[{j}]");
+            if !is_host_pattern(name) {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "`{name}` is not a host name (letters, digits, `-`, `.`; `*.` may start it)"
+                    ),
+                ));
+            }
+            let lower = name.to_ascii_lowercase();
+            if names.contains(&lower) {
+                return Err(invalid(&key, format!("`{name}` is listed twice; keep one")));
+            }
+            names.push(lower);
+        }
+        for (what, path) in [("cert", &sni.cert), ("key", &sni.key)] {
+            if let Some(bad) = placeholder(&path.display().to_string()) {
+                return Err(invalid(
+                    &format!("tls.sni[{i}].{what}"),
+                    format!("unknown placeholder `{bad}` (only {{data_dir}} exists here)"),
+                ));
+            }
+        }
+    }
     check_listeners(config).map_err(|(key, message)| invalid(&key, message))?;
     if let Err(message) = check_log_level(&config.log.level) {
         return Err(invalid("log.level", message));
@@ -77,6 +110,20 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             config.storage.lock_timeout_secs,
         ),
         ("storage.stale_lock_secs", config.storage.stale_lock_secs),
+        (
+            "limits.max_connections_per_ip",
+            config.limits.max_connections_per_ip as u64,
+        ),
+        (
+            "limits.login_timeout_secs",
+            config.limits.login_timeout_secs,
+        ),
+        (
+            "limits.line_deadline_secs",
+            config.limits.line_deadline_secs,
+        ),
+        ("auth.ban_window_secs", config.auth.ban_window_secs),
+        ("auth.ban_secs", config.auth.ban_secs),
     ];
     for (key, value) in at_least_one {
         if value == 0 {
@@ -108,8 +155,46 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be between 255 (RFC 2449) and 65536".to_string(),
         ));
     }
-    if config.imap.idle_timeout_secs < 60 || config.imap.login_timeout_secs == 0 {
-        let key = if config.imap.login_timeout_secs == 0 {
+    if config.auth.penalty_max_secs.saturating_mul(1000) < config.auth.failure_delay_ms {
+        return Err(invalid(
+            "auth.failure_delay_ms",
+            format!(
+                "must not exceed auth.penalty_max_secs ({} s), the ceiling of the growing delay",
+                config.auth.penalty_max_secs
+            ),
+        ));
+    }
+    if let Some(name) = [&config.run_as.user, &config.run_as.group]
+        .into_iter()
+        .flatten()
+        .find(|n| n.as_str() == "root" || n.as_str() == "0")
+    {
+        let key = if config.run_as.user.as_ref() == Some(name) {
+            "run_as.user"
+        } else {
+            "run_as.group"
+        };
+        return Err(invalid(
+            key,
+            format!(
+                "`{name}`: sessions never run as root, so a hole in a session cannot own the \
+                 host; name an unprivileged account such as `mail` (or leave it null)"
+            ),
+        ));
+    }
+    if let Some(name) = [&config.run_as.user, &config.run_as.group]
+        .into_iter()
+        .flatten()
+        .find(|n| n.is_empty() || n.contains([':', '/', '\0']))
+    {
+        return Err(invalid(
+            "run_as",
+            format!("`{name}` is not a user or group name"),
+        ));
+    }
+    let imap_login_timeout = config.imap.login_timeout_secs.unwrap_or(1);
+    if config.imap.idle_timeout_secs < 60 || imap_login_timeout == 0 {
+        let key = if imap_login_timeout == 0 {
             "imap.login_timeout_secs"
         } else {
             "imap.idle_timeout_secs"
@@ -215,6 +300,22 @@ pub(crate) fn check_uidl_format(text: &str) -> Result<(), String> {
         return Err("must contain %u, or messages would share a UIDL".to_string());
     }
     Ok(())
+}
+
+/// A DNS name, or `*.` and a DNS name (a wildcard covers exactly one label).
+fn is_host_pattern(name: &str) -> bool {
+    let host = name.strip_prefix("*.").unwrap_or(name);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The first `{word}` left in `text`, if any; catches typos like `{usr}`.

@@ -81,6 +81,7 @@ impl Server {
     }
 
     fn spawn(dir: &Path, yaml: String, ready: impl Fn(&[String]) -> bool) -> Server {
+        let_unprivileged_in(dir);
         let config = dir.join("roost.yaml");
         std::fs::write(&config, yaml).unwrap();
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
@@ -169,6 +170,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// As root, `roost serve` hands `data_dir` to the `mail` account and drops to it; that
+/// account must be able to walk through the test's temp dir (created 0700) to reach it.
+pub fn let_unprivileged_in(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
     }
 }
 

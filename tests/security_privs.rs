@@ -1,0 +1,149 @@
+//! Privilege separation against the real binary: started as root, `roost serve` serves
+//! sessions as `mail` (or the configured `run_as`), never as root, and what it creates is
+//! private to that account.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use common::{Server, WAIT, config_yaml, roost};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `(real, effective, saved, fs)` uids and gids, and the supplementary groups, of a process.
+fn ids(pid: u32) -> (Vec<u32>, Vec<u32>, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let nums = |s: String| s.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    (nums(field("Uid:")), nums(field("Gid:")), field("Groups:"))
+}
+
+fn uid_of(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.first() == Some(&name)).then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
+    })
+}
+
+fn imap_login(server: &Server) {
+    let stream = TcpStream::connect(server.addr("imap")).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = BufReader::new(stream);
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert!(l.starts_with("* OK"), "{l}");
+    r.get_mut()
+        .write_all(b"a1 LOGIN alice secret\r\na2 LOGOUT\r\n")
+        .unwrap();
+    let mut all = String::new();
+    loop {
+        l.clear();
+        if r.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        all.push_str(&l);
+    }
+    assert!(all.contains("a1 OK"), "{all}\n{}", server.stderr());
+}
+
+#[test]
+fn started_as_root_sessions_run_as_mail_and_files_are_private() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let Some((uid, gid)) = uid_of("mail") else {
+        eprintln!("skipped: no `mail` user on this host");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server =
+        Server::start_with_users(tmp.path(), config_yaml(&data), "alice:{PLAIN}secret\n", 4);
+    let (uids, gids, groups) = ids(server.pid());
+    assert_eq!(uids, [uid; 4], "real, effective, saved and fs uid");
+    assert_eq!(gids, [gid; 4]);
+    assert_eq!(
+        groups,
+        gid.to_string(),
+        "no supplementary groups left from root"
+    );
+    assert!(server.stderr().contains("privileges dropped"));
+
+    imap_login(&server);
+    let owned = |p: &Path, mode: u32| {
+        let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", p.display());
+        assert_eq!(m.mode() & 0o777, mode, "{}", p.display());
+    };
+    owned(&data, 0o700);
+    owned(&data.join("users"), 0o600);
+    let maildir = data.join("mail/alice/Maildir");
+    for sub in ["", "new", "cur", "tmp", ".Sent", ".Trash"] {
+        owned(&maildir.join(sub), 0o700);
+    }
+    // Something the server writes while running, as `mail`, is private too.
+    let uidlist = maildir.join("dovecot-uidlist");
+    if uidlist.exists() {
+        owned(&uidlist, 0o600);
+    }
+}
+
+#[test]
+fn run_as_picks_another_account_and_root_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let Some((uid, gid)) = uid_of("nobody") else {
+        eprintln!("skipped: no `nobody` user on this host");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut yaml = config_yaml(&data);
+    yaml.push_str("run_as:\n  user: nobody\n");
+    let server = Server::start_with_users(tmp.path(), yaml, "alice:{PLAIN}secret\n", 4);
+    let (uids, gids, _) = ids(server.pid());
+    assert_eq!(uids, [uid; 4]);
+    assert_eq!(gids, [gid; 4]);
+    imap_login(&server);
+    drop(server);
+
+    // A config that would serve as root is refused before anything is bound.
+    for (run_as, want) in [
+        (
+            "run_as:\n  user: root\n",
+            "`run_as.user`: `root`: sessions never run as root",
+        ),
+        (
+            "run_as:\n  user: \"0\"\n",
+            "`run_as.user`: `0`: sessions never run as root",
+        ),
+        ("run_as:\n  user: no-such-user-roost\n", "does not exist"),
+    ] {
+        let mut yaml = config_yaml(&data);
+        yaml.push_str(run_as);
+        let config = tmp.path().join("bad.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        let out = roost().args(["serve", "-c"]).arg(&config).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(want), "{run_as}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing was announced");
+    }
+}
