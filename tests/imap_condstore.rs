@@ -234,12 +234,14 @@ fn interimap_syncs_two_roost_accounts_both_ways() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    // Before the start: the server hands data_dir to its run_as user then, and a Maildir root
+    // created later would be one that user cannot write.
     drop_message(
         &maildir(dir.path(), "bob"),
         "1700000009.M1P1.mta",
         b"Subject: bob's\n\nfrom bob\n",
     );
+    let server = start(dir.path());
     let port = server.addr("imap").port();
     let side = |user: &str| {
         format!(
