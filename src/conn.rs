@@ -329,6 +329,7 @@ impl Connection {
     pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
         self.buf.clear();
         self.skipping = false;
+        self.line_started = None;
         match std::mem::replace(&mut self.stream, Stream::Closed) {
             Stream::Plain(tcp) => {
                 let tls = acceptor.accept(tcp).await?;

@@ -190,6 +190,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Output::StartTls => {
                     conn.flush().await?;
                     conn.start_tls(&ctx.tls).await?;
+                    // What was pipelined before the handshake is gone, and so is its clock.
+                    clock = LineClock::default();
                     if let Some(s) = session.as_mut() {
                         s.tls_started(policy.allows(true, loopback));
                     }

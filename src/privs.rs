@@ -174,7 +174,9 @@ pub fn hand_over_users_file(config: &Config) -> Result<(), PrivError> {
     if unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    let Some(account) = resolve(&config.run_as)? else {
+    // No usable account (e.g. no `mail` user yet): `roost serve` will say so; the users
+    // file change itself succeeded.
+    let Ok(Some(account)) = resolve(&config.run_as) else {
         return Ok(());
     };
     for path in [&config.data_dir, &config.users_file] {
