@@ -198,14 +198,16 @@ impl Store {
     }
 
     /// Close mailboxes no session has used for `idle`: write their index marked clean and
-    /// forget them. Runs under the registry lock, so no open can interleave.
-    pub fn close_idle(&self, idle: Duration) {
+    /// forget them. Runs under the registry lock, so no open can interleave. Returns how many
+    /// were closed (one held for a moment by the watcher is left for the next round).
+    pub fn close_idle(&self, idle: Duration) -> usize {
         let mut open = lock(&self.open);
         let unused: Vec<PathBuf> = open
             .iter()
             .filter(|(_, e)| Arc::strong_count(&e.mailbox) == 1 && e.last_used.elapsed() >= idle)
             .map(|(p, _)| p.clone())
             .collect();
+        let closed = unused.len();
         for p in unused {
             if let Some(e) = open.remove(&p) {
                 e.mailbox.close();
@@ -214,6 +216,7 @@ impl Store {
                 }
             }
         }
+        closed
     }
 
     /// Write every open mailbox's index (at shutdown, with `closing`).
