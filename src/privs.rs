@@ -5,7 +5,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use roost_config::{Config, RunAs};
 
@@ -154,16 +154,9 @@ pub fn hand_over(config: &Config, account: &Account) -> Result<(), PrivError> {
         std::fs::set_permissions(&config.users_file, std::fs::Permissions::from_mode(0o600))
             .map_err(os(format!("cannot chmod {}", config.users_file.display())))?;
     }
-    // Mail outside data_dir: its root (the part of mail_path before {user}) if Roost made it.
-    let mail_root: PathBuf = config
-        .mail_path
-        .split("{user}")
-        .next()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    if !mail_root.starts_with(dir) && mail_root.is_dir() {
-        chown_tree(&mail_root, account)?;
-    }
+    // Mail outside data_dir (e.g. `/home/{user}/Maildir`) is never walked: its root could
+    // be `/home` or `/`, full of files that are not Roost's. It must already belong to the
+    // account; sessions that cannot write there fail with a storage error.
     Ok(())
 }
 
