@@ -249,6 +249,8 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             crate::logging::init(&config.log)
                 .map_err(|e| Fail::new(Exit::Config, e.to_string()))?;
             check_user_name(&user)?;
+            crate::privs::drop_for_mail_writes(&config)
+                .map_err(|e| Fail::new(Exit::NoPerm, e.to_string()))?;
             admin::deliver(&config, &user, mailbox.as_deref(), &mut io::stdin().lock())
                 .map(|_| ())
                 .map_err(admin_fail)

@@ -246,6 +246,21 @@ pub fn user_name(uid: u32) -> Option<String> {
     name.to_str().ok().map(str::to_owned)
 }
 
+/// For a command that writes mail (`roost deliver`) started as root: hand `data_dir` over and
+/// become the `run_as` user first, so every file it creates is one the server can use. A
+/// command not started as root keeps its user.
+pub fn drop_for_mail_writes(config: &Config) -> Result<(), PrivError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    if let Some(account) = resolve(&config.run_as)? {
+        hand_over(config, &account)?;
+        drop_to(&account)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

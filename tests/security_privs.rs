@@ -147,3 +147,61 @@ fn run_as_picks_another_account_and_root_is_refused() {
         assert!(out.stdout.is_empty(), "nothing was announced");
     }
 }
+
+#[test]
+fn deliver_started_as_root_writes_files_the_server_account_owns() {
+    if !is_root() {
+        eprintln!("skipped: needs root to test the privilege drop of roost deliver");
+        return;
+    }
+    let (uid, gid) = uid_of("mail").expect("the mail account exists on Debian");
+    let tmp = tempfile::tempdir().unwrap();
+    // The temp dir is root's 0700: let the mail account through to data_dir, as for serve.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("roost.yaml");
+    std::fs::write(&config, config_yaml(&data)).unwrap();
+    let add = roost()
+        .args(["user", "add", "una", "--password-stdin", "-c"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"pw\n")?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let deliver = roost()
+        .args(["deliver", "--user", "una", "-c"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"Subject: x\n\nbody\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(deliver.status.success());
+    let maildir = data.join("mail/una/Maildir");
+    let mut seen = 0;
+    for entry in walk(&maildir) {
+        let md = std::fs::metadata(&entry).unwrap();
+        assert_eq!((md.uid(), md.gid()), (uid, gid), "{}", entry.display());
+        let private = if md.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(md.mode() & 0o777, private, "{}", entry.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "Maildir, its three directories and the message");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if dir.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            out.extend(walk(&e.unwrap().path()));
+        }
+    }
+    out
+}
