@@ -294,6 +294,14 @@ impl Connection {
         Ok(std::mem::take(&mut self.buf))
     }
 
+    /// Send a last line (a BYE, an -ERR), flush, and close the stream.
+    pub async fn goodbye(&mut self, line: &[u8]) -> io::Result<()> {
+        self.write_all(line).await?;
+        self.flush().await?;
+        let _ = self.shutdown().await;
+        Ok(())
+    }
+
     /// Copy exactly `n` bytes (an IMAP literal) to `out`, buffered bytes first.
     pub async fn read_exact_into<W>(&mut self, n: u64, out: &mut W) -> io::Result<()>
     where

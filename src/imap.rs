@@ -125,7 +125,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         let outputs = match wake {
             Wake::Shutdown => {
                 let bye = s.bye("Server shutting down");
-                return goodbye(&mut conn, &bye).await;
+                return conn.goodbye(&bye).await;
             }
             Wake::Timeout => {
                 // The login deadline keeps the idle timeout's words, which clients and
@@ -142,7 +142,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 };
                 tracing::info!(reason, "disconnecting");
                 let bye = s.bye(why);
-                return goodbye(&mut conn, &bye).await;
+                return conn.goodbye(&bye).await;
             }
             Wake::Keepalive => vec![Output::Write(s.keepalive())],
             Wake::Bytes(bytes) if bytes.is_empty() => return Ok(()),
@@ -207,7 +207,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         conn.flush().await?;
         if banned {
             // The NO is already out; nothing this address sends would be believed now.
-            return goodbye(&mut conn, crate::server::Proto::Imap.banned_reply()).await;
+            return conn
+                .goodbye(crate::server::Proto::Imap.banned_reply())
+                .await;
         }
     }
 }
@@ -235,11 +237,4 @@ async fn stream_body(conn: &mut Connection, body: BodyFile) -> io::Result<()> {
         tracing::warn!("message file shorter than its recorded size; literal padded");
     }
     conn.write_all(&out).await
-}
-
-async fn goodbye(conn: &mut Connection, bye: &[u8]) -> io::Result<()> {
-    conn.write_all(bye).await?;
-    conn.flush().await?;
-    let _ = conn.shutdown().await;
-    Ok(())
 }

@@ -50,18 +50,11 @@ pub async fn serve(mut conn: Connection, ctx: SessionContext) -> io::Result<()> 
             _ = shutdown.wait() => {
                 // Nothing unanswered was promised: a message not yet acknowledged is dropped
                 // and the MTA retries it.
-                conn.write_all(b"421 4.3.2 Server shutting down\r\n").await?;
-                conn.flush().await?;
-                return Ok(());
+                return conn.goodbye(b"421 4.3.2 Server shutting down\r\n").await;
             }
         };
         let reply = match read {
-            Err(_) => {
-                conn.write_all(b"421 4.4.2 Idle too long, closing\r\n")
-                    .await?;
-                conn.flush().await?;
-                return Ok(());
-            }
+            Err(_) => return conn.goodbye(b"421 4.4.2 Idle too long, closing\r\n").await,
             Ok(Err(e)) => return Err(e),
             Ok(Ok(LineRead::Eof)) => {
                 blocking(|| session.disconnected());

@@ -101,7 +101,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         let max = session.max_line().saturating_sub(2).max(1);
         let read = tokio::select! {
             _ = ctx.shutdown.wait() => {
-                return say_goodbye(&mut conn, b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
+                return conn.goodbye(b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
             }
             r = tokio::time::timeout_at(
                 if session.is_authenticated() {
@@ -115,14 +115,17 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         let frame = match read {
             Err(_) if !session.is_authenticated() => {
                 tracing::info!("login timeout");
-                return say_goodbye(&mut conn, b"-ERR Login timeout, disconnecting\r\n").await;
+                return conn.goodbye(b"-ERR Login timeout, disconnecting\r\n").await;
             }
             Err(_) => {
-                return say_goodbye(&mut conn, b"-ERR Autologout; idle for too long\r\n").await;
+                return conn
+                    .goodbye(b"-ERR Autologout; idle for too long\r\n")
+                    .await;
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
                 tracing::info!("command line too slow");
-                return say_goodbye(&mut conn, b"-ERR Command line too slow, disconnecting\r\n")
+                return conn
+                    .goodbye(b"-ERR Command line too slow, disconnecting\r\n")
                     .await;
             }
             Ok(read) => match read? {
@@ -172,16 +175,11 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         conn.flush().await?;
         if banned {
             // The NO is already out; nothing this address sends would be believed now.
-            return say_goodbye(&mut conn, crate::server::Proto::Pop3.banned_reply()).await;
+            return conn
+                .goodbye(crate::server::Proto::Pop3.banned_reply())
+                .await;
         }
     }
-}
-
-async fn say_goodbye(conn: &mut Connection, line: &[u8]) -> io::Result<()> {
-    conn.write_all(line).await?;
-    conn.flush().await?;
-    let _ = conn.shutdown().await;
-    Ok(())
 }
 
 /// Header, then the file through the dot-stuffer chunk by chunk, then the terminator.
