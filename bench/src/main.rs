@@ -312,6 +312,16 @@ fn populate_all(
     Ok(())
 }
 
+/// Three significant digits or so, without scientific notation.
+fn number(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
+    }
+}
+
 /// Every metric's values over the repetitions, per server, in first-seen order.
 #[derive(Default)]
 struct Results {
@@ -352,7 +362,7 @@ impl Results {
             s.push_str("---|");
         }
         s.push('\n');
-        let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
+        let fmt = |v: Option<f64>| v.map_or("–".to_string(), number);
         for (name, unit, better) in &self.order {
             s.push_str(&format!("| {name} | {unit} |"));
             let meds: Vec<Option<f64>> = servers.iter().map(|sv| self.median(name, sv)).collect();
@@ -361,7 +371,7 @@ impl Results {
             }
             if ratio {
                 let r = match (meds[0], meds[1]) {
-                    (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+                    (Some(a), Some(b)) if b != 0.0 => number(a / b),
                     _ => "–".into(),
                 };
                 let dir = match better {

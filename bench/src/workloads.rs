@@ -329,6 +329,11 @@ pub async fn idle(t: &Target, n: usize, rep: usize) -> Result<Vec<Metric>> {
         .maildir_of("idle")
         .context("idle workload needs the server's Maildir path to deliver into")?;
     make_maildir(&maildir, t.owner)?;
+    // One login first, so the concurrent ones below find the user's mailboxes set up (a
+    // server may create them at first login) and memory is measured for sessions alone.
+    let mut c = Conn::connect(addr).await?;
+    c.login("idle", &t.password).await?;
+    c.logout().await?;
     let before = t.pid.map(tree_pss_kib).transpose()?;
     let gate = Arc::new(Semaphore::new(IDLE_OPEN_CONCURRENCY));
     let mut set = JoinSet::new();
