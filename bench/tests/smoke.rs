@@ -51,7 +51,7 @@ fn quick_run_against_roost_prints_a_number_for_every_workload() {
         "append messages/s",
         "bigbox 30 cold: SELECT + FETCH 1:*",
         "bigbox 30 warm: FETCH BODYSTRUCTURE",
-        "pop3 30 cold: RETR all",
+        "pop3 30 cold: RETR all, messages/s",
         "idle 5: server PSS per connection",
         "idle 5: delivery -> EXISTS p99",
     ] {
