@@ -379,8 +379,9 @@ pub async fn idle(t: &Target, n: usize, rep: usize) -> Result<Vec<Metric>> {
             "MiB",
         ));
     }
+    // Unique per delivery (a Maildir name is the message's identity): per size and repetition.
     let name = format!(
-        "{}.M{rep}P{}.bench-idle",
+        "{}.M{n}R{rep}P{}.bench-idle",
         1_900_000_000 + rep,
         std::process::id()
     );
