@@ -82,12 +82,29 @@ pub async fn mixed(
             (lat, errors)
         });
     }
-    let (mut lat, mut errors) = (Vec::new(), 0);
+    let (mut all, mut errors) = (Vec::new(), 0);
     while let Some(r) = set.join_next().await {
         let (l, e) = r?;
-        lat.extend(l);
+        all.extend(l);
         errors += e;
     }
+    // Per command, on stderr only: where a tail latency comes from.
+    let mut by_verb: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    for (v, d) in &all {
+        by_verb.entry(v).or_default().push(*d);
+    }
+    for (v, mut d) in by_verb {
+        d.sort();
+        let p = |q| percentile(&d, q).unwrap_or_default().as_secs_f64() * 1000.0;
+        eprintln!(
+            "    {} c={clients} {v:<10} n={:<6} p50 {:.2} ms  p99 {:.2} ms",
+            t.name,
+            d.len(),
+            p(50.0),
+            p(99.0)
+        );
+    }
+    let lat: Vec<Duration> = all.into_iter().map(|(_, d)| d).collect();
     let secs = start.elapsed().as_secs_f64();
     let mut out = vec![Metric::higher(
         format!("mixed c={clients} commands/s"),
@@ -103,17 +120,27 @@ pub async fn mixed(
     Ok(out)
 }
 
+/// The command name a latency is filed under (`UID STORE` keeps its `UID`).
+fn verb(cmd: &str) -> String {
+    let mut words = cmd.split(' ');
+    match words.next() {
+        Some("UID") => format!("UID {}", words.next().unwrap_or("")),
+        Some(w) => w.to_string(),
+        None => String::new(),
+    }
+}
+
 async fn mixed_session(
     addr: std::net::SocketAddr,
     user: &str,
     password: &str,
     rng: &mut Rng,
-    lat: &mut Vec<Duration>,
+    lat: &mut Vec<(String, Duration)>,
 ) -> Result<()> {
     let mut c = Conn::connect(addr).await?;
     let t0 = Instant::now();
     c.login(user, password).await?;
-    lat.push(t0.elapsed());
+    lat.push(("LOGIN".into(), t0.elapsed()));
     for cmd in [
         "LIST \"\" \"*\"",
         "STATUS INBOX (MESSAGES UNSEEN UIDNEXT)",
@@ -121,7 +148,7 @@ async fn mixed_session(
     ] {
         let t0 = Instant::now();
         c.imap(cmd).await?;
-        lat.push(t0.elapsed());
+        lat.push((verb(cmd), t0.elapsed()));
     }
     for _ in 0..3 {
         // Only the seeded messages are fetched: they are never expunged, so their sequence
@@ -135,13 +162,13 @@ async fn mixed_session(
         ] {
             let t0 = Instant::now();
             c.imap(&cmd).await?;
-            lat.push(t0.elapsed());
+            lat.push((verb(&cmd), t0.elapsed()));
         }
     }
     let msg = corpus::message(rng.below(300));
     let t0 = Instant::now();
     let tagged = c.append("INBOX", &msg).await?;
-    lat.push(t0.elapsed());
+    lat.push(("APPEND".into(), t0.elapsed()));
     let uid = append_uid(&tagged).context("APPEND answered without [APPENDUID]")?;
     for cmd in [
         format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
@@ -150,7 +177,7 @@ async fn mixed_session(
     ] {
         let t0 = Instant::now();
         c.imap(&cmd).await?;
-        lat.push(t0.elapsed());
+        lat.push((verb(&cmd), t0.elapsed()));
     }
     Ok(())
 }
