@@ -249,7 +249,7 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             crate::logging::init(&config.log)
                 .map_err(|e| Fail::new(Exit::Config, e.to_string()))?;
             check_user_name(&user)?;
-            crate::privs::drop_for_mail_writes(&config)
+            let config = crate::privs::drop_for_mail_writes(&config)
                 .map_err(|e| Fail::new(Exit::NoPerm, e.to_string()))?;
             admin::deliver(&config, &user, mailbox.as_deref(), &mut io::stdin().lock())
                 .map(|_| ())
@@ -411,6 +411,12 @@ fn serve(c: &ConfigArg) -> Result<(), Fail> {
 }
 
 async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<(), Fail> {
+    let priv_fail = |e: crate::privs::PrivError| Fail::new(Exit::NoPerm, e.to_string());
+    let account = crate::privs::resolve(&config.run_as).map_err(priv_fail)?;
+    let config = match account {
+        Some(_) => Arc::new(crate::privs::anchor_in_data_dir(&config).map_err(priv_fail)?),
+        None => config,
+    };
     crate::wiring::authenticator(&config).map_err(|e| Fail::new(Exit::Config, e))?;
     let listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
     let (acceptor, certs) = tls::reloadable_acceptor(&config).map_err(tls_fail)?;
@@ -418,8 +424,7 @@ async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<
     server::reload_on_sighup(certs)
         .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;
     // Ports are bound and the key is read: nothing left that needs root.
-    let priv_fail = |e: crate::privs::PrivError| Fail::new(Exit::NoPerm, e.to_string());
-    if let Some(account) = crate::privs::resolve(&config.run_as).map_err(priv_fail)? {
+    if let Some(account) = account {
         crate::privs::hand_over(&config, &account).map_err(priv_fail)?;
         crate::privs::drop_to(&account).map_err(priv_fail)?;
         tracing::info!(

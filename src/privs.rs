@@ -246,19 +246,56 @@ pub fn user_name(uid: u32) -> Option<String> {
     name.to_str().ok().map(str::to_owned)
 }
 
-/// For a command that writes mail (`roost deliver`) started as root: hand `data_dir` over and
-/// become the `run_as` user first, so every file it creates is one the server can use. A
-/// command not started as root keeps its user.
-pub fn drop_for_mail_writes(config: &Config) -> Result<(), PrivError> {
+/// Work from inside `data_dir` with paths relative to it. After the switch to `run_as`, the
+/// directories above `data_dir` may be closed to that account (`./roost-data` under root's
+/// 0700 home, say); a path below the working directory needs no access to its ancestors.
+/// Paths the admin put outside `data_dir` stay as they are. Call as root, before anything is
+/// opened through the config.
+pub fn anchor_in_data_dir(config: &Config) -> Result<Config, PrivError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(os(format!("creating {}", dir.display())))?;
+    std::env::set_current_dir(dir).map_err(os(format!("entering {}", dir.display())))?;
+    let rel = |p: &Path| -> std::path::PathBuf {
+        match p.strip_prefix(dir) {
+            Ok(r) => Path::new(".").join(r),
+            Err(_) => p.to_path_buf(),
+        }
+    };
+    let mut c = config.clone();
+    c.users_file = rel(&config.users_file);
+    let prefix = format!("{}/", dir.display());
+    if let Some(rest) = config.mail_path.strip_prefix(&prefix) {
+        c.mail_path = format!("./{rest}");
+    }
+    c.tls.cert = config.tls.cert.as_deref().map(rel);
+    c.tls.key = config.tls.key.as_deref().map(rel);
+    for s in &mut c.tls.sni {
+        s.cert = rel(&s.cert);
+        s.key = rel(&s.key);
+    }
+    c.data_dir = std::path::PathBuf::from(".");
+    tracing::info!(data_dir = %dir.display(), "serving from inside data_dir");
+    Ok(c)
+}
+
+/// For a command that writes mail (`roost deliver`) started as root: work from inside
+/// `data_dir`, hand it over and become the `run_as` user first, so every file it creates is one
+/// the server can use. Returns the configuration to go on with. A command not started as root
+/// keeps its user and its configuration.
+pub fn drop_for_mail_writes(config: &Config) -> Result<Config, PrivError> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Ok(());
+        return Ok(config.clone());
     }
-    if let Some(account) = resolve(&config.run_as)? {
-        hand_over(config, &account)?;
-        drop_to(&account)?;
+    match resolve(&config.run_as)? {
+        Some(account) => {
+            let anchored = anchor_in_data_dir(config)?;
+            hand_over(&anchored, &account)?;
+            drop_to(&account)?;
+            Ok(anchored)
+        }
+        None => Ok(config.clone()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -205,3 +205,78 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_root_only_parent_directory_does_not_stop_serve_or_deliver() {
+    // `roost serve` on embedded defaults from root's 0700 home: data_dir is ./roost-data below
+    // a directory the run_as account cannot enter. Serving and delivering must still work.
+    if !is_root() {
+        eprintln!("skipped: needs root to test the privilege drop");
+        return;
+    }
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("root-home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = home.join("roost.yaml");
+    std::fs::write(
+        &config,
+        "listen: {imap: [\"127.0.0.1:0\"], imaps: [], pop3: [], pop3s: [], lmtp: []}\n\
+         auth: {cleartext: always, failure_delay_ms: 10}\n\
+         storage: {fsync: false}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], input: &[u8]| {
+        let mut c = roost()
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .current_dir(&home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["user", "add", "una", "--password-stdin"], b"pw\n");
+    run(&["deliver", "--user", "una"], b"Subject: x\n\nbody\n");
+
+    let mut server = roost()
+        .args(["serve", "-c"])
+        .arg(&config)
+        .current_dir(&home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening imap ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap();
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = BufReader::new(stream);
+    let mut w = r.get_ref().try_clone().unwrap();
+    w.write_all(b"a LOGIN una pw\r\nb STATUS INBOX (MESSAGES)\r\nc LOGOUT\r\n")
+        .unwrap();
+    let mut got = String::new();
+    let _ = r.read_to_string(&mut got);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(got.contains("a OK"), "{got}");
+    assert!(got.contains("* STATUS INBOX (MESSAGES 1)"), "{got}");
+}
