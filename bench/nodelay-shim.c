@@ -1,0 +1,19 @@
+// Diagnostic only (docs/benchmarks.md, findings 1-2): sets TCP_NODELAY on every accepted socket
+// of a server run under LD_PRELOAD, to measure what Nagle + delayed ACK cost it without
+// changing its code.  gcc -shared -fPIC -O2 -o /tmp/nodelay.so bench/nodelay-shim.c -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+static void nodelay(int fd) { int one = 1; if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); }
+int accept4(int s, struct sockaddr *a, socklen_t *l, int f) {
+    static int (*real)(int, struct sockaddr *, socklen_t *, int);
+    if (!real) real = dlsym(RTLD_NEXT, "accept4");
+    int fd = real(s, a, l, f); nodelay(fd); return fd;
+}
+int accept(int s, struct sockaddr *a, socklen_t *l) {
+    static int (*real)(int, struct sockaddr *, socklen_t *);
+    if (!real) real = dlsym(RTLD_NEXT, "accept");
+    int fd = real(s, a, l); nodelay(fd); return fd;
+}
