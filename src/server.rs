@@ -341,6 +341,11 @@ async fn accept_loop(
                 continue;
             }
         };
+        // Replies are written in pieces (a header, then a body); without this the last piece
+        // waits for the client's delayed ACK, about 40 ms per reply (docs/benchmarks.md).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
         let permit = Arc::clone(&limits.total)
             .try_acquire_owned()
             .ok()
