@@ -296,7 +296,11 @@ impl UserStore {
         for s in &self.store.cfg.special_use {
             let name = MailboxName::new(&s.name)?;
             if !self.exists(&name) {
-                self.create(&name)?;
+                // Another session's first login may create it at the same moment: fine.
+                match self.create(&name) {
+                    Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
                 self.subscribe(name.as_str())?;
             }
         }

@@ -787,3 +787,21 @@ fn expunge_log_says_when_it_cannot_answer() {
     assert!(ch.complete);
     assert_eq!(ch.expunged, vec![2]);
 }
+
+#[test]
+fn simultaneous_first_logins_all_succeed() {
+    // Twenty sessions of a new user logging in at once all create the special-use mailboxes.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store_at(tmp.path());
+    let threads: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || store.user("tess").unwrap().ensure_special_use())
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().expect("every first login succeeds");
+    }
+    let user = store.user("tess").unwrap();
+    assert!(user.exists(&name("Sent")) && user.exists(&name("Trash")));
+}
