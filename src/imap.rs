@@ -48,16 +48,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let config = Arc::clone(&ctx.config);
     let policy = config.auth.cleartext;
     let loopback = conn.is_loopback();
-    let registry = ctx.registry.clone();
     let ip = conn.peer_addr().ip();
-    let guard = Arc::clone(&ctx.guard);
-    // Called once the credentials are right, so it is where a login counts as a success.
-    let gate: LoginGate = Arc::new(move |user: &str| {
-        guard.success(ip);
-        registry
-            .try_register(user, ip)
-            .map(|g| Box::new(g) as Box<dyn Send>)
-    });
+    let gate: LoginGate = ctx.login_gate(ip);
     let mut session = Some(ImapSession::new(ImapContext {
         is_tls: conn.is_tls(),
         starttls_available: !conn.is_tls(),

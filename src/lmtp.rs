@@ -23,19 +23,10 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// The host name announced in the greeting.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
 /// Serve one LMTP connection until QUIT, EOF, idle timeout or shutdown.
 pub async fn serve(mut conn: Connection, ctx: SessionContext) -> io::Result<()> {
     let mut session = LmtpSession::new(LmtpContext {
-        hostname: hostname(),
+        hostname: crate::pop3::hostname(),
         store: ctx.store.clone(),
         users: ctx.users.clone(),
         max_message_size: ctx.config.limits.max_message_size,

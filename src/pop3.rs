@@ -49,7 +49,8 @@ pub fn settings(config: &Config) -> Pop3Settings {
     }
 }
 
-fn hostname() -> String {
+/// This host's name, for greetings (POP3 APOP timestamps, LMTP).
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -65,16 +66,8 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let config = Arc::clone(&ctx.config);
     let policy = config.auth.cleartext;
     let loopback = conn.is_loopback();
-    let registry = ctx.registry.clone();
     let ip = conn.peer_addr().ip();
-    let guard = Arc::clone(&ctx.guard);
-    // Called once the credentials are right, so it is where a login counts as a success.
-    let gate: LoginGate = Arc::new(move |user: &str| {
-        guard.success(ip);
-        registry
-            .try_register(user, ip)
-            .map(|g| Box::new(g) as Box<dyn Send>)
-    });
+    let gate: LoginGate = ctx.login_gate(ip);
     let mut session = Pop3Session::new(Pop3Context {
         is_tls: conn.is_tls(),
         stls_available: !conn.is_tls(),

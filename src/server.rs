@@ -232,6 +232,23 @@ pub struct SessionContext {
     pub guard: Arc<LoginGuard>,
 }
 
+impl SessionContext {
+    /// What a protocol session calls once a user's credentials are right: the login counts as
+    /// a success for the abuse guard, and the per user+IP limit is checked (the returned guard
+    /// frees the place when the session ends). `None`: over the limit. (The IMAP crate's
+    /// `LoginGate` is the same type.)
+    pub fn login_gate(&self, ip: std::net::IpAddr) -> roost_pop3::LoginGate {
+        let registry = self.registry.clone();
+        let guard = Arc::clone(&self.guard);
+        Arc::new(move |user: &str| {
+            guard.success(ip);
+            registry
+                .try_register(user, ip)
+                .map(|g| Box::new(g) as Box<dyn Send>)
+        })
+    }
+}
+
 /// Serve `listeners` until `shutdown` resolves, then tell every session to say goodbye
 /// and wait up to `limits.shutdown_grace_secs` for them. Sessions still running after
 /// that are cut when the caller drops the runtime (as `roost serve` does).
