@@ -56,6 +56,34 @@ pub struct Config {
     pub imap: Imap,
     /// The unprivileged user and group sessions run as.
     pub run_as: RunAs,
+    /// Prometheus metrics endpoint.
+    pub metrics: Metrics,
+    /// The local admin socket behind `roost who`, `kick`, `mailbox` and `expunge`.
+    pub admin: Admin,
+}
+
+/// Where `GET /metrics` is served (Prometheus text format).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Addresses to serve metrics on; empty (the default) turns metrics off.
+    pub listen: Vec<SocketAddr>,
+}
+
+/// The admin socket: a Unix socket only the serving user can open (mode 0600).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    /// Path of the socket; `{data_dir}` is expanded.
+    pub socket: PathBuf,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            socket: PathBuf::from("{data_dir}/roost-admin.sock"),
+        }
+    }
 }
 
 /// Who serves sessions: Roost binds listeners and reads keys as root, then switches to this
@@ -347,6 +375,8 @@ impl Default for Config {
             pop3: Pop3::default(),
             imap: Imap::default(),
             run_as: RunAs::default(),
+            metrics: Metrics::default(),
+            admin: Admin::default(),
         }
     }
 }

@@ -221,6 +221,8 @@ fn resolve(config: &mut Config, base: &Path) {
     config.mail_path = absolute(base, Path::new(&mail)).display().to_string();
     let users = expand(&config.users_file.display().to_string());
     config.users_file = absolute(base, Path::new(&users));
+    let socket = expand(&config.admin.socket.display().to_string());
+    config.admin.socket = absolute(base, Path::new(&socket));
     let sni = config
         .tls
         .sni
@@ -259,7 +261,7 @@ mod tests {
         ),
         (
             "listn: []\n",
-            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
+            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin)",
         ),
         (
             "listen:\n  imap: []\n  imapp: []\n",
@@ -331,7 +333,7 @@ mod tests {
         ),
         (
             "a: b: c\n",
-            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
+            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin)",
         ),
         (
             "- 1\n- 2\n",

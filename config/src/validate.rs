@@ -32,6 +32,7 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
     }
     for (key, path) in [
         ("users_file", Some(&config.users_file)),
+        ("admin.socket", Some(&config.admin.socket)),
         ("tls.cert", config.tls.cert.as_ref()),
         ("tls.key", config.tls.key.as_ref()),
     ] {
