@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use roost_config::Config;
 
 use crate::admin::{self, AdminError};
+use crate::admin_cli::AdminCommand;
 use crate::exit::{Exit, Fail};
 use crate::logging::Secret;
 use crate::password;
@@ -41,7 +42,8 @@ impl ConfigArg {
         })
     }
 
-    fn load(&self) -> Result<Config, roost_config::ConfigError> {
+    /// The configuration this argument names (or the default one).
+    pub fn load(&self) -> Result<Config, roost_config::ConfigError> {
         Config::load_default_or(self.config.as_deref())
     }
 }
@@ -80,7 +82,7 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         mailbox: Option<String>,
     },
-    /// Look at a user's mailboxes (`roost mailbox view USER [MAILBOX]`).
+    /// Look at and maintain a user's mailboxes (`roost mailbox list|status|view|reindex`).
     Mailbox {
         /// What to do.
         #[command(subcommand)]
@@ -92,6 +94,18 @@ pub enum Command {
         #[command(subcommand)]
         action: BanCommand,
     },
+    /// Open sessions of the running server: user, protocol, IP, since, TLS, client.
+    Who(crate::admin_cli::OutputArgs),
+    /// Close every session of USER on the running server.
+    Kick {
+        /// The user.
+        user: String,
+        /// Output and configuration.
+        #[command(flatten)]
+        out: crate::admin_cli::OutputArgs,
+    },
+    /// Expunge a mailbox's messages that arrived before a date.
+    Expunge(crate::admin_cli::ExpungeArgs),
     /// Import a user's mail from an old POP3 or IMAP server, or from an mbox file.
     Import {
         /// Where the mail comes from.
@@ -114,6 +128,12 @@ pub enum MailboxCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Each mailbox of USER with its message and unseen counts.
+    List(crate::admin_cli::MailboxArgs),
+    /// One mailbox's counters (messages, unseen, recent, size, UIDNEXT, ...).
+    Status(crate::admin_cli::MailboxArgs),
+    /// Drop and rebuild Roost's index and cache (UIDs are kept).
+    Reindex(crate::admin_cli::MailboxArgs),
 }
 
 /// `roost ban ...`: bans live in the running server; these read its state file and send it
@@ -214,6 +234,18 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
         Command::User { action } => user(action),
+        Command::Who(o) => crate::admin_cli::run(AdminCommand::Who(o)),
+        Command::Kick { user, out } => crate::admin_cli::run(AdminCommand::Kick(user, out)),
+        Command::Expunge(a) => crate::admin_cli::run(AdminCommand::Expunge(a)),
+        Command::Mailbox {
+            action: MailboxCommand::List(a),
+        } => crate::admin_cli::run(AdminCommand::List(a)),
+        Command::Mailbox {
+            action: MailboxCommand::Status(a),
+        } => crate::admin_cli::run(AdminCommand::Status(a)),
+        Command::Mailbox {
+            action: MailboxCommand::Reindex(a),
+        } => crate::admin_cli::run(AdminCommand::Reindex(a)),
         Command::Mailbox {
             action:
                 MailboxCommand::View {
@@ -418,7 +450,10 @@ async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<
         None => config,
     };
     crate::wiring::authenticator(&config).map_err(|e| Fail::new(Exit::Config, e))?;
-    let listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
+    let mut listeners = Listeners::bind(&config.listen).await.map_err(bind_fail)?;
+    listeners.metrics = crate::metrics::bind(&config.metrics.listen)
+        .await
+        .map_err(|e| Fail::new(Exit::Unavailable, e))?;
     let (acceptor, certs) = tls::reloadable_acceptor(&config).map_err(tls_fail)?;
     // Installed before `listening` is printed: SIGHUP's default action would kill us.
     server::reload_on_sighup(certs)

@@ -173,6 +173,8 @@ pub struct Connection {
     line_deadline: Option<Duration>,
     /// When the line being read started to arrive.
     line_started: Option<Instant>,
+    /// The protocol's byte counters of the metrics, once the server set them.
+    bytes: Option<crate::metrics::ByteCounters>,
 }
 
 impl Connection {
@@ -186,7 +188,13 @@ impl Connection {
             local,
             line_deadline: None,
             line_started: None,
+            bytes: None,
         }
+    }
+
+    /// Count this connection's bytes into `counters` from now on.
+    pub fn count_bytes(&mut self, counters: crate::metrics::ByteCounters) {
+        self.bytes = Some(counters);
     }
 
     /// Once a line has started to arrive, [`Connection::read_line`] fails with
@@ -226,7 +234,11 @@ impl Connection {
     /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
         self.buf.reserve(READ_CHUNK);
-        self.stream.read_buf(&mut self.buf).await
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        if let Some(c) = &self.bytes {
+            c.received(n);
+        }
+        Ok(n)
     }
 
     /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
@@ -312,6 +324,9 @@ impl Connection {
         self.buf.drain(..from_buf);
         let rest = n - from_buf as u64;
         let copied = tokio::io::copy(&mut (&mut self.stream).take(rest), out).await?;
+        if let Some(c) = &self.bytes {
+            c.received(usize::try_from(copied).unwrap_or(usize::MAX));
+        }
         if copied < rest {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -323,7 +338,11 @@ impl Connection {
 
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data).await
+        self.stream.write_all(data).await?;
+        if let Some(c) = &self.bytes {
+            c.sent(data.len());
+        }
+        Ok(())
     }
 
     /// Push buffered output (TLS records) to the socket.

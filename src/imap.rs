@@ -115,6 +115,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
         };
         let outputs = match wake {
+            Wake::Shutdown if ctx.shutdown.kicked() => {
+                tracing::info!("kicked by the admin");
+                // Dovecot's words for a kicked session, with the code clients act on.
+                return conn
+                    .goodbye(b"* BYE [UNAVAILABLE] Server shutting down.\r\n")
+                    .await;
+            }
             Wake::Shutdown => {
                 let bye = s.bye("Server shutting down");
                 return conn.goodbye(&bye).await;
@@ -153,6 +160,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 .await
                 .map_err(io::Error::other)?;
                 session = back;
+                if let Some(s) = session.as_mut() {
+                    record(&ctx, s, authenticated);
+                }
                 outputs
             }
             Wake::Changed => {
@@ -175,13 +185,22 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
                 Output::AuthFailed => {
                     conn.flush().await?;
+                    let mech = session.as_ref().and_then(|s| s.auth_mechanism());
+                    ctx.metrics
+                        .login(crate::server::Proto::Imap, mech.unwrap_or("other"), false);
                     let penalty = ctx.guard.failure(ip);
+                    if penalty.banned {
+                        ctx.metrics.ban();
+                    }
                     banned |= penalty.banned;
                     tokio::time::sleep(penalty.delay).await;
                 }
                 Output::StartTls => {
                     conn.flush().await?;
                     conn.start_tls(&ctx.tls).await?;
+                    if let Some(this) = &ctx.this {
+                        this.set_tls();
+                    }
                     // What was pipelined before the handshake is gone, and so is its clock.
                     clock = LineClock::default();
                     if let Some(s) = session.as_mut() {
@@ -203,6 +222,21 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 .goodbye(crate::server::Proto::Imap.banned_reply())
                 .await;
         }
+    }
+}
+
+/// After a feed: command times, a new login, and the client's ID name for `roost who`.
+fn record(ctx: &SessionContext, s: &mut ImapSession, was_authenticated: bool) {
+    let proto = crate::server::Proto::Imap;
+    for c in s.take_command_stats() {
+        ctx.metrics.command(proto, c.name, c.elapsed);
+    }
+    if !was_authenticated && s.is_authenticated() {
+        ctx.metrics
+            .login(proto, s.auth_mechanism().unwrap_or("other"), true);
+    }
+    if let (Some(this), Some(id)) = (&ctx.this, s.client_id()) {
+        this.set_client_from_id(id);
     }
 }
 

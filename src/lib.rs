@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod admin_cli;
+pub mod admin_socket;
 pub mod cli;
 pub mod conn;
 pub mod exit;
@@ -15,9 +17,12 @@ pub mod import;
 pub mod lmtp;
 pub mod logging;
 pub mod mailbox_view;
+pub mod metrics;
+pub mod ops;
 pub mod password;
 pub mod pop3;
 pub mod privs;
 pub mod server;
+pub mod sessions;
 pub mod tls;
 pub mod wiring;

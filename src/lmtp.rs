@@ -52,7 +52,17 @@ pub async fn serve(mut conn: Connection, ctx: SessionContext) -> io::Result<()> 
                 return Ok(());
             }
             Ok(Ok(LineRead::TooLong)) => session.line_too_long(),
-            Ok(Ok(LineRead::Line(line))) => blocking(|| session.handle_line(&line)),
+            Ok(Ok(LineRead::Line(line))) => {
+                let end_of_data = session.in_data() && line == b".";
+                let reply = blocking(|| session.handle_line(&line));
+                if end_of_data {
+                    // One reply line per recipient (RFC 2033 4.2).
+                    for l in reply.bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        ctx.metrics.delivery(l.first() == Some(&b'2'));
+                    }
+                }
+                reply
+            }
         };
         if !reply.bytes.is_empty() {
             conn.write_all(&reply.bytes).await?;

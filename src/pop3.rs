@@ -89,11 +89,19 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     conn.set_line_deadline(Duration::from_secs(config.limits.line_deadline_secs));
     conn.write_all(&session.greeting()).await?;
     conn.flush().await?;
+    // The mechanism of the last login attempt, for the login metrics.
+    let mut mechanism = String::from("other");
     loop {
         // The limits count the CRLF; read_line's does not.
         let max = session.max_line().saturating_sub(2).max(1);
         let read = tokio::select! {
             _ = ctx.shutdown.wait() => {
+                if ctx.shutdown.kicked() {
+                    // POP3 has no way to say why; closing without QUIT deletes nothing.
+                    tracing::info!("kicked by the admin");
+                    let _ = conn.shutdown().await;
+                    return Ok(());
+                }
                 return conn.goodbye(b"-ERR [SYS/TEMP] Server shutting down\r\n").await;
             }
             r = tokio::time::timeout_at(
@@ -127,9 +135,18 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 LineRead::Eof => return Ok(()),
             },
         };
+        let was_authenticated = session.is_authenticated();
+        let command = match (&frame, session.frame_mode()) {
+            (Frame::Line(l), roost_pop3::FrameMode::Command) => Some(command_name(l)),
+            _ => None,
+        };
+        if let Some(m) = command.and_then(login_mechanism(&frame)) {
+            mechanism = m;
+        }
         // The blocking pool does not inherit the span; without it the session's log lines
         // (logins above all) would lose the protocol and session id.
         let span = tracing::Span::current();
+        let started = std::time::Instant::now();
         let (back, outputs) = tokio::task::spawn_blocking(move || {
             let _in = span.enter();
             let outputs = session.handle(frame);
@@ -138,19 +155,33 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         .await
         .map_err(io::Error::other)?;
         session = back;
+        let proto = crate::server::Proto::Pop3;
+        if let Some(name) = command {
+            ctx.metrics.command(proto, name, started.elapsed());
+        }
+        if !was_authenticated && session.is_authenticated() {
+            ctx.metrics.login(proto, &mechanism, true);
+        }
         let mut banned = false;
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
                 Output::AuthFailed => {
                     conn.flush().await?;
+                    ctx.metrics.login(proto, &mechanism, false);
                     let penalty = ctx.guard.failure(ip);
+                    if penalty.banned {
+                        ctx.metrics.ban();
+                    }
                     banned |= penalty.banned;
                     tokio::time::sleep(penalty.delay).await;
                 }
                 Output::StartTls => {
                     conn.flush().await?;
                     conn.start_tls(&ctx.tls).await?;
+                    if let Some(this) = &ctx.this {
+                        this.set_tls();
+                    }
                     session.tls_started(policy.allows(true, loopback));
                 }
                 Output::Stream {
@@ -172,6 +203,33 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 .goodbye(crate::server::Proto::Pop3.banned_reply())
                 .await;
         }
+    }
+}
+
+/// The command of a line, as one of the metrics' fixed names (`other` for the rest).
+fn command_name(line: &[u8]) -> &'static str {
+    let word = line.split(|&b| b == b' ').next().unwrap_or_default();
+    let word = String::from_utf8_lossy(word);
+    crate::metrics::POP3_COMMANDS
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(&word))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// For a login command, its mechanism: `USER` for USER/PASS, `APOP`, or AUTH's argument.
+fn login_mechanism(frame: &Frame) -> impl Fn(&'static str) -> Option<String> + '_ {
+    move |name| match name {
+        "USER" | "PASS" => Some("USER".into()),
+        "APOP" => Some("APOP".into()),
+        "AUTH" => match frame {
+            Frame::Line(l) => l
+                .split(|&b| b == b' ')
+                .nth(1)
+                .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -26,7 +26,7 @@ use crate::guard::{GuardSettings, LoginGuard};
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A listener kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
     /// IMAP on a cleartext port (STARTTLS available).
     Imap,
@@ -144,6 +144,8 @@ pub enum BindError {
 pub struct Listeners {
     /// Each socket with its protocol.
     pub sockets: Vec<(Proto, TcpListener)>,
+    /// `metrics.listen` sockets (bound by [`crate::metrics::bind`], empty when off).
+    pub metrics: Vec<TcpListener>,
 }
 
 impl Listeners {
@@ -177,7 +179,10 @@ impl Listeners {
                 sockets.push((proto, listener));
             }
         }
-        Ok(Listeners { sockets })
+        Ok(Listeners {
+            sockets,
+            metrics: Vec::new(),
+        })
     }
 
     /// The actual bound addresses (port 0 resolved).
@@ -194,10 +199,13 @@ pub fn has_users(users_file: &Path) -> bool {
     Authenticator::open(users_file).is_ok_and(|a| !a.is_empty())
 }
 
-/// Tells sessions that the server is stopping. Cheap to clone.
+/// Tells sessions that the server is stopping, or (per session) that an admin kicked it.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Shutdown {
     rx: watch::Receiver<bool>,
+    /// `roost kick` for this session; None outside sessions.
+    kick: Option<watch::Receiver<bool>>,
 }
 
 impl Shutdown {
@@ -206,10 +214,25 @@ impl Shutdown {
         *self.rx.borrow()
     }
 
-    /// Resolves once shutdown begins (at once if it already has).
+    /// Whether an admin kicked this session (rather than the server stopping).
+    pub fn kicked(&self) -> bool {
+        self.kick.as_ref().is_some_and(|k| *k.borrow())
+    }
+
+    /// Resolves once shutdown begins or the session is kicked (at once if it already was).
     pub async fn wait(&mut self) {
         // An error means the sender is gone, which also means the server is stopping.
-        let _ = self.rx.wait_for(|&stop| stop).await;
+        match self.kick.as_mut() {
+            None => {
+                let _ = self.rx.wait_for(|&stop| stop).await;
+            }
+            Some(kick) => {
+                tokio::select! {
+                    _ = self.rx.wait_for(|&stop| stop) => {}
+                    Ok(_) = kick.wait_for(|&k| k) => {}
+                }
+            }
+        }
     }
 }
 
@@ -230,6 +253,12 @@ pub struct SessionContext {
     pub users: Arc<Authenticator>,
     /// Login failure penalties and bans, per client address.
     pub guard: Arc<LoginGuard>,
+    /// Open sessions, for `roost who` and `roost kick`.
+    pub sessions: crate::sessions::SessionTable,
+    /// This connection's entry in `sessions` (None before a connection is served).
+    pub this: Option<Arc<crate::sessions::SessionEntry>>,
+    /// Prometheus counters.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl SessionContext {
@@ -240,11 +269,14 @@ impl SessionContext {
     pub fn login_gate(&self, ip: std::net::IpAddr) -> roost_pop3::LoginGate {
         let registry = self.registry.clone();
         let guard = Arc::clone(&self.guard);
+        let this = self.this.clone();
         Arc::new(move |user: &str| {
             guard.success(ip);
-            registry
-                .try_register(user, ip)
-                .map(|g| Box::new(g) as Box<dyn Send>)
+            let g = registry.try_register(user, ip)?;
+            if let Some(this) = &this {
+                this.set_user(user);
+            }
+            Some(Box::new(g) as Box<dyn Send>)
         })
     }
 }
@@ -281,8 +313,15 @@ pub async fn run(
         registry: ConnectionRegistry::new(config.limits.max_connections_per_user_ip),
         config: Arc::clone(&config),
         tls,
-        shutdown: Shutdown { rx: stop_rx },
+        shutdown: Shutdown {
+            rx: stop_rx,
+            kick: None,
+        },
+        sessions: crate::sessions::SessionTable::default(),
+        this: None,
+        metrics: Arc::default(),
     };
+    let ops_tasks = crate::admin_socket::start(&ctx, listeners.metrics);
     // Semaphore::new panics above MAX_PERMITS; no host gets near that many sockets anyway.
     let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(permits));
@@ -317,6 +356,7 @@ pub async fn run(
         let _ = task.await;
     }
     housekeeping.abort();
+    ops_tasks.stop();
     let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
     if tokio::time::timeout(grace, done_rx.recv()).await.is_err() {
         tracing::warn!(
@@ -428,11 +468,19 @@ async fn handshake(
     Some(Connection::new(stream, peer, local))
 }
 
-async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: SessionContext) {
+async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, mut ctx: SessionContext) {
     tracing::info!("connected");
     let Some(mut conn) = open(proto, tcp, peer, &ctx).await else {
+        if proto.implicit_tls() && !ctx.shutdown.is_shutdown() {
+            ctx.metrics.error(proto, "tls_handshake");
+        }
         return;
     };
+    let this = ctx.sessions.register(proto, peer, conn.is_tls());
+    conn.count_bytes(ctx.metrics.byte_counters(proto));
+    ctx.shutdown.kick = Some(this.kicked());
+    ctx.this = Some(Arc::clone(&this));
+    let metrics = Arc::clone(&ctx.metrics);
     if proto != Proto::Lmtp && ctx.guard.is_banned(peer.ip()) {
         tracing::info!("address is banned; refusing");
         let _ = conn.write_all(proto.banned_reply()).await;
@@ -447,8 +495,12 @@ async fn serve_connection(proto: Proto, tcp: TcpStream, peer: SocketAddr, ctx: S
     };
     match result {
         Ok(()) => tracing::info!("disconnected"),
-        Err(e) => tracing::info!(error = %e, "disconnected"),
+        Err(e) => {
+            metrics.error(proto, "io");
+            tracing::info!(error = %e, "disconnected");
+        }
     }
+    drop(this);
 }
 
 async fn refuse(proto: Proto, tcp: TcpStream, ctx: &SessionContext) {
@@ -516,6 +568,9 @@ pub fn announce(
 ) -> io::Result<()> {
     for (proto, addr) in listeners.local_addrs() {
         writeln!(out, "listening {proto} {addr}")?;
+    }
+    for addr in listeners.metrics.iter().filter_map(|l| l.local_addr().ok()) {
+        writeln!(out, "listening metrics {addr}")?;
     }
     if !has_users(&config.users_file) {
         let flag = config_path

@@ -1043,6 +1043,42 @@ impl Mailbox {
         self.sync_locked(&mut st, force)
     }
 
+    /// `roost mailbox reindex`: forget the index and the cache and rebuild both from the
+    /// Maildir, the way a damaged index is rebuilt at open. UIDs come from the uidlist, so
+    /// they stay; modseqs restart above every one handed out, and sessions that had the
+    /// mailbox open resynchronise through the change feed (their expunge log is gone, so
+    /// they compare UID lists).
+    pub fn rebuild_index(&self) -> Result<()> {
+        let mut st = self.lock();
+        let (next_uid, first_recent_uid) = (st.idx.next_uid, st.idx.first_recent_uid);
+        st.idx = IndexFile {
+            // Never hand out a UID again, and keep \Recent where it was.
+            next_uid,
+            first_recent_uid,
+            ..Self::fresh_index()
+        };
+        st.clean_on_disk = false;
+        st.own_stamps = false;
+        st.verified_ns = 0;
+        st.keywords_stamp = None;
+        *self.cache_lock() = Cache::default();
+        for file in [crate::index::INDEX_FILE, crate::cache::CACHE_FILE] {
+            let path = self.dir.join(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StorageError::io(format!("removing {}", path.display()), e));
+                }
+                _ => {}
+            }
+        }
+        self.sync_locked(&mut st, true)?;
+        self.note_change(&mut st);
+        self.write_index(&mut st, false);
+        drop(st);
+        self.notify.send_modify(|m| *m += 1);
+        Ok(())
+    }
+
     /// Write the index if it has unsaved changes; `closing` marks it clean.
     pub fn flush_index(&self, closing: bool) {
         let mut st = self.lock();

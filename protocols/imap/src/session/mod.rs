@@ -29,10 +29,12 @@ mod list;
 mod mailboxes;
 mod messages;
 mod select;
+mod stats;
 mod stream;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
+pub use stats::CommandStat;
 pub use stream::{BodyFile, BodyStream};
 
 /// Decides whether a user may log in (the per user+IP connection limit); the guard is held
@@ -155,6 +157,8 @@ pub struct ImapSession {
     logged_out: bool,
     /// Set while idling: the driver waits on it for changes.
     idle_watch: Option<watch::Receiver<u64>>,
+    /// Commands handled and their times, for the driver's metrics.
+    stats: stats::Stats,
 }
 
 /// How a command ended when it did not fail.
@@ -197,6 +201,7 @@ impl ImapSession {
             out: Vec::new(),
             logged_out: false,
             idle_watch: None,
+            stats: stats::Stats::default(),
         }
     }
 
@@ -298,7 +303,9 @@ impl ImapSession {
             match event {
                 Event::Command(c) => {
                     let starttls = matches!(c.body, CommandBody::StartTls);
+                    let clock = self.stats.begin(&c.body);
                     self.command(c);
+                    self.stats.end(clock);
                     if starttls && matches!(self.out.last(), Some(Output::StartTls)) {
                         // Anything pipelined after STARTTLS could have been injected by a
                         // man in the middle (CVE-2011-0411): drop it.
