@@ -116,8 +116,13 @@ impl OpsTasks {
     }
 }
 
-/// Start the admin socket and one metrics server per listener.
-pub fn start(ctx: &SessionContext, metrics: Vec<TcpListener>) -> OpsTasks {
+/// Start the admin socket (binding it unless `admin` is already bound) and one metrics
+/// server per listener.
+pub fn start(
+    ctx: &SessionContext,
+    metrics: Vec<TcpListener>,
+    admin: Option<UnixListener>,
+) -> OpsTasks {
     let mut tasks = Vec::new();
     for listener in metrics {
         let scrape = crate::metrics::Scrape {
@@ -132,7 +137,11 @@ pub fn start(ctx: &SessionContext, metrics: Vec<TcpListener>) -> OpsTasks {
         )));
     }
     let path = ctx.config.admin.socket.clone();
-    let socket = match bind(&path) {
+    let bound = match admin {
+        Some(l) => Ok(l),
+        None => bind(&path),
+    };
+    let socket = match bound {
         Ok(listener) => {
             tasks.push(tokio::spawn(accept_loop(listener, ctx.clone())));
             Some(path)
@@ -148,7 +157,9 @@ pub fn start(ctx: &SessionContext, metrics: Vec<TcpListener>) -> OpsTasks {
     OpsTasks { tasks, socket }
 }
 
-fn bind(path: &Path) -> io::Result<UnixListener> {
+/// Create the socket at `path` with mode 0600; a stale socket left by a killed server is
+/// replaced, one a live server answers on is an error.
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
@@ -158,6 +169,11 @@ fn bind(path: &Path) -> io::Result<UnixListener> {
         }
         // Left behind by a server that was killed.
         std::fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)?;
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;

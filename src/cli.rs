@@ -469,6 +469,14 @@ async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<
             "privileges dropped"
         );
     }
+    // After dropping privileges, so the socket belongs to the serving user.
+    let socket = &config.admin.socket;
+    listeners.admin = Some(crate::admin_socket::bind(socket).map_err(|e| {
+        Fail::new(
+            Exit::Unavailable,
+            format!("cannot create the admin socket {}: {e}", socket.display()),
+        )
+    })?);
     let shutdown = server::signals()
         .await
         .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;

@@ -146,6 +146,9 @@ pub struct Listeners {
     pub sockets: Vec<(Proto, TcpListener)>,
     /// `metrics.listen` sockets (bound by [`crate::metrics::bind`], empty when off).
     pub metrics: Vec<TcpListener>,
+    /// The admin socket, bound by [`crate::admin_socket::bind`] after privileges are
+    /// dropped; [`run`] binds it itself when None.
+    pub admin: Option<tokio::net::UnixListener>,
 }
 
 impl Listeners {
@@ -182,6 +185,7 @@ impl Listeners {
         Ok(Listeners {
             sockets,
             metrics: Vec::new(),
+            admin: None,
         })
     }
 
@@ -321,7 +325,7 @@ pub async fn run(
         this: None,
         metrics: Arc::default(),
     };
-    let ops_tasks = crate::admin_socket::start(&ctx, listeners.metrics);
+    let ops_tasks = crate::admin_socket::start(&ctx, listeners.metrics, listeners.admin);
     // Semaphore::new panics above MAX_PERMITS; no host gets near that many sockets anyway.
     let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
     let limit = Arc::new(Semaphore::new(permits));

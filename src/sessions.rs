@@ -156,7 +156,7 @@ impl SessionEntry {
         self.tls.load(Ordering::Relaxed)
     }
 
-    /// Record the client from the IMAP session's logged ID fields (`"name"="x" ...`).
+    /// Record the client from the IMAP session's logged ID fields (`name="x" ...`).
     pub fn set_client_from_id(&self, id_fields: &str) {
         let mut d = lock(&self.details);
         if d.client.is_none() {
@@ -185,11 +185,12 @@ impl SessionEntry {
     }
 }
 
-/// The `name` value out of the IMAP session's log form of ID fields, where keys and values
-/// are Rust debug strings: `"name"="Thunderbird" "version"="115"`.
+/// The `name` value out of the IMAP session's log form of ID fields, where values are Rust
+/// debug strings: `name="Thunderbird" version="115"`.
 fn id_name(fields: &str) -> Option<String> {
-    let lower = fields.to_ascii_lowercase();
-    let at = lower.find("\"name\"=\"")? + "\"name\"=\"".len();
+    let lower = format!(" {}", fields.to_ascii_lowercase());
+    // Offsets in `lower` are one ahead of `fields` (the leading space).
+    let at = lower.find(" name=\"")? + " name=\"".len() - 1;
     let mut out = String::new();
     let mut chars = fields[at..].chars();
     while let Some(c) = chars.next() {
@@ -213,17 +214,11 @@ mod tests {
     #[test]
     fn id_name_parses_the_logged_form() {
         let table = [
-            (
-                r#""name"="Thunderbird" "version"="115.0""#,
-                Some("Thunderbird"),
-            ),
-            (
-                r#""version"="1" "NAME"="K-9 \"Mail\"""#,
-                Some("K-9 \"Mail\""),
-            ),
-            (r#""name"=NIL"#, None),
-            (r#""vendor"="x""#, None),
-            (r#""name"="unterminated"#, None),
+            (r#"name="Thunderbird" version="115.0""#, Some("Thunderbird")),
+            (r#"version="1" NAME="K-9 \"Mail\"""#, Some("K-9 \"Mail\"")),
+            (r#"name=NIL"#, None),
+            (r#"vendor="x" os-name="y""#, None),
+            (r#"name="unterminated"#, None),
         ];
         for (fields, want) in table {
             assert_eq!(id_name(fields).as_deref(), want, "{fields}");
@@ -240,7 +235,7 @@ mod tests {
         assert!(t.who().is_empty(), "nobody logged in yet");
         a.set_user("alice");
         a.set_tls();
-        a.set_client_from_id(r#""name"="mutt""#);
+        a.set_client_from_id(r#"name="mutt""#);
         b.set_user("bob");
         let who = t.who();
         assert_eq!(who.len(), 2);

@@ -318,6 +318,7 @@ impl ImapSession {
                 Event::AppendDone => self.append_done(),
                 Event::Line(l) => self.line(l),
                 Event::Bad(mut e) => {
+                    self.stats.refused();
                     if let Mode::Append(a) = std::mem::replace(&mut self.mode, Mode::Commands) {
                         // The literal ended but the command line did not: the APPEND fails
                         // as a whole and its upload is dropped.

@@ -35,6 +35,14 @@ impl Stats {
         (body.name(), Instant::now())
     }
 
+    /// A command line the parser refused (an unknown name among others): counted as `other`.
+    pub(super) fn refused(&mut self) {
+        self.done.push(CommandStat {
+            name: "other",
+            elapsed: Duration::ZERO,
+        });
+    }
+
     /// The command's dispatch returned.
     pub(super) fn end(&mut self, (name, started): (&'static str, Instant)) {
         // Bounded by the commands in one read: the driver drains after every feed.
