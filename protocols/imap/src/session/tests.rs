@@ -731,3 +731,18 @@ fn id_in_any_state() {
     // The last ID wins: NIL.
     assert_eq!(s.client_id(), Some(""));
 }
+
+#[test]
+fn command_stats_name_each_command_and_the_login_mechanism() {
+    let fx = Fixture::new();
+    let mut s = fx.session(true);
+    talk(
+        &mut s,
+        b"1 LOGIN alice wrong\r\n2 XYZZY\r\n3 AUTHENTICATE plain AGFsaWNlAHNlY3JldA==\r\n4 UID FETCH 1 FLAGS\r\n",
+    );
+    let names: Vec<&str> = s.take_command_stats().iter().map(|c| c.name).collect();
+    assert_eq!(names, ["LOGIN", "other", "AUTHENTICATE", "UID FETCH"]);
+    assert_eq!(s.auth_mechanism(), Some("PLAIN"));
+    assert!(s.is_authenticated());
+    assert!(s.take_command_stats().is_empty(), "drained");
+}
