@@ -263,6 +263,7 @@ pub fn anchor_in_data_dir(config: &Config) -> Result<Config, PrivError> {
     };
     let mut c = config.clone();
     c.users_file = rel(&config.users_file);
+    c.admin.socket = rel(&config.admin.socket);
     let prefix = format!("{}/", dir.display());
     if let Some(rest) = config.mail_path.strip_prefix(&prefix) {
         c.mail_path = format!("./{rest}");
