@@ -16,7 +16,8 @@ const USERS: &str = "alice:{PLAIN}secret\nbob:{PLAIN}secret\n";
 
 fn config(data: &std::path::Path) -> String {
     config_yaml(data).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
-        + "auth:\n  failure_delay_ms: 0\nmetrics:\n  listen: [\"127.0.0.1:0\"]\n"
+        + "auth:\n  failure_delay_ms: 0\n  ban_after_failures: 2\n  ban_allow: []\n\
+           metrics:\n  listen: [\"127.0.0.1:0\"]\n"
 }
 
 fn curl(args: &[&str]) -> (String, String) {
@@ -348,6 +349,25 @@ fn scrape_after_traffic_has_exact_counts_and_parses() {
     assert!(headers.starts_with("HTTP/1.1 404"), "{headers}");
     let (_, headers) = curl(&["-X", "POST", &format!("http://{metrics}/metrics")]);
     assert!(headers.starts_with("HTTP/1.1 405"), "{headers}");
+
+    // Two failed logins in a row (a good one in between resets the count) ban the address.
+    let mut pop3 = Client::connect(server.addr("pop3"));
+    pop3.line();
+    for _ in 0..2 {
+        pop3.cmd("USER bob\r\n", "+OK");
+        pop3.cmd("PASS wrong\r\n", "-ERR");
+    }
+    scrape_until(
+        metrics,
+        &[
+            (
+                "roost_logins_total{protocol=\"pop3\",mechanism=\"USER\",result=\"failed\"}",
+                2.0,
+            ),
+            ("roost_bans_total", 1.0),
+            ("roost_banned_addresses", 1.0),
+        ],
+    );
 
     // docs/operations.md lists exactly these metrics, with their types and labels.
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
