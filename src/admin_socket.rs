@@ -121,7 +121,7 @@ impl OpsTasks {
 pub fn start(
     ctx: &SessionContext,
     metrics: Vec<TcpListener>,
-    admin: Option<UnixListener>,
+    admin: Option<io::Result<UnixListener>>,
 ) -> OpsTasks {
     let mut tasks = Vec::new();
     for listener in metrics {
@@ -137,10 +137,7 @@ pub fn start(
         )));
     }
     let path = ctx.config.admin.socket.clone();
-    let bound = match admin {
-        Some(l) => Ok(l),
-        None => bind(&path),
-    };
+    let bound = admin.unwrap_or_else(|| bind(&path));
     let socket = match bound {
         Ok(listener) => {
             tasks.push(tokio::spawn(accept_loop(listener, ctx.clone())));

@@ -471,12 +471,8 @@ async fn serve_async(config: Arc<Config>, config_path: Option<&Path>) -> Result<
     }
     // After dropping privileges, so the socket belongs to the serving user.
     let socket = &config.admin.socket;
-    listeners.admin = Some(crate::admin_socket::bind(socket).map_err(|e| {
-        Fail::new(
-            Exit::Unavailable,
-            format!("cannot create the admin socket {}: {e}", socket.display()),
-        )
-    })?);
+    // A failure is logged by `run`: mail keeps flowing without the admin commands.
+    listeners.admin = Some(crate::admin_socket::bind(socket));
     let shutdown = server::signals()
         .await
         .map_err(|e| Fail::new(Exit::OsErr, format!("cannot install signal handlers: {e}")))?;

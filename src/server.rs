@@ -146,9 +146,9 @@ pub struct Listeners {
     pub sockets: Vec<(Proto, TcpListener)>,
     /// `metrics.listen` sockets (bound by [`crate::metrics::bind`], empty when off).
     pub metrics: Vec<TcpListener>,
-    /// The admin socket, bound by [`crate::admin_socket::bind`] after privileges are
+    /// The admin socket as [`crate::admin_socket::bind`] left it after privileges were
     /// dropped; [`run`] binds it itself when None.
-    pub admin: Option<tokio::net::UnixListener>,
+    pub admin: Option<io::Result<tokio::net::UnixListener>>,
 }
 
 impl Listeners {

@@ -290,6 +290,28 @@ fn a_stale_socket_is_replaced_and_removed_at_shutdown() {
     );
     let second: Value = serde_json::from_str(&read_line(&mut r).unwrap()).unwrap();
     assert_eq!(second["ok"], true);
+
+    // A second server pointed at the live socket serves mail but leaves the socket alone.
+    let other = tempfile::tempdir().unwrap();
+    let yaml = config_yaml(&other.path().join("data"))
+        + &format!("admin:\n  socket: {}\n", socket.display());
+    let second = Server::start_with_users(other.path(), yaml, USERS, 4);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !second.stderr().contains("admin socket unavailable") {
+        assert!(std::time::Instant::now() < deadline, "{}", second.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(second.stderr().contains("another server answers on it"));
+    let mut imap = TcpStream::connect(second.addr("imap")).unwrap();
+    imap.set_read_timeout(Some(WAIT)).unwrap();
+    assert!(read_line(&mut imap).unwrap().starts_with("* OK"));
+    drop(second);
+    assert_eq!(
+        json(&server.config, &["who"]),
+        serde_json::json!([]),
+        "first still answers"
+    );
+
     server.signal(libc::SIGTERM);
     assert!(server.wait().success());
     assert!(!socket.exists(), "removed at shutdown");
