@@ -183,6 +183,28 @@ fn offline(config: &roost_config::Config, request: &Request) -> Result<Value, Fa
     v
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+fn utc(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn parse<T: DeserializeOwned>(v: &Value) -> Result<T, Fail> {
     serde_json::from_value(v.clone()).map_err(|e| {
         Fail::new(
@@ -210,7 +232,7 @@ fn print(request: &Request, result: &Value, json: bool) -> Result<(), Fail> {
                     r.user,
                     r.protocol,
                     r.ip,
-                    r.since,
+                    utc(r.since),
                     if r.tls { "yes" } else { "no" },
                     r.client.as_deref().unwrap_or("-")
                 )
@@ -265,4 +287,22 @@ fn print(request: &Request, result: &Value, json: bool) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_times_agree_with_the_date_parser() {
+        for (date, secs) in [
+            ("1970-01-01", 0),
+            ("2000-03-01", 951_868_800),
+            ("2024-02-29", 1_709_164_800),
+        ] {
+            assert_eq!(crate::ops::parse_date(date), Some(secs));
+            assert_eq!(utc(secs as u64), format!("{date}T00:00:00Z"));
+        }
+        assert_eq!(utc(1_709_164_800 + 3_723), "2024-02-29T01:02:03Z");
+    }
 }
