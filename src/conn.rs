@@ -17,6 +17,10 @@ use tokio_rustls::server::TlsStream;
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// Most bytes one read hands out when COMPRESS is active: input inflates in slices of this
+/// size, so a decompression bomb costs no more memory than plain input does.
+pub const INFLATE_CHUNK: usize = 64 * 1024;
+
 /// The byte stream under a connection.
 pub enum Stream {
     /// Cleartext TCP.
@@ -173,6 +177,8 @@ pub struct Connection {
     line_deadline: Option<Duration>,
     /// When the line being read started to arrive.
     line_started: Option<Instant>,
+    /// COMPRESS=DEFLATE state, once the client asked for it.
+    deflate: Option<Box<crate::deflate::Deflate>>,
 }
 
 impl Connection {
@@ -186,6 +192,7 @@ impl Connection {
             local,
             line_deadline: None,
             line_started: None,
+            deflate: None,
         }
     }
 
@@ -225,8 +232,34 @@ impl Connection {
     /// actually read, so a read abandoned by `select!` (a timeout, shutdown, an IDLE wake-up)
     /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
-        self.buf.reserve(READ_CHUNK);
-        self.stream.read_buf(&mut self.buf).await
+        let Some(z) = self.deflate.as_mut() else {
+            self.buf.reserve(READ_CHUNK);
+            return self.stream.read_buf(&mut self.buf).await;
+        };
+        loop {
+            let n = z.inflate(&mut self.buf, INFLATE_CHUNK)?;
+            if n > 0 || z.ended() {
+                return Ok(n);
+            }
+            let raw = z.raw_mut();
+            raw.reserve(READ_CHUNK);
+            if self.stream.read_buf(raw).await? == 0 {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Compress both directions from now on (RFC 4978); `pipelined` is compressed input
+    /// that arrived with the COMPRESS command. Bytes already buffered here are compressed
+    /// too: they were read after the command line.
+    pub fn start_compress(&mut self, mut pipelined: Vec<u8>) {
+        pipelined.append(&mut self.buf);
+        self.deflate = Some(Box::new(crate::deflate::Deflate::new(pipelined)));
+    }
+
+    /// Whether COMPRESS=DEFLATE is active.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
@@ -310,7 +343,25 @@ impl Connection {
         let from_buf = usize::try_from(n).unwrap_or(usize::MAX).min(self.buf.len());
         out.write_all(&self.buf[..from_buf]).await?;
         self.buf.drain(..from_buf);
-        let rest = n - from_buf as u64;
+        let mut rest = n - from_buf as u64;
+        if self.deflate.is_some() {
+            // Through the inflater, one bounded slice at a time.
+            while rest > 0 {
+                if self.fill().await? == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "client closed the connection inside a literal",
+                    ));
+                }
+                let take = usize::try_from(rest)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
+                out.write_all(&self.buf[..take]).await?;
+                self.buf.drain(..take);
+                rest -= take as u64;
+            }
+            return Ok(());
+        }
         let copied = tokio::io::copy(&mut (&mut self.stream).take(rest), out).await?;
         if copied < rest {
             return Err(io::Error::new(
@@ -323,11 +374,24 @@ impl Connection {
 
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data).await
+        match self.deflate.as_mut() {
+            None => self.stream.write_all(data).await,
+            Some(z) => {
+                let mut out = Vec::with_capacity(data.len() / 2 + 64);
+                z.deflate(data, false, &mut out)?;
+                self.stream.write_all(&out).await
+            }
+        }
     }
 
-    /// Push buffered output (TLS records) to the socket.
+    /// Push buffered output (TLS records) to the socket; with COMPRESS, a sync flush first
+    /// so the client can decode everything up to here without waiting for more.
     pub async fn flush(&mut self) -> io::Result<()> {
+        if let Some(z) = self.deflate.as_mut() {
+            let mut out = Vec::new();
+            z.deflate(&[], true, &mut out)?;
+            self.stream.write_all(&out).await?;
+        }
         self.stream.flush().await
     }
 

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod conn;
+pub mod deflate;
 pub mod exit;
 pub mod guard;
 pub mod imap;

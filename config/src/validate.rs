@@ -149,6 +149,18 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be at least 1 (RFC 1939 asks for 600)".to_string(),
         ));
     }
+    // Room for the longest line twice over (one being parsed, the next arriving).
+    let least_memory = config
+        .imap
+        .max_line_length
+        .saturating_mul(2)
+        .max(256 * 1024);
+    if config.limits.max_connection_memory < least_memory {
+        return Err(invalid(
+            "limits.max_connection_memory",
+            format!("must be at least {least_memory} (256 KiB, and twice imap.max_line_length)"),
+        ));
+    }
     if !(255..=65536).contains(&config.pop3.max_line_length) {
         return Err(invalid(
             "pop3.max_line_length",

@@ -38,7 +38,7 @@ impl ImapSession {
             return Err(Self::cleartext_refused());
         }
         let Some(user) = username.to_str() else {
-            return Err(CmdError::AuthFailed);
+            return Err(CmdError::AuthFailed(None));
         };
         let pass = password.expose().as_bytes();
         let step = match self.ctx.auth.verify(user, pass) {
@@ -109,7 +109,10 @@ impl ImapSession {
                 self.reader.set_line_mode(true);
                 Ok(Done::Pending)
             }
-            other => self.auth_result(other, mech, None),
+            other => {
+                let tried = server.tried_user().map(str::to_owned);
+                self.auth_result(other, mech, tried.as_deref())
+            }
         }
     }
 
@@ -133,7 +136,7 @@ impl ImapSession {
             }
             SaslStep::Failure | SaslStep::Challenge(_) => {
                 tracing::info!(user = tried, peer, mechanism = mech, tls, "login failed");
-                Err(CmdError::AuthFailed)
+                Err(CmdError::AuthFailed(tried.map(str::to_owned)))
             }
         }
     }
