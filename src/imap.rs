@@ -33,6 +33,7 @@ pub fn settings(config: &Config) -> ImapSettings {
         max_append_size: config.limits.max_message_size,
         stream_body_from: defaults.stream_body_from,
         max_connection_memory: config.limits.max_connection_memory,
+        require_tls: config.auth.require_tls,
     }
 }
 
@@ -174,9 +175,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
-                Output::AuthFailed(_user) => {
+                Output::AuthFailed(user) => {
                     conn.flush().await?;
-                    let penalty = ctx.guard.failure(ip);
+                    let penalty = ctx.guard.failure_for(ip, user.as_deref());
                     banned |= penalty.banned;
                     tokio::time::sleep(penalty.delay).await;
                 }

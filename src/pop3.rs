@@ -46,6 +46,7 @@ pub fn settings(config: &Config) -> Pop3Settings {
             command: p.max_line_length,
             ..LineLimits::default()
         },
+        require_tls: config.auth.require_tls,
     }
 }
 
@@ -142,9 +143,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
-                Output::AuthFailed => {
+                Output::AuthFailed(user) => {
                     conn.flush().await?;
-                    let penalty = ctx.guard.failure(ip);
+                    let penalty = ctx.guard.failure_for(ip, user.as_deref());
                     banned |= penalty.banned;
                     tokio::time::sleep(penalty.delay).await;
                 }

@@ -241,7 +241,7 @@ impl SessionContext {
         let registry = self.registry.clone();
         let guard = Arc::clone(&self.guard);
         Arc::new(move |user: &str| {
-            guard.success(ip);
+            guard.success_for(ip, user);
             registry
                 .try_register(user, ip)
                 .map(|g| Box::new(g) as Box<dyn Send>)

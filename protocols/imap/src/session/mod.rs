@@ -55,6 +55,8 @@ pub struct ImapSettings {
     /// Input one connection may hold in memory (unconsumed bytes plus the command being
     /// assembled); above it the session answers `* BAD [LIMIT]` and closes.
     pub max_connection_memory: usize,
+    /// No authentication of any kind before TLS (`auth.require_tls`).
+    pub require_tls: bool,
 }
 
 impl Default for ImapSettings {
@@ -72,6 +74,7 @@ impl Default for ImapSettings {
             // message would cost its size in memory per FETCH.
             stream_body_from: 1024 * 1024,
             max_connection_memory: compress::DEFAULT_MAX_CONNECTION_MEMORY,
+            require_tls: false,
         }
     }
 }
@@ -524,11 +527,14 @@ impl ImapSession {
             if self.ctx.starttls_available && !self.ctx.is_tls {
                 caps.push(Capability::StartTls);
             }
-            if !self.ctx.cleartext_allowed {
+            if !self.ctx.cleartext_allowed || self.tls_missing() {
                 caps.push(Capability::LoginDisabled);
             }
-            let mechs =
+            let mut mechs =
                 roost_storage::auth::sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+            if self.tls_missing() {
+                mechs.clear();
+            }
             caps.extend(mechs.iter().filter_map(|m| atom(m)).map(Capability::Auth));
             caps.extend(atom("SASL-IR").map(Capability::Other));
         }
