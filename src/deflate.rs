@@ -21,6 +21,9 @@ pub struct Deflate {
     raw: Vec<u8>,
     /// The client ended its DEFLATE stream: nothing more can follow.
     ended: bool,
+    /// Output was compressed since the last sync flush. A flush with nothing new would
+    /// send an empty block, which some clients (isync) take for a broken connection.
+    unflushed: bool,
 }
 
 impl Deflate {
@@ -33,6 +36,7 @@ impl Deflate {
             deflater: Compress::new(Compression::new(6), false),
             raw: pipelined,
             ended: false,
+            unflushed: false,
         }
     }
 
@@ -87,6 +91,11 @@ impl Deflate {
     /// Compresses `data` onto `out`; with `flush`, ends with a sync flush so the client
     /// can decode everything sent so far.
     pub fn deflate(&mut self, data: &[u8], flush: bool, out: &mut Vec<u8>) -> io::Result<()> {
+        self.unflushed |= !data.is_empty();
+        if flush && !self.unflushed {
+            return Ok(());
+        }
+        self.unflushed &= !flush;
         let mode = if flush {
             FlushCompress::Sync
         } else {
@@ -150,6 +159,19 @@ mod tests {
             }
             assert_eq!(got, text, "chunk size {size}");
         }
+    }
+
+    #[test]
+    fn a_flush_with_nothing_new_sends_nothing() {
+        let mut z = Deflate::new(Vec::new());
+        let mut wire = Vec::new();
+        z.deflate(&[], true, &mut wire).unwrap();
+        assert!(wire.is_empty());
+        z.deflate(b"* OK\r\n", true, &mut wire).unwrap();
+        let sent = wire.len();
+        assert!(sent > 0);
+        z.deflate(&[], true, &mut wire).unwrap();
+        assert_eq!(wire.len(), sent, "no empty block after a flush");
     }
 
     #[test]
