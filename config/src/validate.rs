@@ -478,6 +478,14 @@ mod tests {
                 "imap.max_nesting_depth",
             ),
             ("imap:\n  max_set_items: 5\n", "imap.max_set_items"),
+            (
+                "limits:\n  max_connection_memory: 100000\n",
+                "limits.max_connection_memory",
+            ),
+            (
+                "imap:\n  max_line_length: 1048576\nlimits:\n  max_connection_memory: 1048576\n",
+                "limits.max_connection_memory",
+            ),
         ] {
             let err = Config::from_yaml_str(yaml, None)
                 .expect_err(yaml)
