@@ -620,6 +620,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn compressed_both_ways_with_pipelined_input_and_literals() {
+        use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+        let (mut conn, mut client) = pair().await;
+        let mut z = Compress::new(Compression::default(), false);
+        let mut wire = Vec::with_capacity(4096);
+        z.compress_vec(
+            b"A1 NOOP\r\nA2 APPEND {10}\r\n0123456789A3 X\r\n",
+            &mut wire,
+            FlushCompress::Sync,
+        )
+        .unwrap();
+        // The first bytes arrived with the COMPRESS command; the rest comes later.
+        let (early, late) = wire.split_at(5);
+        conn.start_compress(early.to_vec());
+        assert!(conn.is_compressed());
+        client.write_all(late).await.unwrap();
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A1 NOOP"));
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A2 APPEND {10}"));
+        let mut lit = Vec::new();
+        conn.read_exact_into(10, &mut lit).await.unwrap();
+        assert_eq!(lit, b"0123456789");
+        assert_eq!(conn.read_some().await.unwrap(), b"A3 X\r\n");
+
+        conn.write_all(b"* OK one\r\n").await.unwrap();
+        conn.write_all(b"A1 OK two\r\n").await.unwrap();
+        conn.flush().await.unwrap();
+        // The sync flush makes all of it decodable without more input.
+        let mut d = Decompress::new(false);
+        let mut plain = Vec::with_capacity(4096);
+        let mut got = vec![0u8; 4096];
+        while !plain.ends_with(b"two\r\n") {
+            let n = client.read(&mut got).await.unwrap();
+            assert_ne!(n, 0, "{plain:?}");
+            d.decompress_vec(&got[..n], &mut plain, FlushDecompress::Sync)
+                .unwrap();
+        }
+        assert_eq!(plain, b"* OK one\r\nA1 OK two\r\n");
+        drop(client);
+        assert_eq!(conn.read_line(100).await.unwrap(), LineRead::Eof);
+    }
+
+    #[tokio::test]
     async fn start_tls_discards_pipelined_bytes() {
         let tmp = tempfile::tempdir().unwrap();
         let (cert, key) = crate::tls::ensure_self_signed(tmp.path()).unwrap();
