@@ -17,6 +17,10 @@ use tokio_rustls::server::TlsStream;
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// Most bytes one read hands out when COMPRESS is active: input inflates in slices of this
+/// size, so a decompression bomb costs no more memory than plain input does.
+pub const INFLATE_CHUNK: usize = 64 * 1024;
+
 /// The byte stream under a connection.
 pub enum Stream {
     /// Cleartext TCP.
@@ -175,6 +179,8 @@ pub struct Connection {
     line_started: Option<Instant>,
     /// The protocol's byte counters of the metrics, once the server set them.
     bytes: Option<crate::metrics::ByteCounters>,
+    /// COMPRESS=DEFLATE state, once the client asked for it.
+    deflate: Option<Box<crate::deflate::Deflate>>,
 }
 
 impl Connection {
@@ -189,6 +195,7 @@ impl Connection {
             line_deadline: None,
             line_started: None,
             bytes: None,
+            deflate: None,
         }
     }
 
@@ -233,12 +240,43 @@ impl Connection {
     /// actually read, so a read abandoned by `select!` (a timeout, shutdown, an IDLE wake-up)
     /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
-        self.buf.reserve(READ_CHUNK);
-        let n = self.stream.read_buf(&mut self.buf).await?;
-        if let Some(c) = &self.bytes {
-            c.received(n);
+        let Some(z) = self.deflate.as_mut() else {
+            self.buf.reserve(READ_CHUNK);
+            let n = self.stream.read_buf(&mut self.buf).await?;
+            if let Some(c) = &self.bytes {
+                c.received(n);
+            }
+            return Ok(n);
+        };
+        loop {
+            let n = z.inflate(&mut self.buf, INFLATE_CHUNK)?;
+            if n > 0 || z.ended() {
+                return Ok(n);
+            }
+            let raw = z.raw_mut();
+            raw.reserve(READ_CHUNK);
+            let read = self.stream.read_buf(raw).await?;
+            // Metrics count bytes on the wire, compressed as they are.
+            if let Some(c) = &self.bytes {
+                c.received(read);
+            }
+            if read == 0 {
+                return Ok(0);
+            }
         }
-        Ok(n)
+    }
+
+    /// Compress both directions from now on (RFC 4978); `pipelined` is compressed input
+    /// that arrived with the COMPRESS command. Bytes already buffered here are compressed
+    /// too: they were read after the command line.
+    pub fn start_compress(&mut self, mut pipelined: Vec<u8>) {
+        pipelined.append(&mut self.buf);
+        self.deflate = Some(Box::new(crate::deflate::Deflate::new(pipelined)));
+    }
+
+    /// Whether COMPRESS=DEFLATE is active.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
@@ -322,7 +360,25 @@ impl Connection {
         let from_buf = usize::try_from(n).unwrap_or(usize::MAX).min(self.buf.len());
         out.write_all(&self.buf[..from_buf]).await?;
         self.buf.drain(..from_buf);
-        let rest = n - from_buf as u64;
+        let mut rest = n - from_buf as u64;
+        if self.deflate.is_some() {
+            // Through the inflater, one bounded slice at a time.
+            while rest > 0 {
+                if self.fill().await? == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "client closed the connection inside a literal",
+                    ));
+                }
+                let take = usize::try_from(rest)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
+                out.write_all(&self.buf[..take]).await?;
+                self.buf.drain(..take);
+                rest -= take as u64;
+            }
+            return Ok(());
+        }
         let copied = tokio::io::copy(&mut (&mut self.stream).take(rest), out).await?;
         if let Some(c) = &self.bytes {
             c.received(usize::try_from(copied).unwrap_or(usize::MAX));
@@ -338,15 +394,35 @@ impl Connection {
 
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data).await?;
+        let sent = match self.deflate.as_mut() {
+            None => {
+                self.stream.write_all(data).await?;
+                data.len()
+            }
+            Some(z) => {
+                let mut out = Vec::with_capacity(data.len() / 2 + 64);
+                z.deflate(data, false, &mut out)?;
+                self.stream.write_all(&out).await?;
+                out.len()
+            }
+        };
         if let Some(c) = &self.bytes {
-            c.sent(data.len());
+            c.sent(sent);
         }
         Ok(())
     }
 
-    /// Push buffered output (TLS records) to the socket.
+    /// Push buffered output (TLS records) to the socket; with COMPRESS, a sync flush first
+    /// so the client can decode everything up to here without waiting for more.
     pub async fn flush(&mut self) -> io::Result<()> {
+        if let Some(z) = self.deflate.as_mut() {
+            let mut out = Vec::new();
+            z.deflate(&[], true, &mut out)?;
+            self.stream.write_all(&out).await?;
+            if let Some(c) = &self.bytes {
+                c.sent(out.len());
+            }
+        }
         self.stream.flush().await
     }
 
@@ -572,6 +648,48 @@ mod tests {
         drop(client);
         let err = conn.read_exact_into(5, &mut out).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn compressed_both_ways_with_pipelined_input_and_literals() {
+        use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+        let (mut conn, mut client) = pair().await;
+        let mut z = Compress::new(Compression::default(), false);
+        let mut wire = Vec::with_capacity(4096);
+        z.compress_vec(
+            b"A1 NOOP\r\nA2 APPEND {10}\r\n0123456789A3 X\r\n",
+            &mut wire,
+            FlushCompress::Sync,
+        )
+        .unwrap();
+        // The first bytes arrived with the COMPRESS command; the rest comes later.
+        let (early, late) = wire.split_at(5);
+        conn.start_compress(early.to_vec());
+        assert!(conn.is_compressed());
+        client.write_all(late).await.unwrap();
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A1 NOOP"));
+        assert_eq!(conn.read_line(100).await.unwrap(), line("A2 APPEND {10}"));
+        let mut lit = Vec::new();
+        conn.read_exact_into(10, &mut lit).await.unwrap();
+        assert_eq!(lit, b"0123456789");
+        assert_eq!(conn.read_some().await.unwrap(), b"A3 X\r\n");
+
+        conn.write_all(b"* OK one\r\n").await.unwrap();
+        conn.write_all(b"A1 OK two\r\n").await.unwrap();
+        conn.flush().await.unwrap();
+        // The sync flush makes all of it decodable without more input.
+        let mut d = Decompress::new(false);
+        let mut plain = Vec::with_capacity(4096);
+        let mut got = vec![0u8; 4096];
+        while !plain.ends_with(b"two\r\n") {
+            let n = client.read(&mut got).await.unwrap();
+            assert_ne!(n, 0, "{plain:?}");
+            d.decompress_vec(&got[..n], &mut plain, FlushDecompress::Sync)
+                .unwrap();
+        }
+        assert_eq!(plain, b"* OK one\r\nA1 OK two\r\n");
+        drop(client);
+        assert_eq!(conn.read_line(100).await.unwrap(), LineRead::Eof);
     }
 
     #[tokio::test]

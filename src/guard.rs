@@ -1,6 +1,7 @@
 //! Login abuse defences shared by every IMAP and POP3 session: a per-IP failure penalty
-//! that doubles up to `auth.penalty_max_secs` (like Dovecot's anvil), and temporary bans
-//! after `auth.ban_after_failures` failures within `auth.ban_window_secs`.
+//! that doubles up to `auth.penalty_max_secs` (like Dovecot's anvil), the same penalty per
+//! user name tried ([`user`]: a delay, never a ban), and temporary bans of addresses after
+//! `auth.ban_after_failures` failures within `auth.ban_window_secs`.
 //!
 //! Bans live in the server process. So that `roost ban list|clear` (another process) can see
 //! and lift them, the server mirrors them into `{data_dir}/bans` (replaced atomically whenever
@@ -15,6 +16,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use roost_config::{Cidr, Config};
+
+pub mod user;
 
 /// The state file of bans, one `IP UNIX-TIME-THE-BAN-ENDS` per line.
 pub const BANS_FILE: &str = "bans";
@@ -80,6 +83,8 @@ pub struct LoginGuard {
     /// `data_dir`, where the state and request files live; None keeps bans in memory only.
     dir: Option<PathBuf>,
     inner: Mutex<Inner>,
+    /// Failures per user name tried, from any address.
+    users: user::UserFailures,
 }
 
 impl LoginGuard {
@@ -97,6 +102,7 @@ impl LoginGuard {
             settings,
             dir,
             inner: Mutex::new(inner),
+            users: user::UserFailures::default(),
         }
     }
 
@@ -155,6 +161,24 @@ impl LoginGuard {
             delay: self.delay_for(count),
             banned: self.is_banned(ip),
         }
+    }
+
+    /// Record a failed login from `ip` naming `user` (when the client named one): the delay
+    /// is the larger of the address's and the name's growing penalty, so many addresses
+    /// guessing one password are slowed like one. Only addresses are banned.
+    pub fn failure_for(&self, ip: IpAddr, user: Option<&str>) -> Penalty {
+        let mut penalty = self.failure(ip);
+        if let Some(user) = user {
+            let count = self.users.failure(user, self.settings.window);
+            penalty.delay = penalty.delay.max(self.delay_for(count));
+        }
+        penalty
+    }
+
+    /// A successful login of `user` from `ip` forgives the failures of both.
+    pub fn success_for(&self, ip: IpAddr, user: &str) {
+        self.success(ip);
+        self.users.success(user);
     }
 
     /// `base * 2^(count-1)`, capped.
@@ -241,6 +265,7 @@ impl LoginGuard {
             });
             before != inner.bans.len()
         };
+        self.users.expire(self.settings.window);
         if expired {
             self.save();
         }
@@ -413,6 +438,42 @@ mod tests {
         g.success(a);
         assert_eq!(g.failure(a).delay, Duration::from_secs(2));
         assert!(!g.is_banned(a), "ban_after 0 never bans");
+    }
+
+    #[test]
+    fn the_user_penalty_follows_the_name_across_addresses_and_never_bans() {
+        let g = LoginGuard::new(settings(3, &[]), None);
+        // A botnet: every guess from a new address, all at alice.
+        let delays: Vec<u64> = (1..=5)
+            .map(|i| {
+                let p = g.failure_for(ip(&format!("198.51.100.{i}")), Some("alice"));
+                assert!(!p.banned, "a name is never banned");
+                p.delay.as_secs()
+            })
+            .collect();
+        assert_eq!(delays, [2, 4, 8, 15, 15]);
+        for i in 1..=5 {
+            assert!(
+                !g.is_banned(ip(&format!("198.51.100.{i}"))),
+                "one failure each"
+            );
+        }
+        // Another name from a fresh address starts at the base delay.
+        assert_eq!(
+            g.failure_for(ip("198.51.100.9"), Some("bob")).delay,
+            Duration::from_secs(2)
+        );
+        // The real alice logging in forgives her name.
+        g.success_for(ip("192.0.2.7"), "alice");
+        assert_eq!(
+            g.failure_for(ip("198.51.100.10"), Some("alice")).delay,
+            Duration::from_secs(2)
+        );
+        // No name (a malformed SASL exchange): the address alone counts.
+        assert_eq!(
+            g.failure_for(ip("198.51.100.11"), None).delay,
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub fn settings(config: &Config) -> ImapSettings {
         },
         max_append_size: config.limits.max_message_size,
         stream_body_from: defaults.stream_body_from,
+        max_connection_memory: config.limits.max_connection_memory,
+        require_tls: config.auth.require_tls,
     }
 }
 
@@ -183,12 +185,12 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
-                Output::AuthFailed => {
+                Output::AuthFailed(user) => {
                     conn.flush().await?;
                     let mech = session.as_ref().and_then(|s| s.auth_mechanism());
                     ctx.metrics
                         .login(crate::server::Proto::Imap, mech.unwrap_or("other"), false);
-                    let penalty = ctx.guard.failure(ip);
+                    let penalty = ctx.guard.failure_for(ip, user.as_deref());
                     if penalty.banned {
                         ctx.metrics.ban();
                     }
@@ -206,6 +208,12 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                     if let Some(s) = session.as_mut() {
                         s.tls_started(policy.allows(true, loopback));
                     }
+                }
+                Output::StartCompress { pipelined } => {
+                    // The OK goes out uncompressed; everything after it is DEFLATE.
+                    conn.flush().await?;
+                    conn.start_compress(pipelined);
+                    tracing::info!("COMPRESS DEFLATE started");
                 }
                 Output::Stream(body) => stream_body(&mut conn, body).await?,
                 Output::Close => {

@@ -10,6 +10,7 @@ pub mod admin_cli;
 pub mod admin_socket;
 pub mod cli;
 pub mod conn;
+pub mod deflate;
 pub mod exit;
 pub mod guard;
 pub mod imap;

@@ -46,6 +46,7 @@ pub fn settings(config: &Config) -> Pop3Settings {
             command: p.max_line_length,
             ..LineLimits::default()
         },
+        require_tls: config.auth.require_tls,
     }
 }
 
@@ -166,10 +167,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         for output in outputs {
             match output {
                 Output::Write(bytes) => conn.write_all(&bytes).await?,
-                Output::AuthFailed => {
+                Output::AuthFailed(user) => {
                     conn.flush().await?;
                     ctx.metrics.login(proto, &mechanism, false);
-                    let penalty = ctx.guard.failure(ip);
+                    let penalty = ctx.guard.failure_for(ip, user.as_deref());
                     if penalty.banned {
                         ctx.metrics.ban();
                     }

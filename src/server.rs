@@ -275,7 +275,7 @@ impl SessionContext {
         let guard = Arc::clone(&self.guard);
         let this = self.this.clone();
         Arc::new(move |user: &str| {
-            guard.success(ip);
+            guard.success_for(ip, user);
             let g = registry.try_register(user, ip)?;
             if let Some(this) = &this {
                 this.set_user(user);

@@ -418,6 +418,13 @@ fn mbsync_syncs_both_ways_with_create_and_expunge() {
     drop_message(&remote, "1700000200.M1P1.mta", b"Subject: late\n\nx\n");
     mbsync(&server, dir.path());
     assert_eq!(files(&local.join("INBOX")).len(), 3);
+    // isync compresses whenever the server offers COMPRESS=DEFLATE: all three runs did.
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("COMPRESS DEFLATE started").count(),
+        3,
+        "mbsync negotiated COMPRESS:\n{log}"
+    );
 }
 
 #[test]

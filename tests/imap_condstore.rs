@@ -246,7 +246,7 @@ fn interimap_syncs_two_roost_accounts_both_ways() {
     let side = |user: &str| {
         format!(
             "type = imap\nhost = 127.0.0.1\nport = {port}\nSTARTTLS = NO\nauth = PLAIN\n\
-             username = {user}\npassword = secret\ncompress = NO\n"
+             username = {user}\npassword = secret\ncompress = YES\n"
         )
     };
     let config = dir.path().join("interimap.ini");
@@ -263,6 +263,14 @@ fn interimap_syncs_two_roost_accounts_both_ways() {
 
     let first = interimap(dir.path(), &config);
     assert!(!first.contains("WARNING"), "{first}");
+    // Both sides ran COMPRESS=DEFLATE (RFC 4978): interimap asked, Roost started it.
+    assert_eq!(first.matches("COMPRESS DEFLATE").count(), 2, "{first}");
+    assert_eq!(
+        server.stderr().matches("COMPRESS DEFLATE started").count(),
+        2,
+        "{}",
+        server.stderr()
+    );
     let want: Vec<(String, String)> = ["bob's", "one", "three", "two"]
         .iter()
         .map(|s| (s.to_string(), String::new()))

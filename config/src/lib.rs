@@ -180,6 +180,8 @@ pub struct Auth {
     pub ban_secs: u64,
     /// Networks never banned (still delayed), e.g. a webmail host or a proxy.
     pub ban_allow: Vec<Cidr>,
+    /// Refuse every authentication (all mechanisms) on a connection without TLS.
+    pub require_tls: bool,
 }
 
 /// How log lines are written.
@@ -223,6 +225,9 @@ pub struct Limits {
     pub login_timeout_secs: u64,
     /// Seconds a client gets to finish a command line once it started sending it.
     pub line_deadline_secs: u64,
+    /// Bytes of input one connection may hold in memory at once (buffers, inline literals,
+    /// decompressed COMPRESS input); above it the connection is told and closed.
+    pub max_connection_memory: usize,
 }
 
 /// A mailbox created on first login with its RFC 6154 special-use attribute.
@@ -417,6 +422,9 @@ impl Default for Auth {
                 "127.0.0.0/8".parse().expect("built-in network is valid"),
                 "::1/128".parse().expect("built-in network is valid"),
             ],
+            // `cleartext` already keeps passwords off the wire; this is for sites that
+            // want no login at all, of any mechanism, outside TLS.
+            require_tls: false,
         }
     }
 }
@@ -447,6 +455,9 @@ impl Default for Limits {
             login_timeout_secs: 60,
             // Even a 64 KiB line over a slow mobile link arrives well within this.
             line_deadline_secs: 30,
+            // A backstop far above the 1 MiB one IMAP command may hold; APPEND literals
+            // stream to disk and do not count.
+            max_connection_memory: 64 * 1024 * 1024,
         }
     }
 }

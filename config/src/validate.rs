@@ -150,6 +150,18 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be at least 1 (RFC 1939 asks for 600)".to_string(),
         ));
     }
+    // Room for the longest line twice over (one being parsed, the next arriving).
+    let least_memory = config
+        .imap
+        .max_line_length
+        .saturating_mul(2)
+        .max(256 * 1024);
+    if config.limits.max_connection_memory < least_memory {
+        return Err(invalid(
+            "limits.max_connection_memory",
+            format!("must be at least {least_memory} (256 KiB, and twice imap.max_line_length)"),
+        ));
+    }
     if !(255..=65536).contains(&config.pop3.max_line_length) {
         return Err(invalid(
             "pop3.max_line_length",
@@ -467,6 +479,14 @@ mod tests {
                 "imap.max_nesting_depth",
             ),
             ("imap:\n  max_set_items: 5\n", "imap.max_set_items"),
+            (
+                "limits:\n  max_connection_memory: 100000\n",
+                "limits.max_connection_memory",
+            ),
+            (
+                "imap:\n  max_line_length: 1048576\nlimits:\n  max_connection_memory: 1048576\n",
+                "limits.max_connection_memory",
+            ),
         ] {
             let err = Config::from_yaml_str(yaml, None)
                 .expect_err(yaml)

@@ -109,6 +109,8 @@ pub enum CommandBody {
     Logout,
     /// `STARTTLS`
     StartTls,
+    /// `COMPRESS mechanism` (RFC 4978)
+    Compress(Atom),
     /// `AUTHENTICATE auth-type [SP initial-resp]` (SASL-IR, RFC 4959)
     Authenticate {
         /// The mechanism name.
@@ -268,6 +270,7 @@ impl CommandBody {
             Noop => "NOOP",
             Logout => "LOGOUT",
             StartTls => "STARTTLS",
+            Compress(_) => "COMPRESS",
             Authenticate { .. } => "AUTHENTICATE",
             Login { .. } => "LOGIN",
             Enable(_) => "ENABLE",
@@ -554,6 +557,7 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "AUTHENTICATE" => authenticate(i),
         "LOGIN" => login(cx, i),
         "ENABLE" => enable(i),
+        "COMPRESS" => compress(i),
         "ID" => id(cx, i),
         "SELECT" | "EXAMINE" => select(cx, i, name == "EXAMINE"),
         "CREATE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Create(m))),
@@ -882,6 +886,13 @@ fn login<'a>(_cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
             password: Secret::new(password),
         },
     ))
+}
+
+/// `compress = "COMPRESS" SP algorithm` (RFC 4978)
+fn compress(i: &[u8]) -> BodyResult<'_> {
+    let (i, _) = sp(i)?;
+    let (i, a) = atom(i)?;
+    Ok((i, CommandBody::Compress(a)))
 }
 
 /// `enable = "ENABLE" 1*(SP capability)`

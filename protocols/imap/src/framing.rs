@@ -201,6 +201,18 @@ impl Framer {
         self.buf.len() - self.pos
     }
 
+    /// Hands out the bytes buffered but not consumed, leaving the framer at the start of a
+    /// line: after COMPRESS they are compressed data for the driver's inflater.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.pos);
+        self.buf.clear();
+        self.pos = 0;
+        if let State::Line { .. } = self.state {
+            self.state = State::Line { scanned: 0 };
+        }
+        rest
+    }
+
     /// True while the framer waits for a decision about an announced literal.
     pub fn awaiting_decision(&self) -> bool {
         matches!(self.state, State::Decide(_) | State::Announce(_))

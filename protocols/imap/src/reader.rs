@@ -100,6 +100,17 @@ impl CommandReader {
         self.framer.reject_command()
     }
 
+    /// Bytes this reader holds in memory: unconsumed input plus the command being assembled
+    /// (its lines and inline literals), for the per-connection memory ceiling.
+    pub fn memory(&self) -> usize {
+        self.framer.buffered() + self.command.len()
+    }
+
+    /// Takes the unconsumed input (see [`Framer::take_buffered`]).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.framer.take_buffered()
+    }
+
     /// True when the connection must be closed (framing lost).
     pub fn is_dead(&self) -> bool {
         self.framer.is_dead()

@@ -160,6 +160,8 @@ pub enum Code {
     HasChildren,
     /// `CLOSED`
     Closed,
+    /// `COMPRESSIONACTIVE` (RFC 4978)
+    CompressionActive,
     /// `HIGHESTMODSEQ n`
     HighestModSeq(u64),
     /// `NOMODSEQ`
@@ -703,6 +705,7 @@ impl Encoder {
             Expired => w(out, "EXPIRED"),
             HasChildren => w(out, "HASCHILDREN"),
             Closed => w(out, "CLOSED"),
+            CompressionActive => w(out, "COMPRESSIONACTIVE"),
             HighestModSeq(n) => w(out, &format!("HIGHESTMODSEQ {n}")),
             NoModSeq => w(out, "NOMODSEQ"),
             Modified(set) => w(out, &format!("MODIFIED {set}")),

@@ -107,7 +107,7 @@ fn execute(session: &mut Pop3Session, outputs: Vec<Output>, out: &mut Vec<u8>) -
                 out.extend_from_slice(b"<TLS>\r\n");
                 session.tls_started(true);
             }
-            Output::AuthFailed => {}
+            Output::AuthFailed(_) => {}
             Output::Close => return false,
         }
     }
@@ -347,7 +347,7 @@ fn login_gate_refusal_is_in_use_and_failures_ask_for_the_delay() {
     assert!(matches!(&out[..], [Output::Write(_)]));
     let out = ctx_session.handle(Frame::Line(b"PASS wrong".to_vec()));
     assert!(
-        matches!(&out[..], [Output::AuthFailed, Output::Write(_)]),
+        matches!(&out[..], [Output::AuthFailed(_), Output::Write(_)]),
         "{out:?}"
     );
     ctx_session.handle(Frame::Line(b"USER alice".to_vec()));

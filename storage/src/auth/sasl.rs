@@ -82,6 +82,8 @@ pub struct SaslServer {
     auth: Arc<Authenticator>,
     mechanism: &'static str,
     state: State,
+    /// The user name the client gave, once it did: failures are penalised per user too.
+    tried: Option<String>,
 }
 
 impl std::fmt::Debug for SaslServer {
@@ -186,12 +188,18 @@ impl SaslServer {
             auth: Arc::clone(auth),
             mechanism,
             state,
+            tried: None,
         })
     }
 
     /// The mechanism name, upper-case, for logs.
     pub fn mechanism(&self) -> &'static str {
         self.mechanism
+    }
+
+    /// The user name the client claimed so far (not necessarily an existing user).
+    pub fn tried_user(&self) -> Option<&str> {
+        self.tried.as_deref()
     }
 
     /// Feeds the client's next data (`None` for "no initial response") and says what
@@ -236,7 +244,8 @@ impl SaslServer {
         }
     }
 
-    fn verify(&self, user: &str, password: &[u8]) -> SaslStep {
+    fn verify(&mut self, user: &str, password: &[u8]) -> SaslStep {
+        self.tried = Some(user.to_owned());
         match self.auth.verify(user, password) {
             AuthOutcome::Ok(entry) => SaslStep::Success { user: entry.name },
             AuthOutcome::Failed => SaslStep::Failure,
@@ -245,7 +254,7 @@ impl SaslServer {
     }
 
     /// `message = [authzid] UTF8NUL authcid UTF8NUL passwd` (RFC 4616 section 2).
-    fn plain(&self, data: &[u8]) -> SaslStep {
+    fn plain(&mut self, data: &[u8]) -> SaslStep {
         let mut parts = data.split(|&b| b == 0);
         let (Some(authz), Some(authc), Some(pass), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -263,13 +272,14 @@ impl SaslServer {
     }
 
     /// `response = user SP digest` (RFC 2195 section 2).
-    fn cram(&self, challenge: &str, data: &[u8]) -> SaslStep {
+    fn cram(&mut self, challenge: &str, data: &[u8]) -> SaslStep {
         let Ok(text) = std::str::from_utf8(data) else {
             return SaslStep::Failure;
         };
         let Some((user, digest)) = text.rsplit_once(' ') else {
             return SaslStep::Failure;
         };
+        self.tried = Some(user.to_owned());
         let context = match self.auth.credentials(user) {
             Some(c) => c.cram_md5_context(),
             None => None,
@@ -291,6 +301,7 @@ impl SaslServer {
         let Some(parsed) = parse_client_first(text) else {
             return SaslStep::Failure;
         };
+        self.tried = Some(parsed.user.clone());
         let creds = self.auth.credentials(&parsed.user);
         let (user, keys) = match creds.and_then(|c| c.scram(algorithm)) {
             Some(keys) => (Some(parsed.user.clone()), keys),
@@ -662,6 +673,7 @@ mod tests {
             auth: Arc::clone(&auth),
             mechanism: "SCRAM-SHA-256",
             state: State::Done,
+            tried: None,
         };
         let pending = ScramPending {
             algorithm: ScramAlgorithm::Sha256,

@@ -26,6 +26,18 @@ impl ImapSession {
         Ok(Done::Pending)
     }
 
+    /// `auth.require_tls` is on and this connection is not encrypted (yet).
+    pub(super) fn tls_missing(&self) -> bool {
+        self.ctx.settings.require_tls && !self.ctx.is_tls
+    }
+
+    fn tls_refused() -> CmdError {
+        CmdError::No(
+            Some(Code::PrivacyRequired),
+            "Authentication requires TLS on this server; use STARTTLS or IMAPS.".into(),
+        )
+    }
+
     fn cleartext_refused() -> CmdError {
         CmdError::No(
             Some(Code::PrivacyRequired),
@@ -34,11 +46,14 @@ impl ImapSession {
     }
 
     pub(super) fn login_cmd(&mut self, username: AString, password: Secret<AString>) -> CmdResult {
+        if self.tls_missing() {
+            return Err(Self::tls_refused());
+        }
         if !self.ctx.cleartext_allowed {
             return Err(Self::cleartext_refused());
         }
         let Some(user) = username.to_str() else {
-            return Err(CmdError::AuthFailed);
+            return Err(CmdError::AuthFailed(None));
         };
         let pass = password.expose().as_bytes();
         let step = match self.ctx.auth.verify(user, pass) {
@@ -56,6 +71,9 @@ impl ImapSession {
         mechanism: Atom,
         initial: Option<Secret<String>>,
     ) -> CmdResult {
+        if self.tls_missing() {
+            return Err(Self::tls_refused());
+        }
         let mech = mechanism.as_str().to_ascii_uppercase();
         let offered = sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
         if !offered.contains(&mech.as_str()) {
@@ -109,7 +127,10 @@ impl ImapSession {
                 self.reader.set_line_mode(true);
                 Ok(Done::Pending)
             }
-            other => self.auth_result(other, mech, None),
+            other => {
+                let tried = server.tried_user().map(str::to_owned);
+                self.auth_result(other, mech, tried.as_deref())
+            }
         }
     }
 
@@ -133,7 +154,7 @@ impl ImapSession {
             }
             SaslStep::Failure | SaslStep::Challenge(_) => {
                 tracing::info!(user = tried, peer, mechanism = mech, tls, "login failed");
-                Err(CmdError::AuthFailed)
+                Err(CmdError::AuthFailed(tried.map(str::to_owned)))
             }
         }
     }

@@ -17,9 +17,10 @@ pub enum CmdError {
     /// `BAD text`: the command is not valid here.
     #[error("{0}")]
     Bad(String),
-    /// Wrong credentials (`NO [AUTHENTICATIONFAILED]` after the failure delay).
+    /// Wrong credentials (`NO [AUTHENTICATIONFAILED]` after the failure delay), with the
+    /// user name the client tried, if it named one.
     #[error("authentication failed")]
-    AuthFailed,
+    AuthFailed(Option<String>),
     /// A storage failure.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -38,7 +39,7 @@ impl CmdError {
         match self {
             CmdError::No(code, text) => no(code.clone(), text.clone()),
             CmdError::Bad(text) => (StatusKind::Bad, None, text.clone()),
-            CmdError::AuthFailed => no(
+            CmdError::AuthFailed(_) => no(
                 Some(Code::AuthenticationFailed),
                 "Authentication failed.".into(),
             ),

@@ -23,6 +23,7 @@ use crate::view::{Update, View};
 
 mod append;
 mod auth;
+mod compress;
 mod condstore;
 mod error;
 mod list;
@@ -53,6 +54,11 @@ pub struct ImapSettings {
     /// Whole-message FETCH bodies of at least this many octets are streamed from the file
     /// ([`Output::Stream`]) instead of built in memory.
     pub stream_body_from: u64,
+    /// Input one connection may hold in memory (unconsumed bytes plus the command being
+    /// assembled); above it the session answers `* BAD [LIMIT]` and closes.
+    pub max_connection_memory: usize,
+    /// No authentication of any kind before TLS (`auth.require_tls`).
+    pub require_tls: bool,
 }
 
 impl Default for ImapSettings {
@@ -69,6 +75,8 @@ impl Default for ImapSettings {
             // Below this one buffered write is cheaper than a file copy; above it a
             // message would cost its size in memory per FETCH.
             stream_body_from: 1024 * 1024,
+            max_connection_memory: compress::DEFAULT_MAX_CONNECTION_MEMORY,
+            require_tls: false,
         }
     }
 }
@@ -104,8 +112,15 @@ pub enum Output {
     /// Copy this message file into the literal whose header was just written, converted
     /// by [`BodyStream`] (after the writes before it, before the ones after it).
     Stream(BodyFile),
-    /// An authentication failed: wait the failure delay before the next write.
-    AuthFailed,
+    /// An authentication failed: wait the failure delay before the next write. Carries
+    /// the user name tried, when the client named one, for the per-user penalty.
+    AuthFailed(Option<String>),
+    /// Compress both directions with raw DEFLATE from now on (after the writes before it).
+    /// `pipelined` is what the client sent after the COMPRESS line: already compressed.
+    StartCompress {
+        /// Compressed input to inflate before anything read later.
+        pipelined: Vec<u8>,
+    },
     /// Close the connection after the writes before it.
     Close,
 }
@@ -159,6 +174,8 @@ pub struct ImapSession {
     idle_watch: Option<watch::Receiver<u64>>,
     /// Commands handled and their times, for the driver's metrics.
     stats: stats::Stats,
+    /// COMPRESS=DEFLATE is active.
+    compressed: bool,
 }
 
 /// How a command ended when it did not fail.
@@ -202,6 +219,7 @@ impl ImapSession {
             logged_out: false,
             idle_watch: None,
             stats: stats::Stats::default(),
+            compressed: false,
         }
     }
 
@@ -280,6 +298,7 @@ impl ImapSession {
     /// Handles received bytes: every complete command in them, in order.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<Output> {
         self.reader.push(bytes);
+        self.check_memory();
         while !self.logged_out {
             let event = match self.reader.next_input() {
                 None => break,
@@ -306,6 +325,10 @@ impl ImapSession {
                     let clock = self.stats.begin(&c.body);
                     self.command(c);
                     self.stats.end(clock);
+                    if let Some(Output::StartCompress { pipelined }) = self.out.last_mut() {
+                        *pipelined = self.reader.take_buffered();
+                        break;
+                    }
                     if starttls && matches!(self.out.last(), Some(Output::StartTls)) {
                         // Anything pipelined after STARTTLS could have been injected by a
                         // man in the middle (CVE-2011-0411): drop it.
@@ -369,6 +392,7 @@ impl ImapSession {
                     }
                 }
             }
+            self.check_memory();
         }
         std::mem::take(&mut self.out)
     }
@@ -448,6 +472,7 @@ impl ImapSession {
                 Err(CmdError::Bad("Already logged in".into()))
             }
             _ if !authed => Err(CmdError::Bad(format!("{name}: log in first"))),
+            C::Compress(mechanism) => self.compress(&tag, &mechanism),
             C::Enable(caps) => self.enable(caps),
             C::Select { mailbox, params } => self.select(mailbox, false, params),
             C::Examine { mailbox, params } => self.select(mailbox, true, params),
@@ -510,11 +535,14 @@ impl ImapSession {
             if self.ctx.starttls_available && !self.ctx.is_tls {
                 caps.push(Capability::StartTls);
             }
-            if !self.ctx.cleartext_allowed {
+            if !self.ctx.cleartext_allowed || self.tls_missing() {
                 caps.push(Capability::LoginDisabled);
             }
-            let mechs =
+            let mut mechs =
                 roost_storage::auth::sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+            if self.tls_missing() {
+                mechs.clear();
+            }
             caps.extend(mechs.iter().filter_map(|m| atom(m)).map(Capability::Auth));
             caps.extend(atom("SASL-IR").map(Capability::Other));
         }
@@ -539,6 +567,9 @@ impl ImapSession {
             "ID",
         ];
         caps.extend(rest.iter().filter_map(|s| atom(s)).map(Capability::Other));
+        if self.user.is_some() && !self.compressed {
+            caps.extend(atom("COMPRESS=DEFLATE").map(Capability::Other));
+        }
         // RFC 7889: the limit APPEND enforces (with NO [TOOBIG] before the literal).
         caps.extend(
             atom(&format!(
@@ -654,8 +685,8 @@ impl ImapSession {
             Ok(Done::Ok(code, text)) => (StatusKind::Ok, code, text),
             Err(e) => {
                 let (kind, code, text) = e.to_wire(name, &self.ctx.peer);
-                if matches!(e, CmdError::AuthFailed) {
-                    self.out.push(Output::AuthFailed);
+                if let CmdError::AuthFailed(user) = &e {
+                    self.out.push(Output::AuthFailed(user.clone()));
                 }
                 (kind, code, text)
             }

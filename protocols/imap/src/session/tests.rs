@@ -96,7 +96,9 @@ fn execute(session: &mut ImapSession, outputs: Vec<Output>, out: &mut Vec<u8>) -
         match o {
             Output::Write(bytes) => out.extend_from_slice(&bytes),
             Output::StartTls => session.tls_started(true),
-            Output::AuthFailed => {}
+            Output::AuthFailed(_) => {}
+            // The session's part ends at the answer; the driver does the deflating.
+            Output::StartCompress { .. } => {}
             Output::Stream(body) => {
                 // As the driver does: the file through the converter, in small chunks.
                 use std::io::Read as _;
@@ -745,4 +747,63 @@ fn command_stats_name_each_command_and_the_login_mechanism() {
     assert_eq!(s.auth_mechanism(), Some("PLAIN"));
     assert!(s.is_authenticated());
     assert!(s.take_command_stats().is_empty(), "drained");
+}
+
+#[test]
+fn compress_answers_and_hands_pipelined_bytes_to_the_driver() {
+    let fx = Fixture::new();
+    let mut s = fx.session(true);
+    let before =
+        String::from_utf8(talk(&mut s, b"1 COMPRESS DEFLATE\r\n2 CAPABILITY\r\n")).unwrap();
+    assert!(before.starts_with("1 BAD "), "{before}");
+    assert!(
+        !before.contains("COMPRESS=DEFLATE"),
+        "only after login: {before}"
+    );
+    let login = String::from_utf8(talk(&mut s, b"3 LOGIN alice secret\r\n")).unwrap();
+    assert!(login.contains(" COMPRESS=DEFLATE"), "{login}");
+    let bad = String::from_utf8(talk(&mut s, b"4 COMPRESS GZIP\r\n")).unwrap();
+    assert!(bad.starts_with("4 BAD "), "{bad}");
+    // Whatever follows the COMPRESS line is compressed: not parsed, handed back as is.
+    let outputs = s.feed(b"5 COMPRESS DEFLATE\r\n\x01\x02garbage 6 NOOP\r\n");
+    match &outputs[..] {
+        [Output::Write(ok), Output::StartCompress { pipelined }] => {
+            assert_eq!(ok, b"5 OK DEFLATE active\r\n");
+            assert_eq!(pipelined, b"\x01\x02garbage 6 NOOP\r\n");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.is_compressed());
+    let again = String::from_utf8(talk(&mut s, b"7 COMPRESS DEFLATE\r\n8 CAPABILITY\r\n")).unwrap();
+    assert!(again.starts_with("7 NO [COMPRESSIONACTIVE] "), "{again}");
+    assert!(!again.contains("COMPRESS=DEFLATE"), "{again}");
+}
+
+#[test]
+fn memory_ceiling_closes_the_session() {
+    let fx = Fixture::new();
+    let mut s = ImapSession::new(ImapContext {
+        is_tls: false,
+        starttls_available: true,
+        cleartext_allowed: true,
+        store: Arc::clone(&fx.store),
+        auth: Arc::clone(&fx.auth),
+        settings: Arc::new(ImapSettings {
+            max_connection_memory: 100_000,
+            ..ImapSettings::default()
+        }),
+        peer: "192.0.2.1:1234".into(),
+        login_gate: None,
+    });
+    let mut input = b"1 SEARCH".to_vec();
+    for _ in 0..3 {
+        input.extend_from_slice(b" TEXT {40000+}\r\n");
+        input.extend_from_slice(&[b'y'; 40000]);
+    }
+    let outputs = s.feed(&input);
+    let mut out = Vec::new();
+    assert!(!execute(&mut s, outputs, &mut out), "the session closes");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("* BAD [LIMIT] "), "{text}");
+    assert!(text.contains("\r\n* BYE "), "{text}");
 }

@@ -21,7 +21,22 @@ impl Pop3Session {
         ))]
     }
 
+    /// `auth.require_tls` is on and this connection is not encrypted (yet).
+    pub(super) fn tls_missing(&self) -> bool {
+        self.ctx.settings.require_tls && !self.ctx.is_tls
+    }
+
     pub(super) fn authorization(&mut self, cmd: Command) -> Vec<Output> {
+        let logs_in = matches!(
+            cmd,
+            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. }
+        );
+        if logs_in && self.tls_missing() {
+            return vec![write(Response::err_code(
+                RespCode::Auth,
+                "Authentication requires TLS on this server; use STLS or POP3S.",
+            ))];
+        }
         match cmd {
             Command::User(name) => {
                 if !self.ctx.cleartext_allowed {
@@ -61,7 +76,10 @@ impl Pop3Session {
                 }
             },
             Command::AuthList => {
-                let mechs = sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+                let mut mechs = sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+                if self.tls_missing() {
+                    mechs.clear();
+                }
                 let lines = mechs.iter().map(|m| (*m).to_owned()).collect();
                 vec![write(Response::multi_line("", lines))]
             }
@@ -128,7 +146,10 @@ impl Pop3Session {
                 self.state = State::Sasl(server);
                 vec![write(Response::sasl_challenge(&data))]
             }
-            other => self.auth_result(other, mech, None),
+            other => {
+                let tried = server.tried_user().map(str::to_owned);
+                self.auth_result(other, mech, tried.as_deref())
+            }
         }
     }
 
@@ -153,7 +174,7 @@ impl Pop3Session {
             SaslStep::Failure | SaslStep::Challenge(_) => {
                 tracing::info!(user = tried, peer, mechanism = mech, tls, "login failed");
                 vec![
-                    Output::AuthFailed,
+                    Output::AuthFailed(tried.map(str::to_owned)),
                     write(Response::err_code(RespCode::Auth, "Authentication failed.")),
                 ]
             }

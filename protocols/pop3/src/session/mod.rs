@@ -53,6 +53,8 @@ pub struct Pop3Settings {
     pub login_delay_secs: u64,
     /// Command and SASL line limits.
     pub limits: LineLimits,
+    /// No authentication of any kind before TLS (`auth.require_tls`).
+    pub require_tls: bool,
 }
 
 impl Default for Pop3Settings {
@@ -66,6 +68,7 @@ impl Default for Pop3Settings {
             expire_days: None,
             login_delay_secs: 0,
             limits: LineLimits::default(),
+            require_tls: false,
         }
     }
 }
@@ -114,7 +117,8 @@ pub enum Output {
         header: Vec<u8>,
     },
     /// An authentication failed: wait the configured failure delay before the next write.
-    AuthFailed,
+    /// Carries the user name tried, when the client named one, for the per-user penalty.
+    AuthFailed(Option<String>),
     /// Close the connection after the writes before it.
     Close,
 }
@@ -261,10 +265,13 @@ impl Pop3Session {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        if self.ctx.cleartext_allowed {
+        if self.ctx.cleartext_allowed && !self.tls_missing() {
             caps.push("USER".to_owned());
         }
-        let mechs = sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+        let mut mechs = sasl::mechanisms(&self.ctx.auth, self.ctx.cleartext_allowed);
+        if self.tls_missing() {
+            mechs.clear();
+        }
         if !mechs.is_empty() {
             caps.push(format!("SASL {}", mechs.join(" ")));
         }
