@@ -32,6 +32,7 @@ pub fn settings(config: &Config) -> ImapSettings {
         },
         max_append_size: config.limits.max_message_size,
         stream_body_from: defaults.stream_body_from,
+        protocol_denied_message: config.auth.protocol_denied_message.clone(),
     }
 }
 

@@ -46,6 +46,7 @@ pub fn settings(config: &Config) -> Pop3Settings {
             command: p.max_line_length,
             ..LineLimits::default()
         },
+        protocol_denied_message: config.auth.protocol_denied_message.clone(),
     }
 }
 

@@ -152,6 +152,9 @@ pub struct Auth {
     pub ban_secs: u64,
     /// Networks never banned (still delayed), e.g. a webmail host or a proxy.
     pub ban_allow: Vec<Cidr>,
+    /// What a user hears when the users file's `protocols=` field leaves out the protocol
+    /// they logged in with; `{protocol}` becomes `IMAP` or `POP3`.
+    pub protocol_denied_message: String,
 }
 
 /// How log lines are written.
@@ -387,6 +390,8 @@ impl Default for Auth {
                 "127.0.0.0/8".parse().expect("built-in network is valid"),
                 "::1/128".parse().expect("built-in network is valid"),
             ],
+            protocol_denied_message:
+                "{protocol} is not enabled for this account; ask your administrator.".into(),
         }
     }
 }

@@ -164,6 +164,14 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             ),
         ));
     }
+    let denied = &config.auth.protocol_denied_message;
+    // It goes on a response line: a CR or LF would end it early.
+    if denied.trim().is_empty() || denied.len() > 300 || denied.chars().any(char::is_control) {
+        return Err(invalid(
+            "auth.protocol_denied_message",
+            "must be 1 to 300 characters without control characters".to_string(),
+        ));
+    }
     if let Some(name) = [&config.run_as.user, &config.run_as.group]
         .into_iter()
         .flatten()

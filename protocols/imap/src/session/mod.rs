@@ -51,6 +51,9 @@ pub struct ImapSettings {
     /// Whole-message FETCH bodies of at least this many octets are streamed from the file
     /// ([`Output::Stream`]) instead of built in memory.
     pub stream_body_from: u64,
+    /// Refusal text for a user whose `protocols=` field leaves IMAP out (`{protocol}`
+    /// is replaced by `IMAP`).
+    pub protocol_denied_message: String,
 }
 
 impl Default for ImapSettings {
@@ -67,6 +70,7 @@ impl Default for ImapSettings {
             // Below this one buffered write is cheaper than a file copy; above it a
             // message would cost its size in memory per FETCH.
             stream_body_from: 1024 * 1024,
+            protocol_denied_message: roost_storage::auth::policy::DEFAULT_DENIED_MESSAGE.into(),
         }
     }
 }

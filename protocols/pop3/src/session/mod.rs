@@ -53,6 +53,9 @@ pub struct Pop3Settings {
     pub login_delay_secs: u64,
     /// Command and SASL line limits.
     pub limits: LineLimits,
+    /// Refusal text for a user whose `protocols=` field leaves POP3 out (`{protocol}`
+    /// is replaced by `POP3`).
+    pub protocol_denied_message: String,
 }
 
 impl Default for Pop3Settings {
@@ -66,6 +69,7 @@ impl Default for Pop3Settings {
             expire_days: None,
             login_delay_secs: 0,
             limits: LineLimits::default(),
+            protocol_denied_message: roost_storage::auth::policy::DEFAULT_DENIED_MESSAGE.into(),
         }
     }
 }
