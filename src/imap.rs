@@ -14,6 +14,7 @@ use roost_imap::session::{
 use tokio::io::AsyncReadExt as _;
 
 use crate::conn::{Connection, LineClock};
+use crate::login_record::LoginRecorder;
 use crate::server::SessionContext;
 
 /// The IMAP settings of a configuration.
@@ -51,6 +52,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let ip = conn.peer_addr().ip();
     let gate: LoginGate = ctx.login_gate(ip);
+    let mut record = LoginRecorder::new(&ctx.logins, "imap", ip);
     let mut session = Some(ImapSession::new(ImapContext {
         is_tls: conn.is_tls(),
         starttls_available: !conn.is_tls(),
@@ -195,8 +197,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                     let _ = conn.shutdown().await;
                     return Ok(());
                 }
+                Output::LoggedIn { user, mechanism } => {
+                    let id = session.as_ref().and_then(|s| s.client_id());
+                    record.logged_in(&user, &mechanism, conn.is_tls(), id);
+                }
             }
         }
+        record.check_id(session.as_ref().and_then(|s| s.client_id()));
         conn.flush().await?;
         if banned {
             // The NO is already out; nothing this address sends would be believed now.

@@ -124,6 +124,10 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
         ),
         ("auth.ban_window_secs", config.auth.ban_window_secs),
         ("auth.ban_secs", config.auth.ban_secs),
+        (
+            "auth.login_state_flush_secs",
+            config.auth.login_state_flush_secs,
+        ),
     ];
     for (key, value) in at_least_one {
         if value == 0 {

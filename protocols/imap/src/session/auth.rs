@@ -176,6 +176,10 @@ impl ImapSession {
             tls = self.ctx.is_tls,
             "login"
         );
+        self.out.push(Output::LoggedIn {
+            user: user.clone(),
+            mechanism: mech.to_owned(),
+        });
         self.user = Some(Box::new(User {
             name: user,
             store,

@@ -110,6 +110,13 @@ pub enum Output {
     AuthFailed,
     /// Close the connection after the writes before it.
     Close,
+    /// A user logged in (for the driver's login record; nothing to send).
+    LoggedIn {
+        /// The authenticated user.
+        user: String,
+        /// How: `LOGIN`, `USER`, `APOP` or the SASL mechanism.
+        mechanism: String,
+    },
 }
 
 /// An APPEND whose message is being streamed.

@@ -223,6 +223,10 @@ impl Pop3Session {
             "login"
         );
         let count = maildrop.len();
+        let logged_in = Output::LoggedIn {
+            user: user.clone(),
+            mechanism: mech.to_owned(),
+        };
         self.state = State::Transaction(Box::new(Maildrop {
             user,
             mailbox: maildrop.mailbox,
@@ -230,7 +234,10 @@ impl Pop3Session {
             _lock: lock,
             _gate: gate,
         }));
-        vec![write(Response::ok(format!("Logged in, {count} messages.")))]
+        vec![
+            logged_in,
+            write(Response::ok(format!("Logged in, {count} messages."))),
+        ]
     }
 
     fn open_maildrop(&self, user: &str) -> Result<Opened, StorageError> {
