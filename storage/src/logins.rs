@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -328,7 +329,14 @@ fn write_atomically(path: &Path, state: &LoginState) -> Result<(), LoginStateErr
         reason: e.to_string(),
     })?;
     let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
+    // Addresses and client names are personal data: owner only.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err)?;
     file.write_all(&bytes).map_err(io_err)?;
     file.write_all(b"\n").map_err(io_err)?;
     file.sync_all().map_err(io_err)?;
@@ -394,6 +402,9 @@ mod tests {
         log.record(&event("a", "pop3", None, 10));
         log.flush().expect("flush");
         assert!(!path.with_extension("json.tmp").exists());
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         let reopened = LoginLog::open(&path);
         reopened.record(&event("a", "pop3", None, 20));
         reopened.flush().expect("flush");
