@@ -107,10 +107,15 @@ fn courier_uids_and_uidls_are_kept() {
     imap(&mut s, "LOGIN cora pw");
     let select = imap(&mut s, "SELECT INBOX");
     assert!(
-        select.iter().any(|l| l.contains("[UIDVALIDITY 1699999999]")),
+        select
+            .iter()
+            .any(|l| l.contains("[UIDVALIDITY 1699999999]")),
         "{select:?}"
     );
-    assert!(select.iter().any(|l| l.contains("[UIDNEXT 51]")), "{select:?}");
+    assert!(
+        select.iter().any(|l| l.contains("[UIDNEXT 51]")),
+        "{select:?}"
+    );
     let fetch = imap(&mut s, "FETCH 1:* (UID FLAGS)");
     assert_eq!(
         fetch[..3],
@@ -127,7 +132,11 @@ fn courier_uids_and_uidls_are_kept() {
         "* STATUS Sent (UIDVALIDITY 1600000000 UIDNEXT 8 MESSAGES 1)"
     );
     let select = imap(&mut s, "SELECT Sent");
-    assert!(select.iter().any(|l| l.contains("[UIDVALIDITY 1600000000]")));
+    assert!(
+        select
+            .iter()
+            .any(|l| l.contains("[UIDVALIDITY 1600000000]"))
+    );
     assert_eq!(imap(&mut s, "UID FETCH 7 UID")[0], "* 1 FETCH (UID 7)");
     imap(&mut s, "LOGOUT");
 
