@@ -112,6 +112,12 @@ pub enum Command {
         #[command(subcommand)]
         source: crate::import::ImportCommand,
     },
+    /// Reports from the server's records (`roost report protocols`).
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        what: crate::report::ReportCommand,
+    },
 }
 
 /// `roost mailbox ...`: look at a user's mailboxes.
@@ -289,6 +295,7 @@ pub fn execute(cli: Cli) -> Result<(), Fail> {
         }
         Command::Import { source } => crate::import::run_cli(source),
         Command::Ban { action } => ban(action),
+        Command::Report { what } => crate::report::run_cli(what),
     }
 }
 

@@ -14,6 +14,7 @@ use roost_imap::session::{
 use tokio::io::AsyncReadExt as _;
 
 use crate::conn::{Connection, LineClock};
+use crate::login_record::LoginRecorder;
 use crate::server::SessionContext;
 
 /// The IMAP settings of a configuration.
@@ -34,6 +35,7 @@ pub fn settings(config: &Config) -> ImapSettings {
         stream_body_from: defaults.stream_body_from,
         max_connection_memory: config.limits.max_connection_memory,
         require_tls: config.auth.require_tls,
+        protocol_denied_message: config.auth.protocol_denied_message.clone(),
     }
 }
 
@@ -52,6 +54,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let ip = conn.peer_addr().ip();
     let gate: LoginGate = ctx.login_gate(ip);
+    let mut logins = LoginRecorder::new(&ctx.logins, "imap", ip);
     let mut session = Some(ImapSession::new(ImapContext {
         is_tls: conn.is_tls(),
         starttls_available: !conn.is_tls(),
@@ -221,8 +224,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                     let _ = conn.shutdown().await;
                     return Ok(());
                 }
+                Output::LoggedIn { user, mechanism } => {
+                    let id = session.as_ref().and_then(|s| s.client_id());
+                    logins.logged_in(&user, &mechanism, conn.is_tls(), id);
+                }
             }
         }
+        logins.check_id(session.as_ref().and_then(|s| s.client_id()));
         conn.flush().await?;
         if banned {
             // The NO is already out; nothing this address sends would be believed now.

@@ -14,6 +14,7 @@ use roost_pop3::{
 use tokio::io::AsyncReadExt;
 
 use crate::conn::{Connection, LineRead};
+use crate::login_record::LoginRecorder;
 use crate::server::SessionContext;
 
 /// Read size when streaming a message: large enough for few syscalls, small enough that
@@ -47,6 +48,7 @@ pub fn settings(config: &Config) -> Pop3Settings {
             ..LineLimits::default()
         },
         require_tls: config.auth.require_tls,
+        protocol_denied_message: config.auth.protocol_denied_message.clone(),
     }
 }
 
@@ -69,6 +71,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let loopback = conn.is_loopback();
     let ip = conn.peer_addr().ip();
     let gate: LoginGate = ctx.login_gate(ip);
+    let mut logins = LoginRecorder::new(&ctx.logins, "pop3", ip);
     let mut session = Pop3Session::new(Pop3Context {
         is_tls: conn.is_tls(),
         stls_available: !conn.is_tls(),
@@ -194,6 +197,9 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                     conn.flush().await?;
                     let _ = conn.shutdown().await;
                     return Ok(());
+                }
+                Output::LoggedIn { user, mechanism } => {
+                    logins.logged_in(&user, &mechanism, conn.is_tls(), None);
                 }
             }
         }

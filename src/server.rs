@@ -263,6 +263,8 @@ pub struct SessionContext {
     pub this: Option<Arc<crate::sessions::SessionEntry>>,
     /// Prometheus counters.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who logged in with what (`roost report protocols`).
+    pub logins: Arc<roost_storage::logins::LoginLog>,
 }
 
 impl SessionContext {
@@ -310,7 +312,9 @@ pub async fn run(
         GuardSettings::from_config(&config),
         Some(config.data_dir.clone()),
     ));
+    let logins = crate::wiring::login_log(&config);
     let ctx = SessionContext {
+        logins: Arc::clone(&logins),
         store: Arc::clone(&store),
         users,
         guard: Arc::clone(&guard),
@@ -370,6 +374,9 @@ pub async fn run(
     }
     // Indexes are caches written lazily: write them now, marked as cleanly closed.
     let _ = tokio::task::spawn_blocking(move || store.flush_all(true)).await;
+    if let Err(e) = tokio::task::spawn_blocking(move || logins.flush()).await {
+        tracing::warn!("writing the login state failed: {e}");
+    }
 }
 
 /// The connection bounds checked at accept.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use roost_config::Config;
 use roost_storage::auth::Authenticator;
+use roost_storage::logins::{self, LoginLog};
 use roost_storage::{MailboxOptions, SpecialMailbox, Store, StoreConfig};
 
 /// The storage settings from the configuration.
@@ -33,6 +34,16 @@ pub fn store_config(config: &Config) -> StoreConfig {
 /// The process's one store.
 pub fn store(config: &Config) -> Arc<Store> {
     Store::new(store_config(config))
+}
+
+/// The login record under `data_dir`, with its flusher running.
+pub fn login_log(config: &Config) -> Arc<LoginLog> {
+    let log = Arc::new(LoginLog::open(config.data_dir.join(logins::FILE_NAME)));
+    let every = Duration::from_secs(config.auth.login_state_flush_secs);
+    if let Err(e) = log.spawn_flusher(every) {
+        tracing::warn!("no login state flusher ({e}); the state is written at shutdown only");
+    }
+    log
 }
 
 /// The authenticator over the configured users file.

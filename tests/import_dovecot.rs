@@ -496,11 +496,21 @@ fn imap_import_keeps_uids_flags_dates_hierarchy_and_subscriptions() {
 
     // imaps with --insecure into bob, whose INBOX already has a message: appended with new
     // UIDs, and said so.
-    let bob = r.store_of("bob");
-    bob.open(&MailboxName::new("INBOX").unwrap())
-        .unwrap()
-        .deliver(&mut &b"Subject: local\n\nmine\n"[..], 1 << 20)
+    // Through `roost deliver`, as an MTA would: run as root, it writes as the server's
+    // account, and so must the import that follows.
+    let mut deliver = roost()
+        .args(["deliver", "--user", "bob", "-c"])
+        .arg(&r.config)
+        .stdin(Stdio::piped())
+        .spawn()
         .unwrap();
+    deliver
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: local\n\nmine\n")
+        .unwrap();
+    assert!(deliver.wait().unwrap().success());
     let (code, out, err) = r.import(&[
         "imap",
         &url("imaps", dv.imaps),

@@ -182,6 +182,12 @@ pub struct Auth {
     pub ban_allow: Vec<Cidr>,
     /// Refuse every authentication (all mechanisms) on a connection without TLS.
     pub require_tls: bool,
+    /// What a user hears when the users file's `protocols=` field leaves out the protocol
+    /// they logged in with; `{protocol}` becomes `IMAP` or `POP3`.
+    pub protocol_denied_message: String,
+    /// How often the login record (`data_dir/logins.json`) is written; logins of the last
+    /// interval are lost on a crash.
+    pub login_state_flush_secs: u64,
 }
 
 /// How log lines are written.
@@ -425,6 +431,11 @@ impl Default for Auth {
             // `cleartext` already keeps passwords off the wire; this is for sites that
             // want no login at all, of any mechanism, outside TLS.
             require_tls: false,
+            protocol_denied_message:
+                "{protocol} is not enabled for this account; ask your administrator.".into(),
+            // One small write per interval at most, whatever the login rate; a report
+            // read a few seconds late loses nothing.
+            login_state_flush_secs: 5,
         }
     }
 }

@@ -125,6 +125,10 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
         ),
         ("auth.ban_window_secs", config.auth.ban_window_secs),
         ("auth.ban_secs", config.auth.ban_secs),
+        (
+            "auth.login_state_flush_secs",
+            config.auth.login_state_flush_secs,
+        ),
     ];
     for (key, value) in at_least_one {
         if value == 0 {
@@ -175,6 +179,14 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
                 "must not exceed auth.penalty_max_secs ({} s), the ceiling of the growing delay",
                 config.auth.penalty_max_secs
             ),
+        ));
+    }
+    let denied = &config.auth.protocol_denied_message;
+    // It goes on a response line: a CR or LF would end it early.
+    if denied.trim().is_empty() || denied.len() > 300 || denied.chars().any(char::is_control) {
+        return Err(invalid(
+            "auth.protocol_denied_message",
+            "must be 1 to 300 characters without control characters".to_string(),
         ));
     }
     if let Some(name) = [&config.run_as.user, &config.run_as.group]

@@ -197,13 +197,18 @@ fn digest(data: &[u8]) -> String {
 /// Copy every message of `file` not copied before into `mailbox`.
 pub fn import(
     file: &Path,
+    opened: Option<&std::fs::File>,
     mailbox: &str,
     target: &Target<'_>,
     state: &mut State,
     progress: &mut Progress,
 ) -> Result<(), ImportError> {
-    let fh = std::fs::File::open(file)
-        .map_err(|e| ImportError::Input(format!("cannot open {}: {e}", file.display())))?;
+    let fh = match opened {
+        // Opened as root before the privilege drop.
+        Some(f) => f.try_clone(),
+        None => std::fs::File::open(file),
+    }
+    .map_err(|e| ImportError::Input(format!("cannot open {}: {e}", file.display())))?;
     let key = std::fs::canonicalize(file)
         .unwrap_or_else(|_| file.to_path_buf())
         .display()

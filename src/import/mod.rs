@@ -15,6 +15,7 @@ pub mod imap;
 pub mod mbox;
 pub mod net;
 pub mod pop3;
+mod privdrop;
 pub mod progress;
 pub mod state;
 pub mod url;
@@ -75,6 +76,9 @@ pub struct RemoteArgs {
     /// Configuration file.
     #[command(flatten)]
     pub config: ConfigArg,
+    /// The password, when it was read before dropping root.
+    #[arg(skip)]
+    pub password_read: Option<Secret<String>>,
 }
 
 /// Options of `roost import mbox`.
@@ -91,6 +95,9 @@ pub struct MboxArgs {
     /// Configuration file.
     #[command(flatten)]
     pub config: ConfigArg,
+    /// The file, when it was opened before dropping root.
+    #[arg(skip)]
+    pub opened: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// Why an import stopped as a whole (failures of single messages are counted instead).
@@ -166,6 +173,8 @@ pub fn run_cli(cmd: ImportCommand) -> Result<(), Fail> {
     let config = Config::load_default_or(config_arg.config.as_deref())
         .map_err(|e| Fail::new(Exit::Config, e.to_string()))?;
     crate::logging::init(&config.log).map_err(|e| Fail::new(Exit::Config, e.to_string()))?;
+    let (config, cmd) =
+        privdrop::prepare(&config, cmd).map_err(|e| Fail::new(e.exit(), e.to_string()))?;
     let mut progress = Progress::new(progress::stderr_is_tty());
     let result = run(&config, cmd, &mut progress);
     let summary = progress.finish();
@@ -222,7 +231,14 @@ pub fn run(
             let rt = runtime()?;
             rt.block_on(imap::import(src, &target, &mut state, progress))
         }),
-        ImportCommand::Mbox(a) => mbox::import(&a.file, &a.mailbox, &target, &mut state, progress),
+        ImportCommand::Mbox(a) => mbox::import(
+            &a.file,
+            a.opened.as_deref(),
+            &a.mailbox,
+            &target,
+            &mut state,
+            progress,
+        ),
     };
     state.sync()?;
     store.flush_all(true);
@@ -284,7 +300,10 @@ fn remote(
         (None, false) => net::Trust::System,
     };
     let login = a.remote_user.clone().unwrap_or_else(|| a.user.clone());
-    let password = password(a.password_file.as_deref(), &login, &url.host)?;
+    let password = match a.password_read.clone() {
+        Some(p) => p,
+        None => password(a.password_file.as_deref(), &login, &url.host)?,
+    };
     let source = Source {
         tls: net::TlsClient::new(&trust)?,
         url,

@@ -6,6 +6,7 @@
 //! - [`mailbox`]: the one shared object per mailbox, its sync and its change feed.
 //! - [`store`]: the registry of open mailboxes and each user's mailbox tree.
 //! - [`auth`]: users and passwords from a Dovecot passwd-file.
+//! - [`logins`]: who logged in with which protocol and client (`logins.json`).
 //!
 //! Storage never knows which protocol asked: sessions of every protocol get the same
 //! shared mailbox object and see one ordered stream of changes.
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod index;
+pub mod logins;
 pub mod mailbox;
 pub mod maildir;
 pub mod store;

@@ -764,6 +764,15 @@ impl Mailbox {
                 list,
                 salvaged || to_stamp(Some(stamp)) != st.idx.uidlist_stamp,
             )),
+            // A Maildir Courier kept, opened for the first time: its UIDs, not new ones
+            // (an index of ours means the uidlist was lost, and the index knows better).
+            None if st.idx.uid_validity == 0
+                && let Some(mut list) =
+                    crate::maildir::courier::adopt(&self.dir, new_uid_validity)? =>
+            {
+                list.guid = Some(new_guid());
+                Ok((list, false))
+            }
             None => Ok((
                 Uidlist {
                     uid_validity: if st.idx.uid_validity != 0 {

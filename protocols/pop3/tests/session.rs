@@ -109,6 +109,7 @@ fn execute(session: &mut Pop3Session, outputs: Vec<Output>, out: &mut Vec<u8>) -
             }
             Output::AuthFailed(_) => {}
             Output::Close => return false,
+            Output::LoggedIn { .. } => {}
         }
     }
     true

@@ -5,6 +5,7 @@
 //! - [`passwd_file`]: parsing `user:{SCHEME}hash:uid:gid:gecos:home:shell:extra` lines.
 //! - [`authenticator`]: the shared, self-reloading user database used by the protocols.
 //! - [`edit`]: atomic users-file edits for `roost user add|passwd|del|list`.
+//! - [`policy`]: per-user protocol policy (`protocols=imap`).
 //! - [`sasl`]: server side of PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1/256 and APOP.
 
 pub mod authenticator;
@@ -12,6 +13,7 @@ mod cram;
 pub mod credentials;
 pub mod edit;
 pub mod passwd_file;
+pub mod policy;
 pub mod sasl;
 pub mod scheme;
 mod secret;

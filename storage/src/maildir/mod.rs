@@ -4,6 +4,7 @@
 //! Dovecot control files, plus the dotlock that Dovecot itself uses for `dovecot-uidlist`.
 //! The mailbox engine builds on these; nothing here caches or watches.
 
+pub mod courier;
 pub mod filename;
 pub mod keywords;
 pub mod mutf7;

@@ -1,6 +1,7 @@
 //! Not-authenticated state: STARTTLS, LOGIN, AUTHENTICATE (with SASL-IR) and the login
 //! that opens the user's mail.
 
+use roost_storage::auth::policy::denied_message;
 use roost_storage::auth::sasl::{self, SaslServer, SaslStep};
 use roost_storage::auth::{AuthOutcome, Secret};
 
@@ -161,6 +162,19 @@ impl ImapSession {
 
     /// After the credentials are right: the connection limit, first-login setup.
     fn login(&mut self, user: String, mech: &str) -> CmdResult {
+        if !self.ctx.auth.protocol_allowed(&user, "imap") {
+            tracing::info!(
+                user,
+                peer = self.ctx.peer,
+                mechanism = mech,
+                "login refused: IMAP not allowed for this user"
+            );
+            let template = &self.ctx.settings.protocol_denied_message;
+            return Err(CmdError::No(
+                Some(Code::ContactAdmin),
+                denied_message(template, "IMAP"),
+            ));
+        }
         let gate = match &self.ctx.login_gate {
             None => None,
             Some(gate) => match gate(&user) {
@@ -183,6 +197,10 @@ impl ImapSession {
             tls = self.ctx.is_tls,
             "login"
         );
+        self.out.push(Output::LoggedIn {
+            user: user.clone(),
+            mechanism: mech.to_owned(),
+        });
         self.user = Some(Box::new(User {
             name: user,
             store,

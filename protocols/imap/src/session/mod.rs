@@ -59,6 +59,9 @@ pub struct ImapSettings {
     pub max_connection_memory: usize,
     /// No authentication of any kind before TLS (`auth.require_tls`).
     pub require_tls: bool,
+    /// Refusal text for a user whose `protocols=` field leaves IMAP out (`{protocol}`
+    /// is replaced by `IMAP`).
+    pub protocol_denied_message: String,
 }
 
 impl Default for ImapSettings {
@@ -77,6 +80,7 @@ impl Default for ImapSettings {
             stream_body_from: 1024 * 1024,
             max_connection_memory: compress::DEFAULT_MAX_CONNECTION_MEMORY,
             require_tls: false,
+            protocol_denied_message: roost_storage::auth::policy::DEFAULT_DENIED_MESSAGE.into(),
         }
     }
 }
@@ -123,6 +127,13 @@ pub enum Output {
     },
     /// Close the connection after the writes before it.
     Close,
+    /// A user logged in (for the driver's login record; nothing to send).
+    LoggedIn {
+        /// The authenticated user.
+        user: String,
+        /// How: `LOGIN`, `USER`, `APOP` or the SASL mechanism.
+        mechanism: String,
+    },
 }
 
 /// An APPEND whose message is being streamed.

@@ -115,6 +115,7 @@ fn execute(session: &mut ImapSession, outputs: Vec<Output>, out: &mut Vec<u8>) -
                 assert!(!conv.finish(out), "the file was shorter than announced");
             }
             Output::Close => return false,
+            Output::LoggedIn { .. } => {}
         }
     }
     true

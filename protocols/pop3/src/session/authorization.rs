@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roost_storage::auth::AuthOutcome;
+use roost_storage::auth::policy::denied_message;
 use roost_storage::auth::sasl::{self, SaslServer, SaslStep};
 use roost_storage::{Mailbox, MailboxName, StorageError};
 
@@ -184,6 +185,19 @@ impl Pop3Session {
     /// After the credentials are right: limits, lock, first-login setup, snapshot.
     fn login(&mut self, user: String, mech: &str) -> Vec<Output> {
         let tls = self.ctx.is_tls;
+        if !self.ctx.auth.protocol_allowed(&user, "pop3") {
+            tracing::info!(
+                user,
+                peer = self.ctx.peer,
+                mechanism = mech,
+                "login refused: POP3 not allowed for this user"
+            );
+            let template = &self.ctx.settings.protocol_denied_message;
+            return vec![write(Response::err_code(
+                RespCode::Auth,
+                denied_message(template, "POP3"),
+            ))];
+        }
         let gate = match &self.ctx.login_gate {
             None => None,
             Some(gate) => match gate(&user) {
@@ -230,6 +244,10 @@ impl Pop3Session {
             "login"
         );
         let count = maildrop.len();
+        let logged_in = Output::LoggedIn {
+            user: user.clone(),
+            mechanism: mech.to_owned(),
+        };
         self.state = State::Transaction(Box::new(Maildrop {
             user,
             mailbox: maildrop.mailbox,
@@ -237,7 +255,10 @@ impl Pop3Session {
             _lock: lock,
             _gate: gate,
         }));
-        vec![write(Response::ok(format!("Logged in, {count} messages.")))]
+        vec![
+            logged_in,
+            write(Response::ok(format!("Logged in, {count} messages."))),
+        ]
     }
 
     fn open_maildrop(&self, user: &str) -> Result<Opened, StorageError> {

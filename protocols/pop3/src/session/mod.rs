@@ -55,6 +55,9 @@ pub struct Pop3Settings {
     pub limits: LineLimits,
     /// No authentication of any kind before TLS (`auth.require_tls`).
     pub require_tls: bool,
+    /// Refusal text for a user whose `protocols=` field leaves POP3 out (`{protocol}`
+    /// is replaced by `POP3`).
+    pub protocol_denied_message: String,
 }
 
 impl Default for Pop3Settings {
@@ -69,6 +72,7 @@ impl Default for Pop3Settings {
             login_delay_secs: 0,
             limits: LineLimits::default(),
             require_tls: false,
+            protocol_denied_message: roost_storage::auth::policy::DEFAULT_DENIED_MESSAGE.into(),
         }
     }
 }
@@ -121,6 +125,13 @@ pub enum Output {
     AuthFailed(Option<String>),
     /// Close the connection after the writes before it.
     Close,
+    /// A user logged in (for the driver's login record; nothing to send).
+    LoggedIn {
+        /// The authenticated user.
+        user: String,
+        /// How: `LOGIN`, `USER`, `APOP` or the SASL mechanism.
+        mechanism: String,
+    },
 }
 
 struct Msg {
