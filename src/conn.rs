@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::rawlog::{RawProto, Rawlog, RawlogSettings};
+
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -173,6 +175,8 @@ pub struct Connection {
     line_deadline: Option<Duration>,
     /// When the line being read started to arrive.
     line_started: Option<Instant>,
+    /// The session's transcript, when `log.rawlog_dir` may want it.
+    rawlog: Option<Box<Rawlog>>,
 }
 
 impl Connection {
@@ -186,6 +190,23 @@ impl Connection {
             local,
             line_deadline: None,
             line_started: None,
+            rawlog: None,
+        }
+    }
+
+    /// Record this connection's traffic when its user turns out to be listed in
+    /// `log.rawlog_users` (a no-op when transcripts are off).
+    pub fn set_rawlog(&mut self, config: &roost_config::Config, proto: RawProto) {
+        self.rawlog = RawlogSettings::from_config(config).map(|s| Box::new(Rawlog::new(s, proto)));
+    }
+
+    /// Tell the transcript who is logged in; drivers call it after each session step.
+    pub fn rawlog_user(&mut self, user: Option<&str>) {
+        if let Some(log) = self.rawlog.as_mut() {
+            log.user(user);
+            if log.is_off() {
+                self.rawlog = None;
+            }
         }
     }
 
@@ -226,7 +247,12 @@ impl Connection {
     /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
         self.buf.reserve(READ_CHUNK);
-        self.stream.read_buf(&mut self.buf).await
+        let before = self.buf.len();
+        let n = self.stream.read_buf(&mut self.buf).await?;
+        if let Some(log) = self.rawlog.as_mut() {
+            log.client(&self.buf[before..]);
+        }
+        Ok(n)
     }
 
     /// Read one line of at most `max_len` bytes (terminator excluded), ending in CRLF or LF.
@@ -323,6 +349,9 @@ impl Connection {
 
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(log) = self.rawlog.as_mut() {
+            log.server(data);
+        }
         self.stream.write_all(data).await
     }
 

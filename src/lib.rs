@@ -18,6 +18,7 @@ pub mod mailbox_view;
 pub mod password;
 pub mod pop3;
 pub mod privs;
+pub mod rawlog;
 pub mod server;
 pub mod tls;
 pub mod wiring;

@@ -87,6 +87,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let login_deadline =
         tokio::time::Instant::now() + Duration::from_secs(config.limits.login_timeout_secs);
     conn.set_line_deadline(Duration::from_secs(config.limits.line_deadline_secs));
+    conn.set_rawlog(&config, crate::rawlog::RawProto::Pop3);
     conn.write_all(&session.greeting()).await?;
     conn.flush().await?;
     loop {
@@ -138,6 +139,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         .await
         .map_err(io::Error::other)?;
         session = back;
+        conn.rawlog_user(session.user_name());
         let mut banned = false;
         for output in outputs {
             match output {

@@ -221,6 +221,9 @@ fn resolve(config: &mut Config, base: &Path) {
     config.mail_path = absolute(base, Path::new(&mail)).display().to_string();
     let users = expand(&config.users_file.display().to_string());
     config.users_file = absolute(base, Path::new(&users));
+    if let Some(dir) = config.log.rawlog_dir.as_mut() {
+        *dir = absolute(base, &PathBuf::from(expand(&dir.display().to_string())));
+    }
     let sni = config
         .tls
         .sni
