@@ -102,19 +102,37 @@ fn full_check(
     census
 }
 
+/// Where the writers send: one server's listeners, its config (for `roost deliver`) and
+/// the data dir (for `mv`).
+struct Target {
+    imap: std::net::SocketAddr,
+    lmtp: std::net::SocketAddr,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+impl Target {
+    fn of(server: &Server, data: &Path) -> Target {
+        Target {
+            imap: server.addr("imap"),
+            lmtp: server.addr("lmtp"),
+            config: server.config.clone(),
+            data: data.to_path_buf(),
+        }
+    }
+}
+
 /// Writers of every kind into one INBOX at once, each recording what was acknowledged.
 /// Returns their threads; each stops after `n` messages or at its first failure.
 fn writers(
-    imap: std::net::SocketAddr,
-    lmtp: std::net::SocketAddr,
-    config: &Path,
-    data: &Path,
+    target: &Target,
     tag: &str,
     n: usize,
     sent: &Sent,
     uids: &Arc<Mutex<Vec<Vec<u32>>>>,
     stop: &Arc<AtomicBool>,
 ) -> Vec<thread::JoinHandle<()>> {
+    let (imap, lmtp, config, data) = (target.imap, target.lmtp, &target.config, &target.data);
     let mut threads = Vec::new();
     for t in 0..3 {
         let (sent, uids, tag) = (Arc::clone(sent), Arc::clone(uids), tag.to_string());
@@ -194,28 +212,14 @@ fn concurrent_append_lmtp_deliver_and_mv_give_each_message_exactly_one_uid() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = start(tmp.path(), &data);
-    let (imap, lmtp, pop3) = (
-        server.addr("imap"),
-        server.addr("lmtp"),
-        server.addr("pop3"),
-    );
+    let (imap, pop3) = (server.addr("imap"), server.addr("pop3"));
     // The first login creates the Maildir the outside writers drop into.
     let mut watcher = Imap::login(imap, "alice", "pw").unwrap();
     let validity = watcher.select("INBOX").unwrap();
 
     let sent = sent();
     let uids = Arc::new(Mutex::new(Vec::new()));
-    let threads = writers(
-        imap,
-        lmtp,
-        &server.config,
-        &data,
-        "w",
-        15,
-        &sent,
-        &uids,
-        &never(),
-    );
+    let threads = writers(&Target::of(&server, &data), "w", 15, &sent, &uids, &never());
     // Meanwhile an open session keeps looking: its UID list may only grow at the end.
     let mut seen: Vec<u32> = Vec::new();
     while threads.iter().any(|t| !t.is_finished()) {
@@ -314,22 +318,9 @@ fn two_servers_on_one_data_dir_never_share_a_uid_and_see_each_others_changes() {
 
     let sent = sent();
     let uids = Arc::new(Mutex::new(Vec::new()));
-    let mut threads = writers(
-        a.addr("imap"),
-        a.addr("lmtp"),
-        &a.config,
-        &data,
-        "a",
-        10,
-        &sent,
-        &uids,
-        &never(),
-    );
+    let mut threads = writers(&Target::of(&a, &data), "a", 10, &sent, &uids, &never());
     threads.extend(writers(
-        b.addr("imap"),
-        b.addr("lmtp"),
-        &b.config,
-        &data,
+        &Target::of(&b, &data),
         "b",
         10,
         &sent,
@@ -565,17 +556,7 @@ fn restarts_mid_activity_lose_nothing_acknowledged() {
         let stop = Arc::new(AtomicBool::new(false));
         let uids = Arc::new(Mutex::new(Vec::new()));
         let tag = format!("r{round}");
-        let mut threads = writers(
-            server.addr("imap"),
-            server.addr("lmtp"),
-            &server.config,
-            &data,
-            &tag,
-            1000,
-            &sent,
-            &uids,
-            &stop,
-        );
+        let mut threads = writers(&Target::of(&server, &data), &tag, 1000, &sent, &uids, &stop);
         // Flag changes during the activity; the acknowledged ones must stay.
         let flagged = Arc::new(Mutex::new(Vec::new()));
         {

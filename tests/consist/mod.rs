@@ -90,6 +90,11 @@ impl Imap {
         Ok(c)
     }
 
+    /// The socket, for a client that goes off script (half a literal, then gone).
+    pub fn into_stream(self) -> TcpStream {
+        self.w
+    }
+
     /// Drop the connection without LOGOUT (a client that goes away).
     pub fn cut(self) {
         let _ = self.w.shutdown(std::net::Shutdown::Both);
@@ -564,11 +569,30 @@ pub fn check_inbox(
         );
     }
     for m in imap {
-        assert!(
-            census.imap.insert(m.id.clone(), m.uid).is_none(),
-            "{} twice over IMAP",
-            m.id
-        );
+        if let Some(first) = census.imap.insert(m.id.clone(), m.uid) {
+            let files: Vec<String> = message_files(maildir)
+                .iter()
+                .filter(|f| {
+                    std::fs::read(f)
+                        .ok()
+                        .and_then(|raw| identify(&raw))
+                        .is_some_and(|(id, _)| id == m.id)
+                })
+                .map(|f| f.display().to_string())
+                .collect();
+            let uidlist =
+                std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap_or_default();
+            let lines: Vec<&str> = uidlist
+                .lines()
+                .filter(|l| {
+                    l.starts_with(&format!("{first} ")) || l.starts_with(&format!("{} ", m.uid))
+                })
+                .collect();
+            panic!(
+                "{} twice over IMAP: UIDs {first} and {}; files {files:?}; uidlist {lines:?}",
+                m.id, m.uid
+            );
+        }
         if let Some(sent) = expected.get(&m.id) {
             assert_eq!(&m.content, &identify(sent).unwrap().1, "{} changed", m.id);
         }
@@ -606,6 +630,29 @@ pub fn check_inbox(
     assert_eq!(imap_ids, disk_ids, "IMAP and the files on disk differ");
     check_uidlist(maildir, &files);
     census
+}
+
+/// The check for a mailbox that may hold several copies of one message (COPY targets):
+/// UIDs strictly increase, IMAP shows exactly the files on disk (as a multiset of `X-Id`s),
+/// dovecot-uidlist lists each file and each UID once. Returns `X-Id` -> copies.
+pub fn check_copies(imap: &[ImapMsg], maildir: &Path) -> BTreeMap<String, usize> {
+    for pair in imap.windows(2) {
+        assert!(pair[0].uid < pair[1].uid, "UIDs not strictly increasing");
+    }
+    let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+    for m in imap {
+        *shown.entry(m.id.clone()).or_default() += 1;
+    }
+    let files = message_files(maildir);
+    let mut disk: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &files {
+        let raw = std::fs::read(f).expect("read message file");
+        let (id, _) = identify(&raw).unwrap_or_else(|| panic!("{} has no X-Id", f.display()));
+        *disk.entry(id).or_default() += 1;
+    }
+    assert_eq!(shown, disk, "IMAP and the files on disk differ");
+    check_uidlist(maildir, &files);
+    shown
 }
 
 /// Files in `new/` and `cur/`.
