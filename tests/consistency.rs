@@ -604,3 +604,35 @@ fn restarts_mid_activity_lose_nothing_acknowledged() {
         );
     }
 }
+
+/// The final check is not vacuous: it fails on a message stored twice and on an
+/// acknowledged message that is missing.
+#[test]
+fn the_check_catches_duplicates_and_losses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = start(tmp.path(), &data);
+    let (imap, pop3) = (server.addr("imap"), server.addr("pop3"));
+    let sent = sent();
+    {
+        let mut c = Imap::login(imap, "alice", "pw").unwrap();
+        for id in ["one", "two"] {
+            let body = message(id, 2);
+            c.append("INBOX", "", &body).unwrap();
+            record(&sent, id, &body);
+        }
+        c.logout();
+    }
+    full_check(imap, pop3, &data, &sent);
+
+    let lost = self::sent();
+    record(&lost, "never-sent", &message("never-sent", 1));
+    let missing = std::panic::catch_unwind(|| full_check(imap, pop3, &data, &lost));
+    assert!(missing.is_err(), "a missing message went unnoticed");
+
+    let file = consist::message_files(&inbox(&data)).remove(0);
+    std::fs::copy(&file, inbox(&data).join("new/1700000000.M1P1.copy")).unwrap();
+    wait_for_count(imap, 3);
+    let twice = std::panic::catch_unwind(|| full_check(imap, pop3, &data, &sent));
+    assert!(twice.is_err(), "a duplicate went unnoticed");
+}
