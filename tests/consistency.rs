@@ -636,3 +636,63 @@ fn the_check_catches_duplicates_and_losses() {
     let twice = std::panic::catch_unwind(|| full_check(imap, pop3, &data, &sent));
     assert!(twice.is_err(), "a duplicate went unnoticed");
 }
+
+/// HIGHESTMODSEQ of INBOX as a fresh session on `addr` sees it.
+fn highest_modseq(addr: std::net::SocketAddr) -> u64 {
+    let mut c = Imap::login(addr, "alice", "pw").unwrap();
+    let untagged = c.ok("SELECT INBOX (CONDSTORE)").unwrap();
+    c.logout();
+    untagged
+        .iter()
+        .find_map(|r| number_after(&r.text, "[HIGHESTMODSEQ "))
+        .unwrap()
+}
+
+/// Two servers share one index file. The one that stops last writes it; the other, started
+/// again, must still never report a lower HIGHESTMODSEQ than it did before its restart.
+#[test]
+fn a_restarted_server_never_goes_below_its_own_modseqs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let_unprivileged_in(tmp.path());
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let data = a_dir.join("data");
+    // A clean index both servers will open from, with the same modseqs.
+    let mut a = start(&a_dir, &data);
+    let mut sa = Imap::login(a.addr("imap"), "alice", "pw").unwrap();
+    sa.select("INBOX").unwrap();
+    let uid = sa.append("INBOX", "", &message("m", 1)).unwrap();
+    sa.logout();
+    a.signal(libc::SIGTERM);
+    a.wait();
+    a = start(&a_dir, &data);
+    let mut b = start(&b_dir, &data);
+    let mut sa = Imap::login(a.addr("imap"), "alice", "pw").unwrap();
+    sa.select("INBOX").unwrap();
+    let mut sb = Imap::login(b.addr("imap"), "alice", "pw").unwrap();
+    sb.select("INBOX").unwrap();
+    // Many changes on A; B only ever sees where they ended.
+    for i in 0..40 {
+        let op = if i % 2 == 0 { '+' } else { '-' };
+        sa.ok(&format!("UID STORE {uid} {op}FLAGS.SILENT (\\Flagged)"))
+            .unwrap();
+    }
+    sb.ok("NOOP").unwrap();
+    let before = highest_modseq(a.addr("imap"));
+    sa.logout();
+    a.signal(libc::SIGTERM);
+    a.wait();
+    sb.ok(&format!("UID STORE {uid} +FLAGS (\\Seen)")).unwrap();
+    sb.logout();
+    b.signal(libc::SIGTERM);
+    b.wait();
+    a = start(&a_dir, &data);
+    let after = highest_modseq(a.addr("imap"));
+    eprintln!("HIGHESTMODSEQ of A: {before} before, {after} after");
+    assert!(
+        after >= before,
+        "HIGHESTMODSEQ went down after a restart: {before} -> {after}"
+    );
+    drop(b);
+}
