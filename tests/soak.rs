@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use common::{Server, config_yaml, let_unprivileged_in};
 use consist::{
-    Imap, ImapMsg, Pop3, Rng, check_copies, check_inbox, identify, lmtp_deliver, message,
-    outside_write, roost_deliver,
+    Imap, ImapMsg, Pop3, Rng, check_copies, check_inbox, identify, lmtp_cut, lmtp_deliver, message,
+    number_after, outside_write, roost_deliver,
 };
 
 const USERS: &str = "alice:{PLAIN}pw::::::\n";
@@ -58,6 +58,25 @@ struct Ledger {
     cut: HashSet<String>,
     /// Acknowledged copies into `Work` (COPYUID given).
     copied: HashSet<String>,
+    /// INBOX UID -> `X-Id` as IMAP showed it: a UID never names another message.
+    uid_ids: HashMap<u32, String>,
+    /// `X-Id` -> POP3 UIDL as POP3 showed it: a UIDL never changes.
+    uidls: HashMap<String, String>,
+}
+
+impl Ledger {
+    fn saw_uid(&mut self, uid: u32, id: &str) {
+        let first = self.uid_ids.entry(uid).or_insert_with(|| id.to_string());
+        assert_eq!(first, id, "UID {uid} named two messages");
+    }
+
+    fn saw_uidl(&mut self, id: &str, uidl: &str) {
+        let first = self
+            .uidls
+            .entry(id.to_string())
+            .or_insert_with(|| uidl.to_string());
+        assert_eq!(first, uidl, "UIDL of {id} changed");
+    }
 }
 
 struct Shared {
@@ -74,6 +93,13 @@ impl Shared {
     fn pick(&self, rng: &mut Rng) -> Addrs {
         let servers = self.servers.read().unwrap();
         servers[rng.below(servers.len() as u64) as usize]
+    }
+
+    /// A server and its slot (0: A, 1: B); B is missing while it restarts.
+    fn pick_slot(&self, rng: &mut Rng) -> (usize, Addrs) {
+        let servers = self.servers.read().unwrap();
+        let slot = rng.below(servers.len() as u64) as usize;
+        (slot, servers[slot])
     }
 
     fn id(&self, kind: &str) -> String {
@@ -129,6 +155,11 @@ fn lmtp_worker(sh: Arc<Shared>, mut rng: Rng) {
     while sh.running() {
         let id = sh.id("lmtp");
         let body = message(&id, rng.below(30) as usize);
+        if rng.below(10) == 0 {
+            sh.ledger.lock().unwrap().cut.insert(id);
+            let _ = lmtp_cut(sh.pick(&mut rng).lmtp, "alice", &body);
+            continue;
+        }
         if lmtp_deliver(sh.pick(&mut rng).lmtp, "alice", &body).is_ok() {
             sh.delivered(&id, &body);
         }
@@ -169,17 +200,40 @@ fn id_of(c: &mut Imap, uid: u32) -> Option<String> {
         .find_map(|r| identify(r.literals.first()?).map(|(id, _)| id))
 }
 
+/// [`id_of`], and remember the pair: a UID must keep naming the same message.
+fn checked_id_of(sh: &Shared, c: &mut Imap, uid: u32) -> Option<String> {
+    let id = id_of(c, uid)?;
+    sh.ledger.lock().unwrap().saw_uid(uid, &id);
+    Some(id)
+}
+
 /// STORE, UID EXPUNGE and COPY on random messages; sessions dropped at random.
 fn mutator(sh: Arc<Shared>, mut rng: Rng) {
+    // HIGHESTMODSEQ this thread last saw from A and from B: never lower on a later look,
+    // restarts included.
+    let mut highest = [0u64; 2];
     while sh.running() {
-        let Ok(mut c) = Imap::login(sh.pick(&mut rng).imap, "alice", "pw") else {
+        let (slot, addrs) = sh.pick_slot(&mut rng);
+        let Ok(mut c) = Imap::login(addrs.imap, "alice", "pw") else {
             pause(&mut rng, 200);
             continue;
         };
-        match c.select("INBOX") {
-            Ok(v) => assert_eq!(v, sh.validity, "UIDVALIDITY changed"),
-            Err(_) => continue,
-        }
+        let Ok(untagged) = c.ok("SELECT INBOX (CONDSTORE)") else {
+            continue;
+        };
+        let find = |key: &str| untagged.iter().find_map(|r| number_after(&r.text, key));
+        assert_eq!(
+            find("[UIDVALIDITY ").map(|v| v as u32),
+            Some(sh.validity),
+            "UIDVALIDITY changed"
+        );
+        let now = find("[HIGHESTMODSEQ ").expect("HIGHESTMODSEQ");
+        assert!(
+            now >= highest[slot],
+            "HIGHESTMODSEQ of server {slot} went down: {} -> {now}",
+            highest[slot]
+        );
+        highest[slot] = now;
         for _ in 0..rng.below(10) + 1 {
             let Ok(uids) = c.uids() else { break };
             if uids.is_empty() {
@@ -194,7 +248,7 @@ fn mutator(sh: Arc<Shared>, mut rng: Rng) {
                     .ok(&format!("UID STORE {uid} -FLAGS.SILENT (\\Seen)"))
                     .map(|_| ()),
                 2 => {
-                    let Some(id) = id_of(&mut c, uid) else {
+                    let Some(id) = checked_id_of(&sh, &mut c, uid) else {
                         continue;
                     };
                     let r = c.ok(&format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"));
@@ -205,7 +259,7 @@ fn mutator(sh: Arc<Shared>, mut rng: Rng) {
                     r.map(|_| ())
                 }
                 _ => {
-                    let Some(id) = id_of(&mut c, uid) else {
+                    let Some(id) = checked_id_of(&sh, &mut c, uid) else {
                         continue;
                     };
                     match c.cmd(&format!("UID COPY {uid} Work")) {
@@ -245,9 +299,13 @@ fn pop3_worker(sh: Arc<Shared>, mut rng: Rng) {
             if list.is_empty() {
                 break;
             }
-            let (n, _) = list[rng.below(list.len() as u64) as usize];
+            let (n, uidl) = &list[rng.below(list.len() as u64) as usize];
+            let n = *n;
             // Another protocol may have expunged it meanwhile: -ERR, and the session goes on.
             let Ok(raw) = p.retr(n) else { continue };
+            if let Some((id, _)) = identify(&raw) {
+                sh.ledger.lock().unwrap().saw_uidl(&id, uidl);
+            }
             if rng.below(3) == 0 && p.ok(&format!("DELE {n}")).is_ok() {
                 dele.extend(identify(&raw).map(|(id, _)| id));
             }

@@ -433,6 +433,15 @@ impl Pop3 {
 
 /// Deliver `body` over LMTP to `rcpt`; Ok only after the 250 for the recipient.
 pub fn lmtp_deliver(addr: SocketAddr, rcpt: &str, body: &[u8]) -> io::Result<()> {
+    lmtp_send(addr, rcpt, body, false)
+}
+
+/// Start an LMTP delivery and hang up in the middle of DATA (nothing may be stored).
+pub fn lmtp_cut(addr: SocketAddr, rcpt: &str, body: &[u8]) -> io::Result<()> {
+    lmtp_send(addr, rcpt, body, true)
+}
+
+fn lmtp_send(addr: SocketAddr, rcpt: &str, body: &[u8], cut: bool) -> io::Result<()> {
     let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
     tcp.set_read_timeout(Some(CLIENT_WAIT))?;
     let mut r = BufReader::new(tcp.try_clone()?);
@@ -474,6 +483,9 @@ pub fn lmtp_deliver(addr: SocketAddr, rcpt: &str, body: &[u8]) -> io::Result<()>
     }
     if body.ends_with(b"\n") {
         data.truncate(data.len() - 2);
+    }
+    if cut {
+        return w.write_all(&data[..data.len() / 2]);
     }
     data.extend_from_slice(b".\r\n");
     w.write_all(&data)?;
