@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::rawlog::{RawProto, Rawlog, RawlogSettings};
+
 /// How many bytes one socket read asks for.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -181,6 +183,8 @@ pub struct Connection {
     bytes: Option<crate::metrics::ByteCounters>,
     /// COMPRESS=DEFLATE state, once the client asked for it.
     deflate: Option<Box<crate::deflate::Deflate>>,
+    /// The session's transcript, when `log.rawlog_dir` may want it.
+    rawlog: Option<Box<Rawlog>>,
 }
 
 impl Connection {
@@ -196,6 +200,23 @@ impl Connection {
             line_started: None,
             bytes: None,
             deflate: None,
+            rawlog: None,
+        }
+    }
+
+    /// Record this connection's traffic when its user turns out to be listed in
+    /// `log.rawlog_users` (a no-op when transcripts are off).
+    pub fn set_rawlog(&mut self, config: &roost_config::Config, proto: RawProto) {
+        self.rawlog = RawlogSettings::from_config(config).map(|s| Box::new(Rawlog::new(s, proto)));
+    }
+
+    /// Tell the transcript who is logged in; drivers call it after each session step.
+    pub fn rawlog_user(&mut self, user: Option<&str>) {
+        if let Some(log) = self.rawlog.as_mut() {
+            log.user(user);
+            if log.is_off() {
+                self.rawlog = None;
+            }
         }
     }
 
@@ -240,6 +261,17 @@ impl Connection {
     /// actually read, so a read abandoned by `select!` (a timeout, shutdown, an IDLE wake-up)
     /// leaves nothing behind and loses nothing.
     async fn fill(&mut self) -> io::Result<usize> {
+        let before = self.buf.len();
+        let n = self.fill_plain().await?;
+        if let Some(log) = self.rawlog.as_mut() {
+            log.client(&self.buf[before..]);
+        }
+        Ok(n)
+    }
+
+    /// One read into `buf`, through the inflater under COMPRESS; `fill`'s cancel-safety
+    /// holds because inflated bytes are appended only right before returning.
+    async fn fill_plain(&mut self) -> io::Result<usize> {
         let Some(z) = self.deflate.as_mut() else {
             self.buf.reserve(READ_CHUNK);
             let n = self.stream.read_buf(&mut self.buf).await?;
@@ -394,6 +426,9 @@ impl Connection {
 
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(log) = self.rawlog.as_mut() {
+            log.server(data);
+        }
         let sent = match self.deflate.as_mut() {
             None => {
                 self.stream.write_all(data).await?;

@@ -72,6 +72,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     // RFC 2177 asks clients to re-IDLE every 29 minutes; NAT gateways forget quiet
     // connections much sooner, so IDLE sends `* OK Still here` this often.
     let keepalive = Duration::from_secs(config.imap.idle_keepalive_secs);
+    conn.set_rawlog(&config, crate::rawlog::RawProto::Imap);
     let greeting = session.as_ref().map(|s| s.greeting()).unwrap_or_default();
     conn.write_all(&greeting).await?;
     conn.flush().await?;
@@ -184,6 +185,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 outputs
             }
         };
+        conn.rawlog_user(session.as_ref().and_then(|s| s.user_name()));
         let mut banned = false;
         for output in outputs {
             match output {

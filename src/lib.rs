@@ -24,6 +24,7 @@ pub mod ops;
 pub mod password;
 pub mod pop3;
 pub mod privs;
+pub mod rawlog;
 pub mod report;
 pub mod server;
 pub mod sessions;

@@ -75,6 +75,7 @@ mod tests {
         let log = Log {
             level: "loud[".to_string(),
             format: LogFormat::Text,
+            ..Log::default()
         };
         let err = init(&log).unwrap_err().to_string();
         assert!(err.contains("log.level"), "{err}");

@@ -91,6 +91,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
     let login_deadline =
         tokio::time::Instant::now() + Duration::from_secs(config.limits.login_timeout_secs);
     conn.set_line_deadline(Duration::from_secs(config.limits.line_deadline_secs));
+    conn.set_rawlog(&config, crate::rawlog::RawProto::Pop3);
     conn.write_all(&session.greeting()).await?;
     conn.flush().await?;
     // The mechanism of the last login attempt, for the login metrics.
@@ -166,6 +167,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         if !was_authenticated && session.is_authenticated() {
             ctx.metrics.login(proto, &mechanism, true);
         }
+        conn.rawlog_user(session.user_name());
         let mut banned = false;
         for output in outputs {
             match output {

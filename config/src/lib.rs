@@ -208,6 +208,13 @@ pub struct Log {
     pub level: String,
     /// `text` or `json`.
     pub format: LogFormat,
+    /// Directory for protocol transcripts (`{data_dir}` expanded); null records nothing.
+    pub rawlog_dir: Option<PathBuf>,
+    /// Login names whose IMAP and POP3 sessions are recorded into `rawlog_dir`.
+    pub rawlog_users: Vec<String>,
+    /// Bytes of a session's transcript held before login tells whose it is; past it the
+    /// session is not recorded (a client cannot grow memory without logging in).
+    pub rawlog_preauth_max_bytes: usize,
 }
 
 /// Resource limits; each has a reason on its default.
@@ -445,6 +452,9 @@ impl Default for Log {
         Log {
             level: "info".to_string(),
             format: LogFormat::Text,
+            rawlog_dir: None,
+            rawlog_users: Vec::new(),
+            rawlog_preauth_max_bytes: 64 * 1024,
         }
     }
 }

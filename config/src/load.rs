@@ -223,6 +223,9 @@ fn resolve(config: &mut Config, base: &Path) {
     config.users_file = absolute(base, Path::new(&users));
     let socket = expand(&config.admin.socket.display().to_string());
     config.admin.socket = absolute(base, Path::new(&socket));
+    if let Some(dir) = config.log.rawlog_dir.as_mut() {
+        *dir = absolute(base, &PathBuf::from(expand(&dir.display().to_string())));
+    }
     let sni = config
         .tls
         .sni

@@ -85,6 +85,16 @@ pub fn modseq_floor() -> u64 {
         .max(1)
 }
 
+/// The modseq for the next change after `highest`: one more, but never below the clock in
+/// microseconds. Several processes on one Maildir (two `roost serve`, a restart reading an
+/// index another process wrote last) each count on their own; tying every count to the clock
+/// keeps a later change above any modseq a client got earlier from any of them, so a
+/// CONDSTORE client never sees HIGHESTMODSEQ go down and never misses a change. A count runs
+/// ahead of the clock only beyond a million changes a second.
+pub fn next_modseq(highest: u64) -> u64 {
+    (highest + 1).max(modseq_floor())
+}
+
 /// Why an index could not be used (the caller rebuilds it and logs this).
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -24,7 +24,9 @@ use tracing::{debug, info, warn};
 
 use crate::cache::{Cache, CacheField};
 use crate::error::{Result, StorageError};
-use crate::index::{IndexError, IndexFile, IndexRecord, Stamp, UNCLEAN_MODSEQ_GAP, modseq_floor};
+use crate::index::{
+    IndexError, IndexFile, IndexRecord, Stamp, UNCLEAN_MODSEQ_GAP, modseq_floor, next_modseq,
+};
 use crate::maildir::filename::{self, Flags, KeywordSet};
 use crate::maildir::keywords::{self, KeywordNames};
 use crate::maildir::names::MailboxName;
@@ -823,7 +825,7 @@ impl Mailbox {
             keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
             st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
         }
-        let modseq = st.idx.highest_modseq + 1;
+        let modseq = next_modseq(st.idx.highest_modseq);
         let mut out = StoreOutcome::default();
         let mut retry = Vec::new();
         for &uid in uids {
@@ -915,7 +917,7 @@ impl Mailbox {
             gone.push(uid);
         }
         if !gone.is_empty() {
-            let modseq = st.idx.highest_modseq + 1;
+            let modseq = next_modseq(st.idx.highest_modseq);
             st.idx.highest_modseq = modseq;
             let gone_set: HashSet<u32> = gone.iter().copied().collect();
             st.idx.records.retain(|r| !gone_set.contains(&r.uid));
@@ -1205,7 +1207,7 @@ impl Mailbox {
         }
         st.own_names.clear();
 
-        let modseq = st.idx.highest_modseq + 1;
+        let modseq = next_modseq(st.idx.highest_modseq);
         let mut changed = false;
         let mut expunged = Vec::new();
         let mut kept = Vec::with_capacity(st.idx.records.len());
@@ -1618,7 +1620,7 @@ impl Mailbox {
             st.idx.expunge_floor = st.idx.highest_modseq;
             st.idx.first_recent_uid = 1;
         }
-        let modseq = st.idx.highest_modseq + 1;
+        let modseq = next_modseq(st.idx.highest_modseq);
         st.idx.highest_modseq = modseq;
         let uids: Vec<u32> = placed.iter().map(|r| r.uid).collect();
         for mut r in placed {

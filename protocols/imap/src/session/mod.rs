@@ -248,6 +248,11 @@ impl ImapSession {
         self.user.is_some()
     }
 
+    /// The logged-in user's name (the driver's transcript needs it).
+    pub fn user_name(&self) -> Option<&str> {
+        self.user.as_ref().map(|u| u.name.as_str())
+    }
+
     /// Whether the session is in IDLE.
     pub fn is_idling(&self) -> bool {
         matches!(self.mode, Mode::Idle { .. })

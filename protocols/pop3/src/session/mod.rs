@@ -237,6 +237,14 @@ impl Pop3Session {
         matches!(self.state, State::Transaction(_))
     }
 
+    /// The logged-in user's name (the driver's transcript needs it).
+    pub fn user_name(&self) -> Option<&str> {
+        match &self.state {
+            State::Transaction(drop) => Some(drop.user.as_str()),
+            _ => None,
+        }
+    }
+
     /// The TLS handshake after STLS succeeded; `cleartext_allowed` is re-evaluated by
     /// the driver for the now encrypted connection.
     pub fn tls_started(&mut self, cleartext_allowed: bool) {
