@@ -32,12 +32,34 @@ pub fn settings(config: &Config) -> ImapSettings {
         },
         max_append_size: config.limits.max_message_size,
         stream_body_from: defaults.stream_body_from,
+        metadata_max_size: i.metadata_max_size,
+        metadata_max_entries: i.metadata_max_entries,
+        notify_max_mailboxes: i.notify_max_mailboxes,
+        inprogress_after: defaults.inprogress_after,
+        inprogress_interval: defaults.inprogress_interval,
     }
+}
+
+/// Resolves when any of the channels changed (NOTIFY's watched mailboxes).
+async fn any_changed(rxs: &mut [tokio::sync::watch::Receiver<u64>]) {
+    use std::future::Future as _;
+    let mut futs: Vec<_> = rxs.iter_mut().map(|r| Box::pin(r.changed())).collect();
+    std::future::poll_fn(|cx| {
+        // Senders live as long as the store and the mailboxes the session holds, so a
+        // ready future is a real change.
+        if futs.iter_mut().any(|f| f.as_mut().poll(cx).is_ready()) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 enum Wake {
     Bytes(Vec<u8>),
     Changed,
+    Notify,
     Keepalive,
     Timeout,
     Shutdown,
@@ -102,6 +124,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
         }
         let idling = s.is_idling();
+        let mut notify_rx = s.notify_watches();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
             r = tokio::time::timeout_at(until, conn.read_some()) => match r {
@@ -112,6 +135,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Some(w) => w.changed().await,
                 None => std::future::pending().await,
             } } => Wake::Changed,
+            () = any_changed(&mut notify_rx), if !notify_rx.is_empty() => Wake::Notify,
             _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
         };
         let outputs = match wake {
@@ -148,6 +172,22 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 let (back, outputs) = tokio::task::spawn_blocking(move || {
                     let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
+                    (moved, outputs)
+                })
+                .await
+                .map_err(io::Error::other)?;
+                session = back;
+                outputs
+            }
+            Wake::Notify => {
+                let mut moved = session.take();
+                let span = tracing::Span::current();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
+                    let outputs = moved
+                        .as_mut()
+                        .map(|s| s.notify_update())
+                        .unwrap_or_default();
                     (moved, outputs)
                 })
                 .await

@@ -252,6 +252,28 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
         }
         seen.push(name.to_lowercase());
     }
+    for (usage, names) in &config.mailboxes.aliases {
+        for (i, name) in names.iter().enumerate() {
+            let key = format!(
+                "mailboxes.aliases.{}[{i}]",
+                usage.attribute()[1..].to_lowercase()
+            );
+            let problem = if name.trim().is_empty() {
+                Some("must not be empty".to_string())
+            } else if name.contains('/') || name.chars().any(char::is_control) {
+                Some(format!(
+                    "`{name}` must not contain `/` or control characters"
+                ))
+            } else if name.eq_ignore_ascii_case("INBOX") {
+                Some("INBOX cannot be an alias".to_string())
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                return Err(invalid(&key, message));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod index;
 pub mod mailbox;
 pub mod maildir;
+pub mod metadata;
 pub mod store;
 mod watch;
 
@@ -27,4 +28,5 @@ pub use mailbox::{
 };
 pub use maildir::filename::{Flags, KeywordSet};
 pub use maildir::names::MailboxName;
-pub use store::{MailboxEntry, SpecialMailbox, Store, StoreConfig, UserStore};
+pub use metadata::{Metadata, MetadataRefusal};
+pub use store::{MailboxEntry, SpecialAlias, SpecialMailbox, Store, StoreConfig, UserStore};

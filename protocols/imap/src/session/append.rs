@@ -46,7 +46,7 @@ impl ImapSession {
         date: Option<DateTime>,
         message: &MessageLiteral,
     ) -> Result<Append, CmdError> {
-        let name = self.mailbox_name(&mailbox)?;
+        let name = self.resolved_name(&mailbox)?;
         let limit = self.ctx.settings.max_append_size;
         let mb = match self.user()?.store.open(&name) {
             Ok(mb) => mb,

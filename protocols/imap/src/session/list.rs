@@ -156,6 +156,13 @@ impl ImapSession {
             };
             entries.push((name.clone(), attrs, node.exists, extended));
         }
+        if !only_subscribed && !only_special {
+            for (name, attrs) in self.alias_entries(&full) {
+                if !tree.contains_key(&name) {
+                    entries.push((name, attrs, false, Vec::new()));
+                }
+            }
+        }
         for (name, attrs, exists, extended) in entries {
             self.data(Data::List(ListEntry {
                 attributes: attrs,

@@ -474,7 +474,7 @@ impl ImapSession {
         moving: bool,
     ) -> CmdResult {
         self.check_set(set, uid)?;
-        let name = self.mailbox_name(&target)?;
+        let name = self.resolved_name(&target)?;
         let dest = match self.user()?.store.open(&name) {
             Ok(d) => d,
             Err(StorageError::NoSuchMailbox(_)) => {

@@ -28,7 +28,10 @@ mod error;
 mod list;
 mod mailboxes;
 mod messages;
+mod metadata;
+mod notify;
 mod select;
+mod special_use;
 mod stream;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
@@ -51,6 +54,16 @@ pub struct ImapSettings {
     /// Whole-message FETCH bodies of at least this many octets are streamed from the file
     /// ([`Output::Stream`]) instead of built in memory.
     pub stream_body_from: u64,
+    /// Largest METADATA value (`NO [METADATA MAXSIZE n]` above it).
+    pub metadata_max_size: usize,
+    /// Most METADATA entries per user (`NO [METADATA TOOMANY]` beyond it).
+    pub metadata_max_entries: usize,
+    /// Most mailboxes one NOTIFY SET may watch (`NO [LIMIT]` beyond it).
+    pub notify_max_mailboxes: usize,
+    /// A command running this long starts sending `* OK [INPROGRESS ...]` (RFC 9585).
+    pub inprogress_after: std::time::Duration,
+    /// Time between two INPROGRESS responses of one command.
+    pub inprogress_interval: std::time::Duration,
 }
 
 impl Default for ImapSettings {
@@ -67,6 +80,15 @@ impl Default for ImapSettings {
             // Below this one buffered write is cheaper than a file copy; above it a
             // message would cost its size in memory per FETCH.
             stream_body_from: 1024 * 1024,
+            // Room for a long comment or a client's settings blob; Dovecot has no limit.
+            metadata_max_size: 64 * 1024,
+            // Far more than any client sets; bounds the per-user file.
+            metadata_max_entries: 1000,
+            // A large folder tree; each watched mailbox stays open with its inotify watch.
+            notify_max_mailboxes: 1000,
+            // RFC 9585 suggests a few seconds before the first, then every few seconds.
+            inprogress_after: std::time::Duration::from_secs(1),
+            inprogress_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -155,6 +177,8 @@ pub struct ImapSession {
     logged_out: bool,
     /// Set while idling: the driver waits on it for changes.
     idle_watch: Option<watch::Receiver<u64>>,
+    /// NOTIFY SET: the watched mailboxes and what was last reported about them.
+    notify: Option<Box<notify::NotifyState>>,
 }
 
 /// How a command ended when it did not fail.
@@ -197,6 +221,7 @@ impl ImapSession {
             out: Vec::new(),
             logged_out: false,
             idle_watch: None,
+            notify: None,
         }
     }
 
@@ -444,6 +469,15 @@ impl ImapSession {
             C::Select { mailbox, params } => self.select(mailbox, false, params),
             C::Examine { mailbox, params } => self.select(mailbox, true, params),
             C::Create(m) => self.create(m),
+            C::CreateSpecialUse { mailbox, uses } => self.create_special_use(mailbox, uses),
+            C::GetMetadata {
+                mailbox,
+                max_size,
+                depth,
+                entries,
+            } => self.getmetadata(mailbox, max_size, depth, entries),
+            C::SetMetadata { mailbox, entries } => self.setmetadata(mailbox, entries),
+            C::Notify(set) => self.notify(set),
             C::Delete(m) => self.delete(m),
             C::Rename { from, to } => self.rename(from, to),
             C::Subscribe(m) => self.subscribe(m, true),
@@ -491,6 +525,7 @@ impl ImapSession {
             C::Copy { uid, set, mailbox } => self.copy(uid, &set, mailbox, false),
             C::Move { uid, set, mailbox } => self.copy(uid, &set, mailbox, true),
         };
+        self.notify_after_command(name);
         self.finish(tag, name, result);
     }
 
@@ -522,6 +557,10 @@ impl ImapSession {
             "LIST-EXTENDED",
             "LIST-STATUS",
             "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
+            "METADATA",
+            "METADATA-SERVER",
+            "NOTIFY",
             "STATUS=SIZE",
             "ESEARCH",
             "SEARCHRES",

@@ -40,7 +40,7 @@ impl ImapSession {
             self.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
         }
         self.user()?.saved = None;
-        let name = self.mailbox_name(&mailbox)?;
+        let name = self.resolved_name(&mailbox)?;
         let mb = self.user()?.store.open(&name)?;
         let mut view = View::open(mb, read_only)?;
         if self.qresync {
