@@ -15,8 +15,7 @@ fn notify_reports_other_mailboxes_and_the_tree_within_a_second() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let yaml =
-        config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
+    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
     let server = Server::start_with_users(dir.path(), yaml, "alice:{PLAIN}secret\n", 5);
     let imap = server.addr("imap");
     let lmtp = server.addr("lmtp");
