@@ -75,12 +75,10 @@ impl ImapSession {
                 })
                 .collect();
             if !bad.is_empty() {
+                // As Dovecot: the code names the events refused.
                 return Err(CmdError::No(
-                    Some(Code::Other(
-                        "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
-                            .into(),
-                    )),
-                    format!("Unsupported events: {}", bad.join(" ")),
+                    Some(Code::Other(format!("BADEVENT ({})", bad.join(" ")))),
+                    "Unsupported NOTIFY events".into(),
                 ));
             }
             // RFC 5465 5.1: FlagChange needs MessageNew and MessageExpunge beside it, and
