@@ -35,8 +35,32 @@ pub fn settings(config: &Config) -> ImapSettings {
         metadata_max_size: i.metadata_max_size,
         metadata_max_entries: i.metadata_max_entries,
         notify_max_mailboxes: i.notify_max_mailboxes,
-        inprogress_after: defaults.inprogress_after,
-        inprogress_interval: defaults.inprogress_interval,
+        inprogress_after: Duration::from_millis(i.inprogress_after_ms),
+        inprogress_interval: Duration::from_millis(i.inprogress_interval_ms),
+    }
+}
+
+/// Waits for a command running on the blocking pool, writing its INPROGRESS lines to the
+/// client meanwhile (the session cannot: its outputs leave when the command ends).
+async fn with_progress<T>(
+    conn: &mut Connection,
+    mut task: tokio::task::JoinHandle<T>,
+    progress: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) -> io::Result<T> {
+    loop {
+        tokio::select! {
+            r = &mut task => {
+                // Lines sent before the command ended go out before its answer.
+                while let Ok(line) = progress.try_recv() {
+                    conn.write_all(&line).await?;
+                }
+                return r.map_err(io::Error::other);
+            }
+            Some(line) = progress.recv() => {
+                conn.write_all(&line).await?;
+                conn.flush().await?;
+            }
+        }
     }
 }
 
@@ -82,6 +106,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         peer: conn.peer_addr().to_string(),
         login_gate: Some(gate),
     }));
+    // Progress lines are rare (one per `imap.inprogress_interval_ms`), so unbounded is fine.
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    if let Some(s) = session.as_mut() {
+        s.set_progress_sink(Arc::new(move |line| {
+            let _ = progress_tx.send(line);
+        }));
+    }
     let login_timeout = Duration::from_secs(config.imap_login_timeout_secs());
     let line_deadline = Duration::from_secs(config.limits.line_deadline_secs);
     let mut clock = LineClock::default();
@@ -169,13 +200,12 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 // The blocking pool does not inherit the span; without it the session's
                 // log lines (logins above all) would lose the protocol and session id.
                 let span = tracing::Span::current();
-                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                let task = tokio::task::spawn_blocking(move || {
                     let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
                     (moved, outputs)
-                })
-                .await
-                .map_err(io::Error::other)?;
+                });
+                let (back, outputs) = with_progress(&mut conn, task, &mut progress_rx).await?;
                 session = back;
                 outputs
             }

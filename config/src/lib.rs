@@ -318,6 +318,10 @@ pub struct Imap {
     pub metadata_max_entries: usize,
     /// Most mailboxes one NOTIFY SET may watch (each is kept open).
     pub notify_max_mailboxes: usize,
+    /// Milliseconds a SEARCH, COPY, MOVE or EXPUNGE runs before `* OK [INPROGRESS]` starts.
+    pub inprogress_after_ms: u64,
+    /// Milliseconds between two INPROGRESS lines of one command.
+    pub inprogress_interval_ms: u64,
 }
 
 impl Default for Imap {
@@ -342,6 +346,10 @@ impl Default for Imap {
             metadata_max_entries: 1000,
             // A large folder tree; each watched mailbox stays open with its inotify watch.
             notify_max_mailboxes: 1000,
+            // RFC 9585: a client waiting this long wants to know the server is working.
+            inprogress_after_ms: 1000,
+            // Often enough for a progress bar, rare enough to cost nothing.
+            inprogress_interval_ms: 1000,
         }
     }
 }

@@ -228,6 +228,12 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be at least 100".to_string(),
         ));
     }
+    if config.imap.inprogress_interval_ms == 0 {
+        return Err(invalid(
+            "imap.inprogress_interval_ms",
+            "must be at least 1".to_string(),
+        ));
+    }
     let mut seen: Vec<String> = Vec::new();
     for (i, mb) in config.mailboxes.special_use.iter().enumerate() {
         let key = format!("mailboxes.special_use[{i}].name");

@@ -30,12 +30,14 @@ mod mailboxes;
 mod messages;
 mod metadata;
 mod notify;
+mod progress;
 mod select;
 mod special_use;
 mod stream;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
+pub use progress::ProgressSink;
 pub use stream::{BodyFile, BodyStream};
 
 /// Decides whether a user may log in (the per user+IP connection limit); the guard is held
@@ -179,6 +181,10 @@ pub struct ImapSession {
     idle_watch: Option<watch::Receiver<u64>>,
     /// NOTIFY SET: the watched mailboxes and what was last reported about them.
     notify: Option<Box<notify::NotifyState>>,
+    /// Where INPROGRESS lines go while a command runs.
+    progress_sink: Option<ProgressSink>,
+    /// The tag of the command running, for INPROGRESS.
+    current_tag: Option<Tag>,
 }
 
 /// How a command ended when it did not fail.
@@ -222,6 +228,8 @@ impl ImapSession {
             logged_out: false,
             idle_watch: None,
             notify: None,
+            progress_sink: None,
+            current_tag: None,
         }
     }
 
@@ -432,6 +440,7 @@ impl ImapSession {
     fn command(&mut self, cmd: Command) {
         use CommandBody as C;
         let Command { tag, body } = cmd;
+        self.current_tag = Some(tag.clone());
         let name = body.name();
         let authed = self.user.is_some();
         let selected = self.user.as_ref().is_some_and(|u| u.selected.is_some());
