@@ -48,7 +48,7 @@ b.login(user, password)
 b.create("Work")
 send("s SELECT Work")
 until("s")
-send("n NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) "
+send("n NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge)) "
      "(personal (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))")
 for l in until("n"):
     print("notify-set:", l)
@@ -75,13 +75,18 @@ b.delete("Bar")
 expect("delete", 1, t)
 t = time.monotonic()
 b.append("Work", None, None, b"Subject: to the selected one\r\n\r\nx\r\n")
-expect("append-selected", 2, t)
+expect("append-selected", 3, t)
 t = time.monotonic()
 b.select("INBOX")
 b.store("1", "+FLAGS", "\\Seen")
 expect("flag-inbox", 1, t)
 send("DONE")
 print("done:", line())
+
+# The session's own APPEND into a watched mailbox is not echoed back as STATUS.
+msg = "Subject: own\r\n\r\nx\r\n"
+send(f"o APPEND Junk {{{len(msg)}+}}\r\n{msg}")
+print("own-append:", [l.split(" [")[0] for l in until("o")])
 
 # Outside IDLE, between commands, the same.
 t = time.monotonic()

@@ -82,6 +82,8 @@ impl ImapSession {
         };
         let tag = a.tag.clone();
         let result = self.commit_append(&mut a);
+        // The message lands only now, after the command itself was dispatched.
+        self.notify_after_command("APPEND");
         self.finish(tag, "APPEND", result);
     }
 

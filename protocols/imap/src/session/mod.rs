@@ -597,6 +597,7 @@ impl ImapSession {
             return Ok(());
         };
         let condstore = self.condstore;
+        let known = view.messages().len();
         let updates = view.sync(allow_expunge)?;
         // QRESYNC clients keep the highest modseq as their resync point; tell them when it
         // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
@@ -679,6 +680,7 @@ impl ImapSession {
         if let Some(m) = news {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
+        self.notify_new_messages(known);
         Ok(())
     }
 

@@ -19,10 +19,11 @@ use super::list::wildcard_match;
 use super::{CmdError, CmdResult, ImapSession, Output, ok};
 use crate::command::{NotifyEvent, NotifyFilter, NotifySet};
 use crate::response::{Code, Data, ListEntry, ListExtended, MailboxAttr};
-use crate::types::StatusItem;
+use crate::types::{FetchAttribute, FetchItems, SeqSet, StatusItem};
 
-/// The counts last reported for a watched mailbox.
-type Counts = (u32, u32, u32, u64);
+/// The counts last reported for a watched mailbox: messages, UIDNEXT, UIDVALIDITY,
+/// unseen, highest modseq.
+type Counts = (u32, u32, u32, u32, u64);
 
 /// Events wanted for one mailbox.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,12 +49,20 @@ pub(crate) struct NotifyState {
     subscriptions: bool,
     /// name -> (selectable, subscribed), as last reported.
     tree: BTreeMap<String, (bool, bool)>,
+    /// `MessageNew (fetch-att ...)` of the selected mailbox: FETCHed for each new message.
+    selected_fetch: Vec<FetchAttribute>,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
-    mb.status()
-        .ok()
-        .map(|s| (s.messages, s.uid_next, s.unseen, s.highest_modseq))
+    mb.status().ok().map(|s| {
+        (
+            s.messages,
+            s.uid_next,
+            s.uid_validity,
+            s.unseen,
+            s.highest_modseq,
+        )
+    })
 }
 
 impl ImapSession {
@@ -109,7 +118,23 @@ impl ImapSession {
         }
         let tree_rx = self.user()?.store.tree_changes();
         let any = |f: fn(&NotifyEvent) -> bool| set.groups.iter().any(|g| g.events.iter().any(f));
+        let selected_fetch = set
+            .groups
+            .iter()
+            .filter(|g| {
+                matches!(
+                    g.filter,
+                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+                )
+            })
+            .flat_map(|g| &g.events)
+            .find_map(|e| match e {
+                NotifyEvent::MessageNew(atts) if !atts.is_empty() => Some(atts.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
         let mut state = NotifyState {
+            selected_fetch,
             mailbox_names: any(|e| matches!(e, NotifyEvent::MailboxName)),
             subscriptions: any(|e| matches!(e, NotifyEvent::SubscriptionChange)),
             set,
@@ -246,18 +271,42 @@ impl ImapSession {
     }
 
     fn send_status(&mut self, name: &str, c: Counts) {
+        // The items Dovecot sends, which RFC 5465 5.2 asks for.
         let mut items = vec![
             (StatusItem::Messages, u64::from(c.0)),
             (StatusItem::UidNext, u64::from(c.1)),
-            (StatusItem::Unseen, u64::from(c.2)),
+            (StatusItem::UidValidity, u64::from(c.2)),
+            (StatusItem::Unseen, u64::from(c.3)),
         ];
         if self.condstore {
-            items.push((StatusItem::HighestModSeq, c.3));
+            items.push((StatusItem::HighestModSeq, c.4));
         }
         self.data(Data::Status {
             mailbox: self.wire_name(name),
             items,
         });
+    }
+
+    /// After EXISTS grew from `known`: the FETCH that `MessageNew (fetch-att ...)` asked for.
+    pub(super) fn notify_new_messages(&mut self, known: usize) {
+        let atts = match &self.notify {
+            Some(n) if !n.selected_fetch.is_empty() => n.selected_fetch.clone(),
+            _ => return,
+        };
+        let now = self
+            .user
+            .as_ref()
+            .and_then(|u| u.selected.as_ref())
+            .map_or(0, |v| v.messages().len());
+        if now <= known {
+            return;
+        }
+        let Ok(set) = SeqSet::parse(&format!("{}:{now}", known + 1), 1) else {
+            return;
+        };
+        if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {
+            tracing::warn!(error = %e, "NOTIFY MessageNew FETCH failed");
+        }
     }
 
     /// The channels the driver waits on while no command runs (empty without NOTIFY).
@@ -333,9 +382,9 @@ impl ImapSession {
                 continue;
             }
             let old = std::mem::replace(&mut w.last, now);
-            let moved = now.0 != old.0 || now.1 != old.1;
+            let moved = now.0 != old.0 || now.1 != old.1 || now.2 != old.2;
             let wanted = (moved && (w.wants.new || w.wants.expunge))
-                || (!moved && w.wants.flags && (now.2 != old.2 || now.3 != old.3));
+                || (!moved && w.wants.flags && (now.3 != old.3 || now.4 != old.4));
             if send && wanted {
                 statuses.push((name.clone(), now));
             }
