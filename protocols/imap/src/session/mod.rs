@@ -743,3 +743,6 @@ impl ImapSession {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ext_tests;
