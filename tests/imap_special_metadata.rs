@@ -139,6 +139,21 @@ fn metadata_bytes_limits_and_literals() {
             &["j NO [USEATTR] Special-use attribute \\Unknown is not supported"],
         ),
         ("k LIST \"\" Box\r\n", &["k OK LIST completed"]),
+        // A deleted mailbox takes its entries along: a new one of that name has none.
+        ("l CREATE Gone\r\n", &["l OK CREATE completed"]),
+        (
+            "m SETMETADATA Gone (/private/x \"1\")\r\n",
+            &["m OK SETMETADATA completed"],
+        ),
+        ("n DELETE Gone\r\n", &["n OK DELETE completed"]),
+        ("o CREATE Gone\r\n", &["o OK CREATE completed"]),
+        (
+            "p GETMETADATA Gone /private/x\r\n",
+            &[
+                "* METADATA \"Gone\" (/private/x NIL)",
+                "p OK GETMETADATA completed",
+            ],
+        ),
     ];
     for (cmd, want) in steps {
         send(&mut s, cmd);
