@@ -421,6 +421,40 @@ mod tests {
         assert_eq!(body("a NOTIFY NONE\r\n"), CommandBody::Notify(None));
     }
 
+    /// The same commands in every chunk size through the framer give the same results.
+    #[test]
+    fn chunk_size_sweep() {
+        use crate::reader::{CommandReader, Input};
+        let stream: &[u8] = b"a CREATE Box (USE (\\Sent))\r\n\
+            b SETMETADATA INBOX (/private/c {3}\r\nx\ty /shared/d ~{2}\r\n\0\x01)\r\n\
+            c GETMETADATA (MAXSIZE 9) \"\" /private\r\n\
+            d NOTIFY SET (subtree \"A B\" (MailboxName)) (selected (MessageNew (UID) MessageExpunge))\r\n";
+        let collect = |chunk: usize| {
+            let mut reader = CommandReader::default();
+            let mut out = Vec::new();
+            for piece in stream.chunks(chunk) {
+                reader.push(piece);
+                while let Some(input) = reader.next_input() {
+                    match input {
+                        Input::Command(c) => out.push(c.body),
+                        Input::SendContinuation => {}
+                        other => panic!("chunk {chunk}: {other:?}"),
+                    }
+                }
+            }
+            out
+        };
+        let whole = collect(stream.len());
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        assert!(matches!(
+            &whole[1],
+            CommandBody::SetMetadata { entries, .. } if entries[1].1.as_deref() == Some(&b"\0\x01"[..])
+        ));
+        for chunk in 1..stream.len() {
+            assert_eq!(collect(chunk), whole, "chunk {chunk}");
+        }
+    }
+
     #[test]
     fn refused() {
         bad("a CREATE Foo (USE (Sent))\r\n");
