@@ -107,6 +107,13 @@ fn create_special_use_list_metadata_and_alias() {
         "* METADATA \"Box\" (/private/specialuse \"\\\\Drafts\")\r\n3 OK GETMETADATA completed\r\n"
     );
     assert_eq!(
+        talk(
+            &mut s,
+            b"3b CREATE Multi (USE (\\Archive \\Junk))\r\n3c LIST \"\" Multi\r\n"
+        ),
+        "3b OK CREATE completed\r\n* LIST (\\HasNoChildren \\Archive \\Junk) \".\" Multi\r\n3c OK LIST completed\r\n"
+    );
+    assert_eq!(
         talk(&mut s, b"4 CREATE Flagged (USE (\\Flagged))\r\n"),
         "4 NO [USEATTR] Special-use attribute \\Flagged is not supported\r\n"
     );
