@@ -186,6 +186,43 @@ fn notify_status_and_list_from_other_sessions() {
 }
 
 #[test]
+fn selected_delayed_holds_expunges_until_a_command_allows_them() {
+    let fx = Fx::new();
+    let mut a = fx.session(ImapSettings::default());
+    talk(&mut a, b"s SELECT Sent\r\n");
+    assert_eq!(
+        talk(
+            &mut a,
+            b"n NOTIFY SET (selected-delayed (MessageNew MessageExpunge))\r\n"
+        ),
+        "n OK NOTIFY completed\r\n"
+    );
+    fx.deliver("Sent", 1);
+    assert_eq!(text(a.notify_update()), "* 1 EXISTS\r\n* 1 RECENT\r\n");
+    let sent = fx
+        .store
+        .user("alice")
+        .expect("user")
+        .open(&MailboxName::new("Sent").expect("name"))
+        .expect("open");
+    sent.expunge(&[1]).expect("expunge");
+    assert_eq!(text(a.notify_update()), "", "held back");
+    assert_eq!(
+        talk(&mut a, b"o NOOP\r\n"),
+        "* 1 EXPUNGE\r\no OK NOOP completed\r\n"
+    );
+    // With `selected` the expunge is sent at once.
+    talk(
+        &mut a,
+        b"m NOTIFY SET (selected (MessageNew MessageExpunge))\r\n",
+    );
+    fx.deliver("Sent", 1);
+    assert_eq!(text(a.notify_update()), "* 1 EXISTS\r\n* 1 RECENT\r\n");
+    sent.expunge(&[2]).expect("expunge");
+    assert_eq!(text(a.notify_update()), "* 1 EXPUNGE\r\n");
+}
+
+#[test]
 fn inprogress_lines_go_to_the_sink_while_the_command_runs() {
     let fx = Fx::new();
     fx.deliver("INBOX", 3);

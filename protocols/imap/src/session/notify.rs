@@ -51,6 +51,12 @@ pub(crate) struct NotifyState {
     tree: BTreeMap<String, (bool, bool)>,
     /// `MessageNew (fetch-att ...)` of the selected mailbox: FETCHed for each new message.
     selected_fetch: Vec<FetchAttribute>,
+    /// `selected` (true) or `selected-delayed` (false) with events: the selected mailbox's
+    /// updates are sent as they happen, not only after commands and in IDLE; only
+    /// `selected` sends expunges then (RFC 5465 section 6).
+    selected_live: Option<bool>,
+    /// The selected mailbox's change channel, while `selected_live` is set.
+    selected_rx: Option<watch::Receiver<u64>>,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
@@ -133,7 +139,14 @@ impl ImapSession {
                 _ => None,
             })
             .unwrap_or_default();
+        let selected_live = set.groups.iter().find_map(|g| match g.filter {
+            NotifyFilter::Selected if !g.events.is_empty() => Some(true),
+            NotifyFilter::SelectedDelayed if !g.events.is_empty() => Some(false),
+            _ => None,
+        });
         let mut state = NotifyState {
+            selected_live,
+            selected_rx: None,
             selected_fetch,
             mailbox_names: any(|e| matches!(e, NotifyEvent::MailboxName)),
             subscriptions: any(|e| matches!(e, NotifyEvent::SubscriptionChange)),
@@ -229,6 +242,18 @@ impl ImapSession {
                 format!("NOTIFY may watch at most {max} mailboxes"),
             ));
         }
+        state.selected_rx = match state.selected_live {
+            Some(_) => self
+                .user
+                .as_ref()
+                .and_then(|u| u.selected.as_ref())
+                .map(|v| {
+                    let mut rx = v.mailbox().subscribe();
+                    rx.borrow_and_update();
+                    rx
+                }),
+            None => None,
+        };
         let store = self.user()?.store.clone();
         let mut old = std::mem::take(&mut state.watched);
         for (name, wants) in wanted {
@@ -316,6 +341,7 @@ impl ImapSession {
         };
         let mut out: Vec<_> = n.watched.values().map(|w| w.rx.clone()).collect();
         out.push(n.tree_rx.clone());
+        out.extend(n.selected_rx.clone());
         out
     }
 
@@ -358,6 +384,10 @@ impl ImapSession {
         let Some(mut state) = self.notify.take() else {
             return Ok(());
         };
+        let selected_changed = state
+            .selected_rx
+            .as_mut()
+            .is_some_and(|rx| rx.borrow_and_update().has_changed());
         let tree_changed = state.tree_rx.has_changed().unwrap_or(false);
         state.tree_rx.borrow_and_update();
         let mut lines: Vec<Data> = Vec::new();
@@ -389,7 +419,14 @@ impl ImapSession {
                 statuses.push((name.clone(), now));
             }
         }
+        let live = state.selected_live;
         self.notify = Some(state);
+        if send
+            && selected_changed
+            && let Some(expunges) = live
+        {
+            self.report_updates(expunges)?;
+        }
         for d in lines {
             self.data(d);
         }
