@@ -178,6 +178,14 @@ fn notify_status_and_list_from_other_sessions() {
         ),
         "y NO [BADEVENT (AnnotationChange)] Unsupported NOTIFY events\r\n"
     );
+    // No wake-ups in the middle of an APPEND literal.
+    assert_eq!(
+        talk(&mut a, b"p APPEND Sent {5}\r\n"),
+        "+ Ready for the message\r\n"
+    );
+    assert!(a.notify_watches().is_empty());
+    assert!(talk(&mut a, b"x\r\n\r\n\r\n").starts_with("p OK [APPENDUID "));
+    assert_eq!(a.notify_watches().len(), 3);
     assert_eq!(
         talk(&mut a, b"z NOTIFY NONE\r\n"),
         "z OK NOTIFY completed\r\n"

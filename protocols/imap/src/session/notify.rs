@@ -339,6 +339,11 @@ impl ImapSession {
         let Some(n) = &self.notify else {
             return Vec::new();
         };
+        // Not in the middle of an APPEND literal or a SASL exchange: what changed meanwhile
+        // stays unseen and wakes the driver once the command is over.
+        if !matches!(self.mode, super::Mode::Commands | super::Mode::Idle { .. }) {
+            return Vec::new();
+        }
         let mut out: Vec<_> = n.watched.values().map(|w| w.rx.clone()).collect();
         out.push(n.tree_rx.clone());
         out.extend(n.selected_rx.clone());
