@@ -36,12 +36,58 @@ pub fn settings(config: &Config) -> ImapSettings {
         max_connection_memory: config.limits.max_connection_memory,
         require_tls: config.auth.require_tls,
         protocol_denied_message: config.auth.protocol_denied_message.clone(),
+        metadata_max_size: i.metadata_max_size,
+        metadata_max_entries: i.metadata_max_entries,
+        notify_max_mailboxes: i.notify_max_mailboxes,
+        inprogress_after: Duration::from_millis(i.inprogress_after_ms),
+        inprogress_interval: Duration::from_millis(i.inprogress_interval_ms),
     }
+}
+
+/// Waits for a command running on the blocking pool, writing its INPROGRESS lines to the
+/// client meanwhile (the session cannot: its outputs leave when the command ends).
+async fn with_progress<T>(
+    conn: &mut Connection,
+    mut task: tokio::task::JoinHandle<T>,
+    progress: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) -> io::Result<T> {
+    loop {
+        tokio::select! {
+            r = &mut task => {
+                // Lines sent before the command ended go out before its answer.
+                while let Ok(line) = progress.try_recv() {
+                    conn.write_all(&line).await?;
+                }
+                return r.map_err(io::Error::other);
+            }
+            Some(line) = progress.recv() => {
+                conn.write_all(&line).await?;
+                conn.flush().await?;
+            }
+        }
+    }
+}
+
+/// Resolves when any of the channels changed (NOTIFY's watched mailboxes).
+async fn any_changed(rxs: &mut [tokio::sync::watch::Receiver<u64>]) {
+    use std::future::Future as _;
+    let mut futs: Vec<_> = rxs.iter_mut().map(|r| Box::pin(r.changed())).collect();
+    std::future::poll_fn(|cx| {
+        // Senders live as long as the store and the mailboxes the session holds, so a
+        // ready future is a real change.
+        if futs.iter_mut().any(|f| f.as_mut().poll(cx).is_ready()) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 enum Wake {
     Bytes(Vec<u8>),
     Changed,
+    Notify,
     Keepalive,
     Timeout,
     Shutdown,
@@ -65,6 +111,13 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         peer: conn.peer_addr().to_string(),
         login_gate: Some(gate),
     }));
+    // Progress lines are rare (one per `imap.inprogress_interval_ms`), so unbounded is fine.
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    if let Some(s) = session.as_mut() {
+        s.set_progress_sink(Arc::new(move |line| {
+            let _ = progress_tx.send(line);
+        }));
+    }
     let login_timeout = Duration::from_secs(config.imap_login_timeout_secs());
     let line_deadline = Duration::from_secs(config.limits.line_deadline_secs);
     let mut clock = LineClock::default();
@@ -108,6 +161,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             }
         }
         let idling = s.is_idling();
+        let mut notify_rx = s.notify_watches();
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
             r = tokio::time::timeout_at(until, conn.read_some()) => match r {
@@ -118,6 +172,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 Some(w) => w.changed().await,
                 None => std::future::pending().await,
             } } => Wake::Changed,
+            () = any_changed(&mut notify_rx), if !notify_rx.is_empty() => Wake::Notify,
             _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
         };
         let outputs = match wake {
@@ -158,17 +213,32 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 // The blocking pool does not inherit the span; without it the session's
                 // log lines (logins above all) would lose the protocol and session id.
                 let span = tracing::Span::current();
-                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                let task = tokio::task::spawn_blocking(move || {
                     let _in = span.enter();
                     let outputs = moved.as_mut().map(|s| s.feed(&bytes)).unwrap_or_default();
+                    (moved, outputs)
+                });
+                let (back, outputs) = with_progress(&mut conn, task, &mut progress_rx).await?;
+                session = back;
+                if let Some(s) = session.as_mut() {
+                    record(&ctx, s, authenticated);
+                }
+                outputs
+            }
+            Wake::Notify => {
+                let mut moved = session.take();
+                let span = tracing::Span::current();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
+                    let outputs = moved
+                        .as_mut()
+                        .map(|s| s.notify_update())
+                        .unwrap_or_default();
                     (moved, outputs)
                 })
                 .await
                 .map_err(io::Error::other)?;
                 session = back;
-                if let Some(s) = session.as_mut() {
-                    record(&ctx, s, authenticated);
-                }
                 outputs
             }
             Wake::Changed => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use roost_config::Config;
 use roost_storage::auth::Authenticator;
 use roost_storage::logins::{self, LoginLog};
-use roost_storage::{MailboxOptions, SpecialMailbox, Store, StoreConfig};
+use roost_storage::{MailboxOptions, SpecialAlias, SpecialMailbox, Store, StoreConfig};
 
 /// The storage settings from the configuration.
 pub fn store_config(config: &Config) -> StoreConfig {
@@ -26,6 +26,17 @@ pub fn store_config(config: &Config) -> StoreConfig {
             .map(|s| SpecialMailbox {
                 name: s.name.clone(),
                 attribute: s.special_use.attribute().to_string(),
+            })
+            .collect(),
+        aliases: config
+            .mailboxes
+            .aliases
+            .iter()
+            .flat_map(|(usage, names)| {
+                names.iter().map(move |n| SpecialAlias {
+                    attribute: usage.attribute().to_string(),
+                    name: n.clone(),
+                })
             })
             .collect(),
     }

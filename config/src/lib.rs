@@ -255,7 +255,7 @@ pub struct SpecialUseMailbox {
 }
 
 /// RFC 6154 special-use attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecialUse {
     /// `\All`: a virtual view of all messages.
@@ -297,6 +297,9 @@ pub struct Mailboxes {
     pub autocreate: bool,
     /// Special-use mailboxes, advertised in LIST (RFC 6154).
     pub special_use: Vec<SpecialUseMailbox>,
+    /// Other names clients look for (Outlook's "Sent Items"), per special use; they lead
+    /// to the user's mailbox with that use.
+    pub aliases: std::collections::BTreeMap<SpecialUse, Vec<String>>,
 }
 
 /// Maildir storage behaviour.
@@ -355,6 +358,16 @@ pub struct Imap {
     pub max_set_items: usize,
     /// Seconds between `* OK Still here` lines during IDLE.
     pub idle_keepalive_secs: u64,
+    /// Largest METADATA value in octets (RFC 5464 `[METADATA MAXSIZE]`).
+    pub metadata_max_size: usize,
+    /// Most METADATA entries one user may hold (`[METADATA TOOMANY]`).
+    pub metadata_max_entries: usize,
+    /// Most mailboxes one NOTIFY SET may watch (each is kept open).
+    pub notify_max_mailboxes: usize,
+    /// Milliseconds a SEARCH, COPY, MOVE or EXPUNGE runs before `* OK [INPROGRESS]` starts.
+    pub inprogress_after_ms: u64,
+    /// Milliseconds between two INPROGRESS lines of one command.
+    pub inprogress_interval_ms: u64,
 }
 
 impl Default for Imap {
@@ -373,6 +386,16 @@ impl Default for Imap {
             // RFC 2177 lets clients idle for 29 minutes, but NAT gateways drop quiet TCP
             // connections after a few minutes; 2 minutes keeps them alive cheaply.
             idle_keepalive_secs: 120,
+            // Room for a long comment or a client's settings blob.
+            metadata_max_size: 64 * 1024,
+            // Far more than any client sets; bounds the per-user file.
+            metadata_max_entries: 1000,
+            // A large folder tree; each watched mailbox stays open with its inotify watch.
+            notify_max_mailboxes: 1000,
+            // RFC 9585: a client waiting this long wants to know the server is working.
+            inprogress_after_ms: 1000,
+            // Often enough for a progress bar, rare enough to cost nothing.
+            inprogress_interval_ms: 1000,
         }
     }
 }
@@ -498,6 +521,23 @@ impl Default for Mailboxes {
                 mb("Junk", SpecialUse::Junk),
                 mb("Archive", SpecialUse::Archive),
             ],
+            // What Outlook, Apple Mail and Thunderbird create when they find no folder
+            // of their own name.
+            aliases: [
+                (
+                    SpecialUse::Sent,
+                    &["Sent Items", "Sent Messages", "Sent Mail"][..],
+                ),
+                (
+                    SpecialUse::Trash,
+                    &["Deleted Items", "Deleted Messages"][..],
+                ),
+                (SpecialUse::Junk, &["Junk E-mail", "Junk Email", "Spam"][..]),
+                (SpecialUse::Archive, &["Archives"][..]),
+            ]
+            .into_iter()
+            .map(|(u, names)| (u, names.iter().map(|n| n.to_string()).collect()))
+            .collect(),
         }
     }
 }

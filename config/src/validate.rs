@@ -253,6 +253,12 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             "must be at least 100".to_string(),
         ));
     }
+    if config.imap.inprogress_interval_ms == 0 {
+        return Err(invalid(
+            "imap.inprogress_interval_ms",
+            "must be at least 1".to_string(),
+        ));
+    }
     let mut seen: Vec<String> = Vec::new();
     for (i, mb) in config.mailboxes.special_use.iter().enumerate() {
         let key = format!("mailboxes.special_use[{i}].name");
@@ -276,6 +282,28 @@ pub(crate) fn validate(config: &Config, index: &KeyIndex, file: &str) -> Result<
             return Err(invalid(&key, message));
         }
         seen.push(name.to_lowercase());
+    }
+    for (usage, names) in &config.mailboxes.aliases {
+        for (i, name) in names.iter().enumerate() {
+            let key = format!(
+                "mailboxes.aliases.{}[{i}]",
+                usage.attribute()[1..].to_lowercase()
+            );
+            let problem = if name.trim().is_empty() {
+                Some("must not be empty".to_string())
+            } else if name.contains('/') || name.chars().any(char::is_control) {
+                Some(format!(
+                    "`{name}` must not contain `/` or control characters"
+                ))
+            } else if name.eq_ignore_ascii_case("INBOX") {
+                Some("INBOX cannot be an alias".to_string())
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                return Err(invalid(&key, message));
+            }
+        }
     }
     Ok(())
 }

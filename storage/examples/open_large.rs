@@ -43,6 +43,7 @@ fn main() {
         rescan_interval: Duration::from_secs(3600),
         autocreate: false,
         special_use: vec![],
+        aliases: vec![],
     };
     let inbox = MailboxName::new("INBOX").unwrap();
     for round in ["cold", "warm", "warm"] {

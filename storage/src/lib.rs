@@ -18,6 +18,7 @@ pub mod index;
 pub mod logins;
 pub mod mailbox;
 pub mod maildir;
+pub mod metadata;
 pub mod store;
 mod watch;
 
@@ -29,4 +30,5 @@ pub use mailbox::{
 };
 pub use maildir::filename::{Flags, KeywordSet};
 pub use maildir::names::MailboxName;
-pub use store::{MailboxEntry, SpecialMailbox, Store, StoreConfig, UserStore};
+pub use metadata::{Metadata, MetadataRefusal};
+pub use store::{MailboxEntry, SpecialAlias, SpecialMailbox, Store, StoreConfig, UserStore};

@@ -894,12 +894,22 @@ impl Mailbox {
 
     /// Remove the given messages; returns the UIDs actually expunged by this call.
     pub fn expunge(&self, uids: &[u32]) -> Result<Vec<u32>> {
+        self.expunge_with_progress(uids, &mut |_| {})
+    }
+
+    /// [`Mailbox::expunge`], calling `progress` with the number of messages done so far.
+    pub fn expunge_with_progress(
+        &self,
+        uids: &[u32],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<u32>> {
         let mut st = self.lock();
         self.check_deleted(&st)?;
         self.sync_locked(&mut st, false)?;
         let mut gone = Vec::new();
         let mut retry = false;
-        for &uid in uids {
+        for (done, &uid) in uids.iter().enumerate() {
+            progress(done);
             let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
                 continue;
             };
@@ -953,10 +963,22 @@ impl Mailbox {
     /// Copy messages into `dest` (hard links where the file system allows), keeping flags,
     /// keywords and INTERNALDATE; returns (source UID, new UID) pairs in order.
     pub fn copy_to(&self, uids: &[u32], dest: &Mailbox) -> Result<Vec<(u32, u32)>> {
+        self.copy_to_with_progress(uids, dest, &mut |_| {})
+    }
+
+    /// [`Mailbox::copy_to`], calling `progress` with the number of messages done so far
+    /// (for IMAP's INPROGRESS on long copies).
+    pub fn copy_to_with_progress(
+        &self,
+        uids: &[u32],
+        dest: &Mailbox,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<(u32, u32)>> {
         let mut staged = Vec::new();
         let mut src_uids = Vec::new();
         let names = self.keyword_names();
-        for &uid in uids {
+        for (done, &uid) in uids.iter().enumerate() {
+            progress(done);
             let (path, info) = {
                 let mut st = self.lock();
                 self.sync_locked(&mut st, false)?;

@@ -13,6 +13,7 @@ use crate::error::{Result, StorageError};
 use crate::mailbox::{Mailbox, MailboxOptions};
 use crate::maildir::names::{MailboxName, SEPARATOR};
 use crate::maildir::{self, subscriptions};
+use crate::metadata::{Metadata, MetadataRefusal, SPECIALUSE_ENTRY};
 use crate::watch::Watcher;
 
 /// Marker in a Maildir root: the special-use mailboxes were created once (a user who deletes
@@ -39,6 +40,18 @@ pub struct StoreConfig {
     /// Create `special_use` on a user's first login.
     pub autocreate: bool,
     pub special_use: Vec<SpecialMailbox>,
+    /// Other names of special-use mailboxes ("Sent Items" for `\Sent`), see
+    /// [`UserStore::resolve_alias`].
+    pub aliases: Vec<SpecialAlias>,
+}
+
+/// Another name under which clients look for a special-use mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialAlias {
+    /// The RFC 6154 attribute, e.g. `\Sent`.
+    pub attribute: String,
+    /// The name clients use, e.g. `Sent Items`.
+    pub name: String,
 }
 
 /// How long a mailbox nobody uses stays open: repeated logins (POP3 clients polling every
@@ -61,6 +74,9 @@ pub struct Store {
     watcher: Option<Watcher>,
     /// Serializes read-modify-write of subscription files and mailbox tree changes.
     tree_lock: Mutex<()>,
+    /// Per user, a counter bumped on every change of the mailbox tree or subscriptions
+    /// (IMAP NOTIFY MailboxName and SubscriptionChange events).
+    tree_feed: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +124,7 @@ impl Store {
             open: Mutex::new(HashMap::new()),
             watcher: Watcher::start(),
             tree_lock: Mutex::new(()),
+            tree_feed: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&store);
         let spawned = std::thread::Builder::new()
@@ -277,14 +294,127 @@ impl UserStore {
         self.dir_of(name).join("cur").is_dir()
     }
 
-    /// The configured special-use attribute of a mailbox, if any.
+    /// The special-use attribute of a mailbox: the one chosen with CREATE-SPECIAL-USE,
+    /// else the configured one.
     pub fn special_use_of(&self, name: &MailboxName) -> Option<String> {
-        self.store
+        let md = Metadata::read(&self.root).unwrap_or_default();
+        self.special_use_with(&md, name)
+    }
+
+    fn special_use_with(&self, md: &Metadata, name: &MailboxName) -> Option<String> {
+        md.special_use(name.as_str()).or_else(|| {
+            self.store
+                .cfg
+                .special_use
+                .iter()
+                .find(|s| s.name == name.as_str())
+                .map(|s| s.attribute.clone())
+        })
+    }
+
+    /// The real mailbox behind an alias name ("Sent Items" -> the user's `\Sent`
+    /// mailbox). `None` when the name exists itself, is no alias, or no existing mailbox
+    /// has the alias's attribute: a real mailbox always wins over an alias.
+    pub fn resolve_alias(&self, name: &MailboxName) -> Option<MailboxName> {
+        let alias = self
+            .store
             .cfg
-            .special_use
+            .aliases
             .iter()
-            .find(|s| s.name == name.as_str())
-            .map(|s| s.attribute.clone())
+            .find(|a| a.name == name.as_str())?;
+        if self.exists(name) {
+            return None;
+        }
+        // The configured mailbox of that use first, so a client creating a second \Sent
+        // does not move where Outlook's "Sent Items" leads.
+        let configured = self.store.cfg.special_use.iter().find(|s| {
+            s.attribute.eq_ignore_ascii_case(&alias.attribute)
+                && MailboxName::new(&s.name).is_ok_and(|n| self.exists(&n))
+        });
+        if let Some(s) = configured {
+            return MailboxName::new(&s.name).ok();
+        }
+        let entries = self.list().ok()?;
+        entries
+            .into_iter()
+            .filter(|e| e.selectable)
+            .find(|e| {
+                e.special_use.as_deref().is_some_and(|u| {
+                    u.split_whitespace()
+                        .any(|a| a.eq_ignore_ascii_case(&alias.attribute))
+                })
+            })
+            .map(|e| e.name)
+    }
+
+    /// The user's METADATA entries and chosen special-use attributes.
+    pub fn metadata(&self) -> Result<Metadata> {
+        Metadata::read(&self.root)
+    }
+
+    /// Sets or removes entries of the server (`None`) or of an existing mailbox, all or
+    /// nothing; `Ok(Err(_))` when a limit refuses them.
+    pub fn set_metadata(
+        &self,
+        mailbox: Option<&MailboxName>,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_value_size: usize,
+        max_entries: usize,
+    ) -> Result<std::result::Result<(), MetadataRefusal>> {
+        let _g = lock(&self.store.tree_lock);
+        let owner = match mailbox {
+            Some(m) if !self.exists(m) => {
+                return Err(StorageError::NoSuchMailbox(m.as_str().to_string()));
+            }
+            Some(m) => m.as_str(),
+            None => "",
+        };
+        let mut md = Metadata::read(&self.root)?;
+        if let Err(refused) = md.apply(owner, changes, max_value_size, max_entries) {
+            return Ok(Err(refused));
+        }
+        md.write(&self.root, self.store.cfg.mailbox.fsync)?;
+        Ok(Ok(()))
+    }
+
+    /// RFC 6154 CREATE-SPECIAL-USE: create the mailbox and keep its attributes.
+    pub fn create_special_use(&self, name: &MailboxName, attributes: &[String]) -> Result<()> {
+        self.create(name)?;
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let value = attributes.join(" ").into_bytes();
+        let change = [(SPECIALUSE_ENTRY.to_string(), Some(value))];
+        // The attribute is part of the mailbox: no limit may leave it half created.
+        let _never_refused = self.set_metadata(Some(name), &change, usize::MAX, usize::MAX)?;
+        Ok(())
+    }
+
+    /// The user's tree-change counter, for NOTIFY MailboxName/SubscriptionChange.
+    pub fn tree_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        lock(&self.store.tree_feed)
+            .entry(self.user.clone())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn tree_changed(&self) {
+        if let Some(tx) = lock(&self.store.tree_feed).get(&self.user) {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Drops or moves a mailbox's metadata with it; the tree lock is held.
+    fn update_metadata(&self, f: impl FnOnce(&mut Metadata) -> bool) {
+        let result = Metadata::read(&self.root).and_then(|mut md| {
+            if f(&mut md) {
+                md.write(&self.root, self.store.cfg.mailbox.fsync)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            warn!(user = %self.user, error = %e, "cannot update the metadata of a deleted or renamed mailbox");
+        }
     }
 
     /// On the first login, create the configured special-use mailboxes and subscribe them.
@@ -349,9 +479,13 @@ impl UserStore {
             names.entry(p).or_insert(false);
         }
         let mut out = Vec::with_capacity(names.len());
+        let md = Metadata::read(&self.root).unwrap_or_else(|e| {
+            warn!(user = %self.user, error = %e, "cannot read metadata; special-use from the configuration only");
+            Metadata::default()
+        });
         for (n, selectable) in names {
             let name = MailboxName::new(&n)?;
-            let special_use = self.special_use_of(&name);
+            let special_use = self.special_use_with(&md, &name);
             out.push(MailboxEntry {
                 name,
                 selectable,
@@ -383,6 +517,7 @@ impl UserStore {
             std::fs::write(dir.join("maildirfolder"), b"")
                 .map_err(|e| StorageError::io("creating maildirfolder", e))?;
         }
+        self.tree_changed();
         Ok(())
     }
 
@@ -404,6 +539,8 @@ impl UserStore {
         ));
         std::fs::rename(&dir, &trash).map_err(|e| StorageError::io("deleting mailbox", e))?;
         self.store.forget_dirs(|p| p == dir);
+        self.update_metadata(|md| md.remove_mailbox(name.as_str()));
+        self.tree_changed();
         if let Err(e) = std::fs::remove_dir_all(&trash) {
             warn!(dir = %trash.display(), error = %e, "cannot remove a deleted mailbox's files");
         }
@@ -472,6 +609,8 @@ impl UserStore {
                 .and_then(|r| r.to_str())
                 .is_some_and(|r| r == from_dir || r.starts_with(&child_prefix))
         });
+        self.update_metadata(|md| md.rename_mailbox(from.as_str(), to.as_str(), SEPARATOR));
+        self.tree_changed();
         Ok(())
     }
 
@@ -519,6 +658,7 @@ impl UserStore {
         if !subs.iter().any(|s| s == name) {
             subs.push(name.to_string());
             subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
+            self.tree_changed();
         }
         Ok(())
     }
@@ -531,6 +671,7 @@ impl UserStore {
         subs.retain(|s| s != name);
         if subs.len() != before {
             subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
+            self.tree_changed();
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ impl StoreBuilder {
                 rescan_interval: Duration::from_secs(3600),
                 autocreate: true,
                 special_use: Vec::new(),
+                aliases: Vec::new(),
             },
         }
     }

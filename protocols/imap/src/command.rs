@@ -17,6 +17,9 @@ use nom::error::{ErrorKind, ParseError};
 use roost_storage::auth::Secret;
 use thiserror::Error;
 
+mod ext;
+pub use ext::{MetadataDepth, NotifyEvent, NotifyFilter, NotifyGroup, NotifySet};
+
 use crate::types::{
     AString, Atom, Date, DateTime, FetchAttribute, FetchItems, Flag, ListReturn, ListSelect,
     Mailbox, Partial, SearchKey, SearchReturn, Section, SectionText, SeqSet, StatusItem, StoreKind,
@@ -145,6 +148,33 @@ pub enum CommandBody {
     },
     /// `CREATE mailbox`
     Create(Mailbox),
+    /// `CREATE mailbox (USE (attr ...))` (RFC 6154 CREATE-SPECIAL-USE)
+    CreateSpecialUse {
+        /// The new mailbox.
+        mailbox: Mailbox,
+        /// The special-use attributes, e.g. `\Sent`.
+        uses: Vec<String>,
+    },
+    /// `GETMETADATA [(options)] mailbox entries` (RFC 5464); `""` is the server.
+    GetMetadata {
+        /// The mailbox, or `""` for server entries.
+        mailbox: Mailbox,
+        /// `MAXSIZE`: leave out larger values.
+        max_size: Option<u32>,
+        /// `DEPTH`.
+        depth: MetadataDepth,
+        /// Entry names.
+        entries: Vec<String>,
+    },
+    /// `SETMETADATA mailbox (entry value ...)` (RFC 5464); a NIL value removes the entry.
+    SetMetadata {
+        /// The mailbox, or `""` for server entries.
+        mailbox: Mailbox,
+        /// Entry names and values.
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
+    /// `NOTIFY SET ...` or `NOTIFY NONE` (`None`) (RFC 5465).
+    Notify(Option<NotifySet>),
     /// `DELETE mailbox`
     Delete(Mailbox),
     /// `RENAME from to`
@@ -277,7 +307,10 @@ impl CommandBody {
             Id(_) => "ID",
             Select { .. } => "SELECT",
             Examine { .. } => "EXAMINE",
-            Create(_) => "CREATE",
+            Create(_) | CreateSpecialUse { .. } => "CREATE",
+            GetMetadata { .. } => "GETMETADATA",
+            SetMetadata { .. } => "SETMETADATA",
+            Notify(_) => "NOTIFY",
             Delete(_) => "DELETE",
             Rename { .. } => "RENAME",
             Subscribe(_) => "SUBSCRIBE",
@@ -560,7 +593,10 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "COMPRESS" => compress(i),
         "ID" => id(cx, i),
         "SELECT" | "EXAMINE" => select(cx, i, name == "EXAMINE"),
-        "CREATE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Create(m))),
+        "CREATE" => ext::create(cx, i),
+        "GETMETADATA" => ext::getmetadata(cx, i),
+        "SETMETADATA" => ext::setmetadata(cx, i),
+        "NOTIFY" => ext::notify(cx, i),
         "DELETE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Delete(m))),
         "SUBSCRIBE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Subscribe(m))),
         "UNSUBSCRIBE" => one_mailbox(cx, i).map(|(i, m)| (i, C::Unsubscribe(m))),

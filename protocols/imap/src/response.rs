@@ -168,6 +168,8 @@ pub enum Code {
     NoModSeq,
     /// `MODIFIED set`
     Modified(SeqSet),
+    /// An extension code written as given: `USEATTR`, `METADATA TOOMANY`, `INPROGRESS (...)`.
+    Other(String),
 }
 
 /// Mailbox attributes in LIST/LSUB (RFC 9051, RFC 6154 special use, RFC 5258).
@@ -709,6 +711,7 @@ impl Encoder {
             HighestModSeq(n) => w(out, &format!("HIGHESTMODSEQ {n}")),
             NoModSeq => w(out, "NOMODSEQ"),
             Modified(set) => w(out, &format!("MODIFIED {set}")),
+            Other(text) => w(out, text),
         }
     }
 

@@ -49,6 +49,15 @@ pub enum SearchError {
 
 /// Sequence numbers (ascending) of the messages matching `key`.
 pub fn search(env: &SearchEnv<'_>, key: &SearchKey) -> Result<Vec<u32>, SearchError> {
+    search_with_progress(env, key, &mut |_| {})
+}
+
+/// [`search`], calling `progress` with the number of messages looked at so far.
+pub fn search_with_progress(
+    env: &SearchEnv<'_>,
+    key: &SearchKey,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<u32>, SearchError> {
     check_utf8(key)?;
     let key = cheap_first(key);
     let mut ctx = Ctx {
@@ -59,6 +68,7 @@ pub fn search(env: &SearchEnv<'_>, key: &SearchKey) -> Result<Vec<u32>, SearchEr
     };
     let mut out = Vec::new();
     for (i, info) in env.messages.iter().enumerate() {
+        progress(i);
         let seq = i as u32 + 1;
         let mut content = Content {
             mailbox: env.mailbox,

@@ -46,7 +46,7 @@ impl ImapSession {
         date: Option<DateTime>,
         message: &MessageLiteral,
     ) -> Result<Append, CmdError> {
-        let name = self.mailbox_name(&mailbox)?;
+        let name = self.resolved_name(&mailbox)?;
         let limit = self.ctx.settings.max_append_size;
         let mb = match self.user()?.store.open(&name) {
             Ok(mb) => mb,
@@ -82,6 +82,8 @@ impl ImapSession {
         };
         let tag = a.tag.clone();
         let result = self.commit_append(&mut a);
+        // The message lands only now, after the command itself was dispatched.
+        self.notify_after_command("APPEND");
         self.finish(tag, "APPEND", result);
     }
 

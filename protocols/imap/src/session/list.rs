@@ -145,9 +145,9 @@ impl ImapSession {
             if show_subscribed && node.subscribed {
                 attrs.push(MailboxAttr::Subscribed);
             }
-            if let Some(attr) = node.special.as_deref().and_then(special_attr) {
-                attrs.push(attr);
-            }
+            // CREATE-SPECIAL-USE may give one mailbox several uses (space separated).
+            let uses = node.special.as_deref().unwrap_or_default();
+            attrs.extend(uses.split_whitespace().filter_map(special_attr));
             // Whether or not the mailbox itself matches (RFC 9051 6.3.9.1 table).
             let extended = if child_meets {
                 vec![ListExtended::ChildInfoSubscribed]
@@ -155,6 +155,13 @@ impl ImapSession {
                 Vec::new()
             };
             entries.push((name.clone(), attrs, node.exists, extended));
+        }
+        if !only_subscribed && !only_special {
+            for (name, attrs) in self.alias_entries(&full) {
+                if !tree.contains_key(&name) {
+                    entries.push((name, attrs, false, Vec::new()));
+                }
+            }
         }
         for (name, attrs, exists, extended) in entries {
             self.data(Data::List(ListEntry {

@@ -17,18 +17,14 @@ impl ImapSession {
             _ => mailbox,
         };
         let name = self.mailbox_name(&mailbox)?;
-        if name.is_inbox() {
-            return Err(CmdError::No(
-                Some(Code::AlreadyExists),
-                "INBOX always exists".into(),
-            ));
-        }
+        self.check_create(&name)?;
         self.user()?.store.create(&name)?;
         ok("CREATE completed")
     }
 
     pub(super) fn delete(&mut self, mailbox: Mailbox) -> CmdResult {
         let name = self.mailbox_name(&mailbox)?;
+        self.refuse_alias(&name)?;
         let user = self.user()?;
         if name.is_inbox() {
             return Err(CmdError::No(
@@ -63,7 +59,9 @@ impl ImapSession {
 
     pub(super) fn rename(&mut self, from: Mailbox, to: Mailbox) -> CmdResult {
         let from = self.mailbox_name(&from)?;
+        self.refuse_alias(&from)?;
         let to = self.mailbox_name(&to)?;
+        self.check_create(&to)?;
         if to.is_inbox() {
             return Err(CmdError::No(
                 Some(Code::AlreadyExists),
@@ -102,11 +100,16 @@ impl ImapSession {
     }
 
     pub(super) fn status(&mut self, mailbox: Mailbox, items: &[StatusItem]) -> CmdResult {
-        let name = self.mailbox_name(&mailbox)?;
+        let asked = self.mailbox_name(&mailbox)?;
+        let name = self.resolved_name(&mailbox)?;
         if items.contains(&StatusItem::HighestModSeq) {
             self.enable_condstore();
         }
-        let data = self.status_data(&name, items)?;
+        let mut data = self.status_data(&name, items)?;
+        // The answer names the mailbox as asked, alias or not.
+        if let Data::Status { mailbox, .. } = &mut data {
+            *mailbox = self.wire_name(asked.as_str());
+        }
         self.data(data);
         ok("STATUS completed")
     }

@@ -11,7 +11,7 @@ use super::{BodyFile, CmdError, CmdResult, Done, ImapSession, Output, ok};
 use crate::command::FetchModifier;
 use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
 use crate::response::{Code, Data, ESearch, FetchItem};
-use crate::search::{SearchEnv, search};
+use crate::search::SearchEnv;
 use crate::types::{
     AString, FetchAttribute, FetchItems, Flag, Mailbox, SearchKey, SearchReturn, SeqNum, SeqRange,
     SeqSet, StoreKind, StoreOp, Tag,
@@ -386,6 +386,7 @@ impl ImapSession {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
+        let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         let mailbox = std::sync::Arc::clone(view.mailbox());
         let names = mailbox.keyword_names();
@@ -397,7 +398,8 @@ impl ImapSession {
             saved: saved.as_deref(),
             now,
         };
-        let seqs = search(&env, &criteria)?;
+        progress.total = env.messages.len();
+        let seqs = crate::search::search_with_progress(&env, &criteria, &mut |n| progress.tick(n))?;
         let nums: Vec<u32> = if uid {
             seqs.iter()
                 .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
@@ -474,7 +476,7 @@ impl ImapSession {
         moving: bool,
     ) -> CmdResult {
         self.check_set(set, uid)?;
-        let name = self.mailbox_name(&target)?;
+        let name = self.resolved_name(&target)?;
         let dest = match self.user()?.store.open(&name) {
             Ok(d) => d,
             Err(StorageError::NoSuchMailbox(_)) => {
@@ -485,6 +487,7 @@ impl ImapSession {
             }
             Err(e) => return Err(e.into()),
         };
+        let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         if moving && view.read_only() {
             return Err(CmdError::No(
@@ -500,7 +503,9 @@ impl ImapSession {
             .map(|m| m.uid)
             .collect();
         let source = std::sync::Arc::clone(view.mailbox());
-        let pairs = source.copy_to(&uids, &dest)?;
+        // MOVE counts copying and expunging as one pass over twice the messages.
+        progress.total = if moving { uids.len() * 2 } else { uids.len() };
+        let pairs = source.copy_to_with_progress(&uids, &dest, &mut |n| progress.tick(n))?;
         let validity = dest.status()?.uid_validity;
         let code = match (
             NonZeroU32::new(validity),
@@ -526,7 +531,8 @@ impl ImapSession {
         }
         let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
         if !moved.is_empty() {
-            source.expunge(&moved)?;
+            let copied = uids.len();
+            source.expunge_with_progress(&moved, &mut |n| progress.tick(copied + n))?;
         }
         self.report_updates(true)?;
         ok("MOVE completed")

@@ -29,12 +29,17 @@ mod error;
 mod list;
 mod mailboxes;
 mod messages;
+mod metadata;
+mod notify;
+mod progress;
 mod select;
+mod special_use;
 mod stats;
 mod stream;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
+pub use progress::ProgressSink;
 pub use stats::CommandStat;
 pub use stream::{BodyFile, BodyStream};
 
@@ -62,6 +67,16 @@ pub struct ImapSettings {
     /// Refusal text for a user whose `protocols=` field leaves IMAP out (`{protocol}`
     /// is replaced by `IMAP`).
     pub protocol_denied_message: String,
+    /// Largest METADATA value (`NO [METADATA MAXSIZE n]` above it).
+    pub metadata_max_size: usize,
+    /// Most METADATA entries per user (`NO [METADATA TOOMANY]` beyond it).
+    pub metadata_max_entries: usize,
+    /// Most mailboxes one NOTIFY SET may watch (`NO [LIMIT]` beyond it).
+    pub notify_max_mailboxes: usize,
+    /// A command running this long starts sending `* OK [INPROGRESS ...]` (RFC 9585).
+    pub inprogress_after: std::time::Duration,
+    /// Time between two INPROGRESS responses of one command.
+    pub inprogress_interval: std::time::Duration,
 }
 
 impl Default for ImapSettings {
@@ -81,6 +96,15 @@ impl Default for ImapSettings {
             max_connection_memory: compress::DEFAULT_MAX_CONNECTION_MEMORY,
             require_tls: false,
             protocol_denied_message: roost_storage::auth::policy::DEFAULT_DENIED_MESSAGE.into(),
+            // Room for a long comment or a client's settings blob; Dovecot has no limit.
+            metadata_max_size: 64 * 1024,
+            // Far more than any client sets; bounds the per-user file.
+            metadata_max_entries: 1000,
+            // A large folder tree; each watched mailbox stays open with its inotify watch.
+            notify_max_mailboxes: 1000,
+            // RFC 9585 suggests a few seconds before the first, then every few seconds.
+            inprogress_after: std::time::Duration::from_secs(1),
+            inprogress_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -187,6 +211,12 @@ pub struct ImapSession {
     stats: stats::Stats,
     /// COMPRESS=DEFLATE is active.
     compressed: bool,
+    /// NOTIFY SET: the watched mailboxes and what was last reported about them.
+    notify: Option<Box<notify::NotifyState>>,
+    /// Where INPROGRESS lines go while a command runs.
+    progress_sink: Option<ProgressSink>,
+    /// The tag of the command running, for INPROGRESS.
+    current_tag: Option<Tag>,
 }
 
 /// How a command ended when it did not fail.
@@ -231,6 +261,9 @@ impl ImapSession {
             idle_watch: None,
             stats: stats::Stats::default(),
             compressed: false,
+            notify: None,
+            progress_sink: None,
+            current_tag: None,
         }
     }
 
@@ -455,6 +488,7 @@ impl ImapSession {
     fn command(&mut self, cmd: Command) {
         use CommandBody as C;
         let Command { tag, body } = cmd;
+        self.current_tag = Some(tag.clone());
         let name = body.name();
         let authed = self.user.is_some();
         let selected = self.user.as_ref().is_some_and(|u| u.selected.is_some());
@@ -493,6 +527,15 @@ impl ImapSession {
             C::Select { mailbox, params } => self.select(mailbox, false, params),
             C::Examine { mailbox, params } => self.select(mailbox, true, params),
             C::Create(m) => self.create(m),
+            C::CreateSpecialUse { mailbox, uses } => self.create_special_use(mailbox, uses),
+            C::GetMetadata {
+                mailbox,
+                max_size,
+                depth,
+                entries,
+            } => self.getmetadata(mailbox, max_size, depth, entries),
+            C::SetMetadata { mailbox, entries } => self.setmetadata(mailbox, entries),
+            C::Notify(set) => self.notify(set),
             C::Delete(m) => self.delete(m),
             C::Rename { from, to } => self.rename(from, to),
             C::Subscribe(m) => self.subscribe(m, true),
@@ -540,6 +583,7 @@ impl ImapSession {
             C::Copy { uid, set, mailbox } => self.copy(uid, &set, mailbox, false),
             C::Move { uid, set, mailbox } => self.copy(uid, &set, mailbox, true),
         };
+        self.notify_after_command(name);
         self.finish(tag, name, result);
     }
 
@@ -574,6 +618,10 @@ impl ImapSession {
             "LIST-EXTENDED",
             "LIST-STATUS",
             "SPECIAL-USE",
+            "CREATE-SPECIAL-USE",
+            "METADATA",
+            "METADATA-SERVER",
+            "NOTIFY",
             "STATUS=SIZE",
             "ESEARCH",
             "SEARCHRES",
@@ -604,6 +652,7 @@ impl ImapSession {
             return Ok(());
         };
         let condstore = self.condstore;
+        let known = view.messages().len();
         let updates = view.sync(allow_expunge)?;
         // QRESYNC clients keep the highest modseq as their resync point; tell them when it
         // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
@@ -686,6 +735,7 @@ impl ImapSession {
         if let Some(m) = news {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
+        self.notify_new_messages(known);
         Ok(())
     }
 
@@ -748,3 +798,6 @@ impl ImapSession {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ext_tests;

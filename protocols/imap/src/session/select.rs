@@ -40,7 +40,7 @@ impl ImapSession {
             self.untagged_ok(Some(Code::Closed), "Previous mailbox closed");
         }
         self.user()?.saved = None;
-        let name = self.mailbox_name(&mailbox)?;
+        let name = self.resolved_name(&mailbox)?;
         let mb = self.user()?.store.open(&name)?;
         let mut view = View::open(mb, read_only)?;
         if self.qresync {
@@ -118,6 +118,7 @@ impl ImapSession {
 
     pub(super) fn expunge(&mut self, set: Option<SeqSet>) -> CmdResult {
         self.report_updates(false)?;
+        let mut progress = self.progress(0);
         let user = self.user()?;
         let saved = user.saved.clone();
         let Some(view) = user.selected.as_mut() else {
@@ -145,7 +146,9 @@ impl ImapSession {
             .map(|(_, m)| m.uid)
             .collect();
         if !uids.is_empty() {
-            view.mailbox().expunge(&uids)?;
+            progress.total = uids.len();
+            view.mailbox()
+                .expunge_with_progress(&uids, &mut |n| progress.tick(n))?;
         }
         self.report_updates(true)?;
         let code = self.highest_modseq_code()?;

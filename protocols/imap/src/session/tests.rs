@@ -46,6 +46,10 @@ impl Fixture {
                 name: "Sent".into(),
                 attribute: "\\Sent".into(),
             }],
+            aliases: vec![roost_storage::SpecialAlias {
+                attribute: "\\Sent".into(),
+                name: "Sent Items".into(),
+            }],
         });
         let mut fx = Fixture {
             _dir: dir,

@@ -1,0 +1,86 @@
+//! NOTIFY (RFC 5465) end to end: the real `roost` binary, a Python client watching with
+//! NOTIFY while imaplib and an LMTP delivery change other mailboxes.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, config_yaml, have};
+
+#[test]
+fn notify_reports_other_mailboxes_and_the_tree_within_a_second() {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
+    let server = Server::start_with_users(dir.path(), yaml, "alice:{PLAIN}secret\n", 5);
+    let imap = server.addr("imap");
+    let lmtp = server.addr("lmtp");
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_notify.py"))
+        .args([
+            &imap.ip().to_string(),
+            &imap.port().to_string(),
+            &lmtp.port().to_string(),
+            "alice",
+            "secret",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    let mut got = Vec::new();
+    for l in stdout.lines() {
+        // UIDVALIDITY is a timestamp: keep the item, not its value.
+        let l = &match l.split_once("UIDVALIDITY ") {
+            Some((a, b)) => format!("{a}UIDVALIDITY n{}", &b[b.find(' ').unwrap_or(b.len())..]),
+            None => l.to_string(),
+        };
+        // Each notification within a second of what caused it.
+        if let Some((text, secs)) = l.rsplit_once(" | ") {
+            let secs: f64 = secs.parse().unwrap();
+            assert!(secs < 1.0, "{l}\n{stdout}");
+            got.push(text.to_string());
+        } else {
+            got.push(l.to_string());
+        }
+    }
+    let want = [
+        "notify-set: * STATUS Archive (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: * STATUS Drafts (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: * STATUS INBOX (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: * STATUS Junk (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: * STATUS Sent (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: * STATUS Trash (MESSAGES 0 UIDNEXT 1 UIDVALIDITY n UNSEEN 0)",
+        "notify-set: n OK NOTIFY completed",
+        "idle: + idling",
+        "lmtp-inbox: * STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY n UNSEEN 1)",
+        "create: * LIST () \".\" Foo",
+        "rename: * LIST () \".\" Bar (\"OLDNAME\" (Foo))",
+        "subscribe: * LIST (\\Subscribed) \".\" Bar",
+        "delete: * LIST (\\NonExistent) \".\" Bar",
+        "append-selected: * 1 EXISTS",
+        "append-selected: * 1 RECENT",
+        "append-selected: * 1 FETCH (UID 1 FLAGS (\\Recent))",
+        "flag-inbox: * STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY n UNSEEN 0)",
+        "done: i OK IDLE terminated",
+        "own-append: ['o OK']",
+        "between-commands: * STATUS Drafts (MESSAGES 1 UIDNEXT 2 UIDVALIDITY n UNSEEN 1)",
+        "selected-new: * 2 EXISTS",
+        "selected-new: * 2 RECENT",
+        "selected-new: * 2 FETCH (UID 2 FLAGS (\\Recent))",
+        "selected-expunge: * 1 FETCH (FLAGS (\\Deleted \\Recent) UID 1)",
+        "selected-expunge: * 1 EXPUNGE",
+        "none: ['x OK NOTIFY completed']",
+        "after-none: ['y OK NOOP completed']",
+    ];
+    assert_eq!(got, want, "\n{stdout}");
+}
