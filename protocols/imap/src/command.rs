@@ -96,6 +96,8 @@ pub enum FetchModifier {
     ChangedSince(u64),
     /// `VANISHED`
     Vanished,
+    /// `PARTIAL range` (RFC 9394): only that slice of the messages, in UID order.
+    Partial(crate::partial::PartialRange),
 }
 
 /// Every command of RFC 3501 and RFC 9051.
@@ -217,6 +219,30 @@ pub enum CommandBody {
         /// The criteria, an implicit AND.
         criteria: SearchKey,
     },
+    /// `[UID] SORT [RETURN (...)] (criteria) charset keys` (RFC 5256, RFC 5267)
+    Sort {
+        /// UID SORT.
+        uid: bool,
+        /// `RETURN (...)` (ESORT); `Some(empty)` means ESEARCH with the default `ALL`.
+        ret: Option<Vec<SearchReturn>>,
+        /// Sort criteria, most significant first.
+        criteria: Vec<crate::sort::SortCriterion>,
+        /// Charset name.
+        charset: AString,
+        /// The search criteria, an implicit AND.
+        search: SearchKey,
+    },
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256)
+    Thread {
+        /// UID THREAD.
+        uid: bool,
+        /// The threading algorithm.
+        algorithm: crate::thread::ThreadAlgorithm,
+        /// Charset name.
+        charset: AString,
+        /// The search criteria, an implicit AND.
+        search: SearchKey,
+    },
     /// `[UID] FETCH set items [modifiers]`
     Fetch {
         /// UID FETCH.
@@ -292,6 +318,10 @@ impl CommandBody {
             UidExpunge(_) => "UID EXPUNGE",
             Search { uid: false, .. } => "SEARCH",
             Search { uid: true, .. } => "UID SEARCH",
+            Sort { uid: false, .. } => "SORT",
+            Sort { uid: true, .. } => "UID SORT",
+            Thread { uid: false, .. } => "THREAD",
+            Thread { uid: true, .. } => "UID THREAD",
             Fetch { uid: false, .. } => "FETCH",
             Fetch { uid: true, .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
@@ -571,6 +601,8 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "COPY" => copy_move(cx, i, false, false),
         "MOVE" => copy_move(cx, i, false, true),
         "UID" => uid(cx, i),
+        "SORT" => sort::sort(cx, i, false),
+        "THREAD" => sort::thread(cx, i, false),
         _ => return None,
     })
 }
@@ -585,6 +617,8 @@ fn uid<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         b"FETCH" => fetch(cx, i, true),
         b"SEARCH" => search(cx, i, true),
         b"STORE" => store(cx, i, true),
+        b"SORT" => sort::sort(cx, i, true),
+        b"THREAD" => sort::thread(cx, i, true),
         b"EXPUNGE" => {
             let (i, _) = sp(i)?;
             let (i, set) = sequence_set(cx, i)?;
@@ -1198,6 +1232,20 @@ fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
         charset = Some(c);
         i = rest;
     }
+    let (i, criteria) = search_program(cx, i)?;
+    Ok((
+        i,
+        CommandBody::Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        },
+    ))
+}
+
+/// `1*(search-key SP) search-key`, an implicit AND.
+fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
     let (mut i, first) = search_key(cx, i, 0)?;
     let mut keys = vec![first];
     while let Ok((rest, _)) = sp(i) {
@@ -1213,18 +1261,10 @@ fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
     } else {
         SearchKey::And(keys)
     };
-    Ok((
-        i,
-        CommandBody::Search {
-            uid,
-            ret,
-            charset,
-            criteria,
-        },
-    ))
+    Ok((i, criteria))
 }
 
-/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"`
+/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range`
 fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
     let (rest, a) = atom(i)?;
     let r = match a.as_str().to_ascii_uppercase().as_str() {
@@ -1233,6 +1273,7 @@ fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
         "ALL" => SearchReturn::All,
         "COUNT" => SearchReturn::Count,
         "SAVE" => SearchReturn::Save,
+        "PARTIAL" => return sort::partial_opt(rest),
         _ => return soft(i),
     };
     Ok((rest, r))
@@ -1410,6 +1451,12 @@ fn fetch<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
 fn fetch_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
     if let Ok((r, ())) = keyword(i, "VANISHED") {
         return Ok((r, FetchModifier::Vanished));
+    }
+    if let Ok((r, ())) = keyword(i, "PARTIAL") {
+        return match sort::partial_opt(r)? {
+            (r, SearchReturn::Partial(p)) => Ok((r, FetchModifier::Partial(p))),
+            _ => soft(i),
+        };
     }
     let (r, ()) = keyword(i, "CHANGEDSINCE")?;
     let (r, _) = sp(r)?;
@@ -1638,6 +1685,8 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
         },
     ))
 }
+
+mod sort;
 
 #[cfg(test)]
 mod tests;

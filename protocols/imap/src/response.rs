@@ -463,6 +463,8 @@ pub struct ESearch {
     pub max: Option<NonZeroU32>,
     /// `ALL set`
     pub all: Option<SeqSet>,
+    /// `PARTIAL (range set)` (RFC 5267 / RFC 9394); None as the set is `NIL`.
+    pub partial: Option<(crate::partial::PartialRange, Option<SeqSet>)>,
     /// `COUNT n`
     pub count: Option<u32>,
     /// `MODSEQ n` (RFC 7162 3.1.5): the highest modseq of the found messages, when the
@@ -503,6 +505,10 @@ pub enum Data {
     Search(Vec<NonZeroU32>, Option<u64>),
     /// `ESEARCH ...`
     ESearch(ESearch),
+    /// `SORT n...` (RFC 5256) in sort order, with an optional CONDSTORE `(MODSEQ n)`
+    Sort(Vec<NonZeroU32>, Option<u64>),
+    /// `THREAD thread-list...` (RFC 5256)
+    Thread(Vec<crate::thread::ThreadNode>),
     /// `n FETCH (...)` with in-memory items; use [`FetchWriter`] to stream.
     Fetch {
         /// Sequence number.
@@ -750,6 +756,16 @@ impl Encoder {
             Data::Exists(n) => w(out, &format!("* {n} EXISTS")),
             Data::Recent(n) => w(out, &format!("* {n} RECENT")),
             Data::Expunge(n) => w(out, &format!("* {n} EXPUNGE")),
+            Data::Sort(nums, modseq) => {
+                w(out, "* SORT");
+                for n in nums {
+                    w(out, &format!(" {n}"));
+                }
+                if let Some(m) = modseq {
+                    w(out, &format!(" (MODSEQ {m})"));
+                }
+            }
+            Data::Thread(threads) => crate::thread::write_threads(threads, out),
             Data::Search(nums, modseq) => {
                 w(out, "* SEARCH");
                 for n in nums {
@@ -777,6 +793,12 @@ impl Encoder {
                 }
                 if let Some(s) = &e.all {
                     w(out, &format!(" ALL {s}"));
+                }
+                if let Some((range, set)) = &e.partial {
+                    match set {
+                        Some(s) => w(out, &format!(" PARTIAL ({range} {s})")),
+                        None => w(out, &format!(" PARTIAL ({range} NIL)")),
+                    }
                 }
                 if let Some(n) = e.count {
                     w(out, &format!(" COUNT {n}"));

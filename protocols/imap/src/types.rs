@@ -858,6 +858,8 @@ pub enum SearchReturn {
     Count,
     /// `SAVE`
     Save,
+    /// `PARTIAL range` (RFC 5267 CONTEXT=SEARCH, RFC 9394 PARTIAL).
+    Partial(crate::partial::PartialRange),
 }
 
 /// A capability the server may advertise.

@@ -17,7 +17,7 @@ mod search;
 mod section;
 mod structure;
 
-pub use address::Address;
+pub use address::{Address, parse_list};
 pub use cache::DecodeError;
 pub use envelope::{Envelope, envelope};
 pub use imap_string::ImapString;

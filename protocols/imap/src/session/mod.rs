@@ -29,6 +29,7 @@ mod list;
 mod mailboxes;
 mod messages;
 mod select;
+mod sort;
 mod stream;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
@@ -476,6 +477,19 @@ impl ImapSession {
                 charset,
                 criteria,
             } => self.search(&tag, uid, ret, charset, criteria),
+            C::Sort {
+                uid,
+                ret,
+                criteria,
+                charset,
+                search,
+            } => self.sort(&tag, uid, ret, &criteria, &charset, &search),
+            C::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => self.thread(uid, algorithm, &charset, &search),
             C::Fetch {
                 uid,
                 set,
@@ -525,6 +539,13 @@ impl ImapSession {
             "STATUS=SIZE",
             "ESEARCH",
             "SEARCHRES",
+            "SORT",
+            "SORT=DISPLAY",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "ESORT",
+            "PARTIAL",
+            "WITHIN",
             "BINARY",
             "CONDSTORE",
             "QRESYNC",
