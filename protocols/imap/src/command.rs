@@ -1490,6 +1490,9 @@ fn fetch_att<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, FetchAttribute> {
         (b"BODYSTRUCTURE", _) => plain(F::BodyStructure),
         (b"UID", _) => plain(F::Uid),
         (b"MODSEQ", _) => plain(F::ModSeq),
+        (b"PREVIEW", false) => {
+            sort::preview_att(rest).or_else(|_| plain(F::Preview { lazy: false }))
+        }
         (b"BODY", false) => plain(F::Body),
         (b"BODY" | b"BODY.PEEK", true) => {
             let (r, section) = section(cx, rest)?;

@@ -24,6 +24,8 @@ mod tests;
 /// versions: a change in how ENVELOPE is written must change this tag, so old entries
 /// are recomputed instead of served.
 const ENVELOPE_CACHE_TAG: &[u8] = b"IMAPENV1";
+/// Prefix of a cached PREVIEW text, for the same reason.
+const PREVIEW_CACHE_TAG: &[u8] = b"PREVIEW1";
 
 /// What FETCH needs to know about the session and mailbox besides the message itself.
 #[derive(Debug, Clone, Copy)]
@@ -209,6 +211,26 @@ fn item(
             w(out, &format!("RFC822.SIZE {size}"));
         }
         FetchAttribute::ModSeq => w(out, &format!("MODSEQ ({})", info.modseq)),
+        FetchAttribute::Preview { lazy } => {
+            w(out, "PREVIEW ");
+            let cached = env
+                .mailbox
+                .cache_get(info.uid, CacheField::Preview)
+                .and_then(|b| b.strip_prefix(PREVIEW_CACHE_TAG).map(<[u8]>::to_vec));
+            let text = match cached {
+                Some(t) => Some(t),
+                None if *lazy => None,
+                None => {
+                    src.load()?;
+                    let text = roost_mime::preview(src.msg.as_deref().unwrap_or_default());
+                    let mut blob = PREVIEW_CACHE_TAG.to_vec();
+                    blob.extend_from_slice(text.as_bytes());
+                    env.mailbox.cache_put(info.uid, CacheField::Preview, &blob);
+                    Some(text.into_bytes())
+                }
+            };
+            ImapString::nstring(out, text.as_deref());
+        }
         FetchAttribute::Envelope => {
             w(out, "ENVELOPE ");
             out.extend_from_slice(&src.envelope()?);

@@ -715,6 +715,11 @@ pub enum FetchAttribute {
     },
     /// `MODSEQ` (RFC 7162)
     ModSeq,
+    /// `PREVIEW [(LAZY)]` (RFC 8970)
+    Preview {
+        /// `LAZY`: NIL rather than reading the message when no preview is stored.
+        lazy: bool,
+    },
 }
 
 /// `fetch = ... ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")`

@@ -3,6 +3,8 @@
 
 use std::num::NonZeroU32;
 
+use nom::bytes::complete::tag;
+
 use super::{
     BodyResult, CommandBody, Cx, PResult, astring, atom, keyword, nz_number, paren_list,
     search_program, search_return_opt, soft, sp,
@@ -105,6 +107,20 @@ pub(super) fn partial_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
     Ok((i, SearchReturn::Partial(PartialRange::new(a, b, from_end))))
 }
 
+/// After `PREVIEW`: `SP "(" preview-mod *(SP preview-mod) ")"`; `preview-mod = "LAZY"`
+/// (RFC 8970). Anything else after PREVIEW is not ours (fetch modifiers follow a lone
+/// item the same way).
+pub(super) fn preview_att(i: &[u8]) -> PResult<'_, crate::types::FetchAttribute> {
+    let (i, _) = sp(i)?;
+    let (i, _) = tag("(")(i)?;
+    let (mut i, ()) = keyword(i, "LAZY")?;
+    while let Ok((r, _)) = sp(i) {
+        i = keyword(r, "LAZY")?.0;
+    }
+    let (i, _) = tag(")")(i)?;
+    Ok((i, crate::types::FetchAttribute::Preview { lazy: true }))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::command::{CommandBody, Parsed, parse_command};
@@ -150,6 +166,30 @@ mod tests {
             body("a UID FETCH 1:* (FLAGS) (PARTIAL -1:-30)"),
             Some(CommandBody::Fetch { .. })
         ));
+    }
+
+    #[test]
+    fn preview_fetch_items() {
+        use crate::types::FetchAttribute as F;
+        let items = |line: &str| match body(line) {
+            Some(CommandBody::Fetch {
+                items, modifiers, ..
+            }) => (items.expand(), modifiers.len()),
+            other => panic!("{line:?}: {other:?}"),
+        };
+        assert_eq!(
+            items("a FETCH 1 (PREVIEW (LAZY) FLAGS)"),
+            (vec![F::Preview { lazy: true }, F::Flags], 0)
+        );
+        assert_eq!(
+            items("a FETCH 1 preview"),
+            (vec![F::Preview { lazy: false }], 0)
+        );
+        assert_eq!(
+            items("a UID FETCH 1 PREVIEW (CHANGEDSINCE 5)"),
+            (vec![F::Preview { lazy: false }], 1)
+        );
+        assert!(body("a FETCH 1 (PREVIEW (FAST))").is_none());
     }
 
     #[test]

@@ -546,6 +546,7 @@ impl ImapSession {
             "ESORT",
             "PARTIAL",
             "WITHIN",
+            "PREVIEW",
             "BINARY",
             "CONDSTORE",
             "QRESYNC",
