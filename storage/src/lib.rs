@@ -16,6 +16,7 @@ pub mod error;
 pub mod index;
 pub mod mailbox;
 pub mod maildir;
+pub mod objectid;
 pub mod store;
 mod watch;
 

@@ -1357,6 +1357,8 @@ fn search_key<'a>(cx: &Cx, i: &'a [u8], depth: usize) -> PResult<'a, SearchKey> 
         b"SMALLER" => m(arg_num(rest), K::Smaller),
         b"MODSEQ" => m(modseq_key(rest), K::ModSeq),
         b"OLDER" => m(arg_nz(rest), K::Older),
+        b"EMAILID" => m(sort::objectid(rest), K::EmailId),
+        b"THREADID" => m(sort::objectid(rest), K::ThreadId),
         b"YOUNGER" => m(arg_nz(rest), K::Younger),
         b"HEADER" => {
             let (r, name) = arg_astring(rest)?;
@@ -1490,6 +1492,8 @@ fn fetch_att<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, FetchAttribute> {
         (b"BODYSTRUCTURE", _) => plain(F::BodyStructure),
         (b"UID", _) => plain(F::Uid),
         (b"MODSEQ", _) => plain(F::ModSeq),
+        (b"EMAILID", _) => plain(F::EmailId),
+        (b"THREADID", _) => plain(F::ThreadId),
         (b"PREVIEW", false) => {
             sort::preview_att(rest).or_else(|_| plain(F::Preview { lazy: false }))
         }

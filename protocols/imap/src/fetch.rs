@@ -211,6 +211,19 @@ fn item(
             w(out, &format!("RFC822.SIZE {size}"));
         }
         FetchAttribute::ModSeq => w(out, &format!("MODSEQ ({})", info.modseq)),
+        FetchAttribute::EmailId => {
+            let id = match cached_email_id(env.mailbox, info.uid) {
+                Some(id) => id,
+                None => {
+                    src.load()?;
+                    let msg = src.msg.as_deref().unwrap_or_default();
+                    store_email_id(env.mailbox, info.uid, msg)
+                }
+            };
+            w(out, &format!("EMAILID ({id})"));
+        }
+        // Threads have no stored identity here; RFC 8474 5.2 allows NIL, as Dovecot sends.
+        FetchAttribute::ThreadId => w(out, "THREADID NIL"),
         FetchAttribute::Preview { lazy } => {
             w(out, "PREVIEW ");
             let cached = env
@@ -294,6 +307,20 @@ fn item(
         }
     }
     Ok(())
+}
+
+/// The EMAILID computed before for this message, if any.
+pub(crate) fn cached_email_id(mailbox: &Mailbox, uid: u32) -> Option<String> {
+    mailbox
+        .cache_get(uid, CacheField::EmailId)
+        .and_then(|b| std::str::from_utf8(&b).ok().map(str::to_string))
+}
+
+/// Computes the EMAILID of a message from its bytes and remembers it.
+pub(crate) fn store_email_id(mailbox: &Mailbox, uid: u32, msg: &[u8]) -> String {
+    let id = roost_storage::objectid::email_id(msg);
+    mailbox.cache_put(uid, CacheField::EmailId, id.as_bytes());
+    id
 }
 
 fn binary(

@@ -162,6 +162,8 @@ pub enum Code {
     Closed,
     /// `HIGHESTMODSEQ n`
     HighestModSeq(u64),
+    /// `MAILBOXID (id)` (RFC 8474)
+    MailboxId(String),
     /// `NOMODSEQ`
     NoModSeq,
     /// `MODIFIED set`
@@ -492,6 +494,8 @@ pub enum Data {
         mailbox: String,
         /// Items with values.
         items: Vec<(StatusItem, u64)>,
+        /// `MAILBOXID (id)` (RFC 8474), when asked for.
+        mailbox_id: Option<String>,
     },
     /// `FLAGS (...)`
     Flags(Vec<Flag>),
@@ -710,6 +714,7 @@ impl Encoder {
             HasChildren => w(out, "HASCHILDREN"),
             Closed => w(out, "CLOSED"),
             HighestModSeq(n) => w(out, &format!("HIGHESTMODSEQ {n}")),
+            MailboxId(id) => w(out, &format!("MAILBOXID ({id})")),
             NoModSeq => w(out, "NOMODSEQ"),
             Modified(set) => w(out, &format!("MODIFIED {set}")),
         }
@@ -738,14 +743,19 @@ impl Encoder {
                 w(out, "* LSUB ");
                 self.list_entry(e, out);
             }
-            Data::Status { mailbox, items } => {
+            Data::Status {
+                mailbox,
+                items,
+                mailbox_id,
+            } => {
                 w(out, "* STATUS ");
                 self.astring(mailbox.as_bytes(), out);
                 w(out, " (");
-                let list: Vec<String> = items
+                let mut list: Vec<String> = items
                     .iter()
                     .map(|(i, v)| format!("{} {v}", i.name()))
                     .collect();
+                list.extend(mailbox_id.iter().map(|id| format!("MAILBOXID ({id})")));
                 w(out, &list.join(" "));
                 out.push(b')');
             }

@@ -115,7 +115,7 @@ fn cost(key: &SearchKey) -> u8 {
         | SearchKey::SentBefore(_)
         | SearchKey::SentOn(_)
         | SearchKey::SentSince(_) => 1,
-        SearchKey::Body(_) | SearchKey::Text(_) => 2,
+        SearchKey::Body(_) | SearchKey::Text(_) | SearchKey::EmailId(_) => 2,
         SearchKey::Not(k) => cost(k),
         SearchKey::Or(a, b) => cost(a).max(cost(b)),
         SearchKey::And(keys) => keys.iter().map(cost).max().unwrap_or(0),
@@ -187,6 +187,17 @@ impl Content<'_> {
             Loaded::Yes(d) => Some(d),
             _ => None,
         })
+    }
+
+    /// The message's EMAILID (RFC 8474), from the cache or computed; None if expunged.
+    fn email_id(&mut self) -> Result<Option<String>, SearchError> {
+        if let Some(id) = crate::fetch::cached_email_id(self.mailbox, self.uid) {
+            return Ok(Some(id));
+        }
+        let (mailbox, uid) = (self.mailbox, self.uid);
+        Ok(self
+            .msg()?
+            .map(|m| crate::fetch::store_email_id(mailbox, uid, m)))
     }
 
     /// Whether any value of header `name` contains `needle`.
@@ -329,6 +340,9 @@ impl Ctx<'_, '_> {
             K::SentBefore(d) => c.sent_date()?.is_some_and(|s| s < *d),
             K::SentOn(d) => c.sent_date()?.is_some_and(|s| s == *d),
             K::SentSince(d) => c.sent_date()?.is_some_and(|s| s >= *d),
+            K::EmailId(id) => c.email_id()?.is_some_and(|e| e == id.as_str()),
+            // THREADID is always NIL here, so no message has the one asked for.
+            K::ThreadId(_) => false,
             K::Not(k) => !self.matches(k, seq, i, info, c)?,
             K::Or(a, b) => self.matches(a, seq, i, info, c)? || self.matches(b, seq, i, info, c)?,
             K::And(keys) => {

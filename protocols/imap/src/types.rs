@@ -632,6 +632,10 @@ pub enum SearchKey {
     Older(u32),
     /// `YOUNGER nz-number` (RFC 5032 WITHIN).
     Younger(u32),
+    /// `EMAILID objectid` (RFC 8474).
+    EmailId(Atom),
+    /// `THREADID objectid` (RFC 8474).
+    ThreadId(Atom),
 }
 
 /// `section-text = section-msgtext / "MIME"`
@@ -715,6 +719,10 @@ pub enum FetchAttribute {
     },
     /// `MODSEQ` (RFC 7162)
     ModSeq,
+    /// `EMAILID` (RFC 8474)
+    EmailId,
+    /// `THREADID` (RFC 8474)
+    ThreadId,
     /// `PREVIEW [(LAZY)]` (RFC 8970)
     Preview {
         /// `LAZY`: NIL rather than reading the message when no preview is stored.
@@ -789,6 +797,8 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162)
     HighestModSeq,
+    /// `MAILBOXID` (RFC 8474)
+    MailboxId,
 }
 
 impl StatusItem {
@@ -803,6 +813,7 @@ impl StatusItem {
             StatusItem::Deleted => "DELETED",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 
@@ -818,6 +829,7 @@ impl StatusItem {
             Deleted,
             Size,
             HighestModSeq,
+            MailboxId,
         ]
         .into_iter()
         .find(|i| i.name().eq_ignore_ascii_case(s))

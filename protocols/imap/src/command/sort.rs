@@ -121,6 +121,17 @@ pub(super) fn preview_att(i: &[u8]) -> PResult<'_, crate::types::FetchAttribute>
     Ok((i, crate::types::FetchAttribute::Preview { lazy: true }))
 }
 
+/// After `EMAILID`/`THREADID`: `SP objectid`; `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`
+pub(super) fn objectid(i: &[u8]) -> PResult<'_, crate::types::Atom> {
+    let (i, _) = sp(i)?;
+    let (rest, a) = atom(i)?;
+    let ok = a.as_str().len() <= 255
+        && a.as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok { Ok((rest, a)) } else { soft(i) }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::command::{CommandBody, Parsed, parse_command};

@@ -547,6 +547,7 @@ impl ImapSession {
             "PARTIAL",
             "WITHIN",
             "PREVIEW",
+            "OBJECTID",
             "BINARY",
             "CONDSTORE",
             "QRESYNC",
