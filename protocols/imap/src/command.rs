@@ -1357,6 +1357,10 @@ fn search_key<'a>(cx: &Cx, i: &'a [u8], depth: usize) -> PResult<'a, SearchKey> 
         b"SMALLER" => m(arg_num(rest), K::Smaller),
         b"MODSEQ" => m(modseq_key(rest), K::ModSeq),
         b"OLDER" => m(arg_nz(rest), K::Older),
+        b"SAVEDBEFORE" => m(arg_date(rest), K::SavedBefore),
+        b"SAVEDON" => m(arg_date(rest), K::SavedOn),
+        b"SAVEDSINCE" => m(arg_date(rest), K::SavedSince),
+        b"SAVEDATESUPPORTED" => Ok((rest, K::SaveDateSupported)),
         b"EMAILID" => m(sort::objectid(rest), K::EmailId),
         b"THREADID" => m(sort::objectid(rest), K::ThreadId),
         b"YOUNGER" => m(arg_nz(rest), K::Younger),
@@ -1492,6 +1496,7 @@ fn fetch_att<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, FetchAttribute> {
         (b"BODYSTRUCTURE", _) => plain(F::BodyStructure),
         (b"UID", _) => plain(F::Uid),
         (b"MODSEQ", _) => plain(F::ModSeq),
+        (b"SAVEDATE", _) => plain(F::SaveDate),
         (b"EMAILID", _) => plain(F::EmailId),
         (b"THREADID", _) => plain(F::ThreadId),
         (b"PREVIEW", false) => {

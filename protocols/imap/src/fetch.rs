@@ -211,6 +211,18 @@ fn item(
             w(out, &format!("RFC822.SIZE {size}"));
         }
         FetchAttribute::ModSeq => w(out, &format!("MODSEQ ({})", info.modseq)),
+        // NIL for messages indexed before save dates were kept (RFC 8514 allows it).
+        FetchAttribute::SaveDate => match info.save_date {
+            Some(t) => {
+                let d = internal_date(t).to_string();
+                let d = match d.strip_prefix(' ') {
+                    Some(t) => format!("0{t}"),
+                    None => d,
+                };
+                w(out, &format!("SAVEDATE \"{d}\""));
+            }
+            None => w(out, "SAVEDATE NIL"),
+        },
         FetchAttribute::EmailId => {
             let id = match cached_email_id(env.mailbox, info.uid) {
                 Some(id) => id,

@@ -340,6 +340,10 @@ impl Ctx<'_, '_> {
             K::SentBefore(d) => c.sent_date()?.is_some_and(|s| s < *d),
             K::SentOn(d) => c.sent_date()?.is_some_and(|s| s == *d),
             K::SentSince(d) => c.sent_date()?.is_some_and(|s| s >= *d),
+            K::SavedBefore(d) => saved_day(info) < days_from_civil(*d),
+            K::SavedOn(d) => saved_day(info) == days_from_civil(*d),
+            K::SavedSince(d) => saved_day(info) >= days_from_civil(*d),
+            K::SaveDateSupported => true,
             K::EmailId(id) => c.email_id()?.is_some_and(|e| e == id.as_str()),
             // THREADID is always NIL here, so no message has the one asked for.
             K::ThreadId(_) => false,
@@ -355,6 +359,14 @@ impl Ctx<'_, '_> {
             }
         })
     }
+}
+
+/// The day a message was saved (RFC 8514), its INTERNALDATE's day when the save date is
+/// not known (messages indexed before it was kept), in UTC as INTERNALDATE is kept.
+fn saved_day(info: &MessageInfo) -> i64 {
+    info.save_date
+        .unwrap_or(info.internal_date)
+        .div_euclid(86_400)
 }
 
 /// Every header field of every part (the message's, each MIME part's and each

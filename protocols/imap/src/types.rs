@@ -632,6 +632,14 @@ pub enum SearchKey {
     Older(u32),
     /// `YOUNGER nz-number` (RFC 5032 WITHIN).
     Younger(u32),
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514): true in every mailbox, all keep save dates.
+    SaveDateSupported,
     /// `EMAILID objectid` (RFC 8474).
     EmailId(Atom),
     /// `THREADID objectid` (RFC 8474).
@@ -719,6 +727,8 @@ pub enum FetchAttribute {
     },
     /// `MODSEQ` (RFC 7162)
     ModSeq,
+    /// `SAVEDATE` (RFC 8514)
+    SaveDate,
     /// `EMAILID` (RFC 8474)
     EmailId,
     /// `THREADID` (RFC 8474)

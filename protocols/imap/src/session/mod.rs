@@ -548,6 +548,7 @@ impl ImapSession {
             "WITHIN",
             "PREVIEW",
             "OBJECTID",
+            "SAVEDATE",
             "BINARY",
             "CONDSTORE",
             "QRESYNC",
