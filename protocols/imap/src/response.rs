@@ -512,7 +512,7 @@ pub enum Data {
     /// `SORT n...` (RFC 5256) in sort order, with an optional CONDSTORE `(MODSEQ n)`
     Sort(Vec<NonZeroU32>, Option<u64>),
     /// `THREAD thread-list...` (RFC 5256)
-    Thread(Vec<crate::thread::ThreadNode>),
+    Thread(crate::thread::Threads),
     /// `n FETCH (...)` with in-memory items; use [`FetchWriter`] to stream.
     Fetch {
         /// Sequence number.

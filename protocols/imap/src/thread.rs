@@ -24,12 +24,22 @@ pub enum ThreadAlgorithm {
 
 /// One node of a thread tree: a message number (sequence number or UID), or a dummy
 /// (None) standing for a missing parent of its children.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadNode {
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadEntry {
     /// The message, None for a dummy.
     pub num: Option<u32>,
-    /// Replies, in thread order.
-    pub children: Vec<ThreadNode>,
+    /// Replies, as indexes into [`Threads::nodes`], in thread order.
+    pub children: Vec<usize>,
+}
+
+/// The result of THREAD: trees kept flat (nodes by index), so that a reply chain as long
+/// as the mailbox costs no recursion anywhere, not even when it is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Threads {
+    /// Every node.
+    pub nodes: Vec<ThreadEntry>,
+    /// The top of each thread, in thread order.
+    pub roots: Vec<usize>,
 }
 
 /// What threading needs of one message.
@@ -50,7 +60,7 @@ pub fn thread(
     seqs: &[u32],
     algorithm: ThreadAlgorithm,
     uid: bool,
-) -> Result<Vec<ThreadNode>, SearchError> {
+) -> Result<Threads, SearchError> {
     let mut msgs = Vec::with_capacity(seqs.len());
     for &seq in seqs {
         let Some(info) = env.messages.get(seq as usize - 1) else {
@@ -77,17 +87,10 @@ fn load(env: &SearchEnv<'_>, seq: u32, info: &MessageInfo, uid: bool) -> Result<
     })
 }
 
-fn leaf(num: u32) -> ThreadNode {
-    ThreadNode {
-        num: Some(num),
-        children: Vec::new(),
-    }
-}
-
 /// ORDEREDSUBJECT: sort by (base subject, sent date), cut into runs of one base subject;
 /// each run is its first message with the others as its children; runs ordered by the
 /// date of their first message.
-fn ordered_subject(msgs: &[Msg]) -> Vec<ThreadNode> {
+fn ordered_subject(msgs: &[Msg]) -> Threads {
     let mut rows: Vec<(String, i64, u32, u32)> = msgs
         .iter()
         .map(|m| {
@@ -96,20 +99,24 @@ fn ordered_subject(msgs: &[Msg]) -> Vec<ThreadNode> {
         })
         .collect();
     rows.sort();
-    let mut threads: Vec<(i64, ThreadNode)> = Vec::new();
+    let mut out = Threads::default();
+    let mut tops: Vec<(i64, u32, usize)> = Vec::new();
     let mut prev: Option<&str> = None;
     for (base, date, _, num) in &rows {
-        if prev == Some(base.as_str())
-            && let Some((_, t)) = threads.last_mut()
-        {
-            t.children.push(leaf(*num));
-        } else {
-            threads.push((*date, leaf(*num)));
+        out.nodes.push(ThreadEntry {
+            num: Some(*num),
+            children: Vec::new(),
+        });
+        let me = out.nodes.len() - 1;
+        match tops.last() {
+            Some(&(_, _, top)) if prev == Some(base.as_str()) => out.nodes[top].children.push(me),
+            _ => tops.push((*date, *num, me)),
         }
         prev = Some(base.as_str());
     }
-    threads.sort_by_key(|(date, t)| (*date, t.num));
-    threads.into_iter().map(|(_, t)| t).collect()
+    tops.sort_by_key(|&(date, num, _)| (date, num));
+    out.roots = tops.into_iter().map(|(_, _, n)| n).collect();
+    out
 }
 
 /// Message IDs (`<left@right>`, whitespace removed) in a header value, in order.
@@ -156,8 +163,13 @@ struct Forest {
 }
 
 impl Forest {
+    /// Whether `a` is `b` or above it.
     fn is_ancestor(&self, a: usize, mut b: usize) -> bool {
-        // Whether `a` is `b` or above it.
+        // Without children `a` is above nothing: the common case of a new message costs
+        // no walk, so a long reply chain threads in linear time.
+        if a != b && self.nodes[a].children.is_empty() {
+            return false;
+        }
         loop {
             if a == b {
                 return true;
@@ -182,7 +194,7 @@ impl Forest {
 }
 
 /// REFERENCES (RFC 5256 section 3, steps 1-6).
-fn references(msgs: &[Msg]) -> Vec<ThreadNode> {
+fn references(msgs: &[Msg]) -> Threads {
     let mut f = Forest { nodes: Vec::new() };
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut lookup = |f: &mut Forest, id: &str| -> usize {
@@ -235,34 +247,44 @@ fn references(msgs: &[Msg]) -> Vec<ThreadNode> {
     }
     // (2)-(3) Roots; dummies below the top are replaced by their children, which go to
     // the nearest real ancestor or else the top dummy.
-    let roots: Vec<usize> = (0..f.nodes.len())
-        .filter(|&c| f.nodes[c].parent.is_none())
-        .collect();
+    let mut t = Tree::default();
     let mut tree: Vec<Root> = Vec::new();
-    for r in roots {
-        let mut children = Vec::new();
-        collect_real(&f, r, &mut children);
-        let node = Tmp {
-            msg: f.nodes[r].msg,
-            children,
-        };
-        if node.msg.is_none() && node.children.is_empty() {
-            continue;
+    for r in (0..f.nodes.len()).filter(|&c| f.nodes[c].parent.is_none()) {
+        let top = t.add(f.nodes[r].msg);
+        let mut stack = vec![(r, top)];
+        while let Some((c, into)) = stack.pop() {
+            for &child in &f.nodes[c].children {
+                match f.nodes[child].msg {
+                    Some(m) => {
+                        let n = t.add(Some(m));
+                        t.nodes[into].children.push(n);
+                        stack.push((child, n));
+                    }
+                    None => stack.push((child, into)),
+                }
+            }
         }
-        tree.push(Root::new(node));
+        if t.nodes[top].msg.is_some() || !t.nodes[top].children.is_empty() {
+            tree.push(Root::new(top));
+        }
     }
     // (4) Sort the top; a dummy with one child gives way to it.
     for r in &mut tree {
-        r.settle(msgs);
+        r.settle(&mut t, msgs);
     }
-    sort_roots(&mut tree);
+    tree.sort_by_key(|r| r.key);
     // (5) Merge threads of one base subject.
     let mut table: HashMap<String, usize> = HashMap::new();
     let mut parent_of: Vec<Option<usize>> = vec![None; tree.len()];
     for i in 0..tree.len() {
-        let first = match tree[i].node.msg {
+        let node = &t.nodes[tree[i].node];
+        let first = match node.msg {
             Some(m) => m,
-            None => tree[i].node.children[0].msg.unwrap_or(0),
+            None => node
+                .children
+                .first()
+                .and_then(|&c| t.nodes[c].msg)
+                .unwrap_or(0),
         };
         let (base, reply) = base_subject(&subject(&msgs[first].header));
         let base = sort_text(&base);
@@ -275,8 +297,8 @@ fn references(msgs: &[Msg]) -> Vec<ThreadNode> {
                 table.insert(base, i);
             }
             Some(h) => {
-                let hd = tree[h].node.msg.is_none();
-                let cd = tree[i].node.msg.is_none();
+                let hd = t.is_dummy(tree[h].node);
+                let cd = t.is_dummy(tree[i].node);
                 if !hd && (cd || (tree[h].reply && !reply)) {
                     parent_of[h] = Some(i);
                     table.insert(base, i);
@@ -287,8 +309,7 @@ fn references(msgs: &[Msg]) -> Vec<ThreadNode> {
         }
     }
     let mut changed = false;
-    let count = tree.len();
-    for i in 0..count {
+    for i in 0..tree.len() {
         if parent_of[i].is_none() || tree[i].ignore {
             continue;
         }
@@ -297,58 +318,85 @@ fn references(msgs: &[Msg]) -> Vec<ThreadNode> {
         while let Some(p) = parent_of[top] {
             top = p;
         }
-        let cur_dummy = tree[i].node.msg.is_none();
-        let top_dummy = tree[top].node.msg.is_none();
-        let cur = std::mem::take(&mut tree[i].node.children);
-        if cur_dummy {
-            tree[top].node.children.extend(cur);
-            tree[i].ignore = true;
-        } else if top_dummy || (tree[i].reply && !tree[top].reply) {
-            let node = Tmp {
-                msg: tree[i].node.msg,
-                children: cur,
-            };
-            tree[top].node.children.push(node);
-            tree[i].ignore = true;
+        let (cur, top_node) = (tree[i].node, tree[top].node);
+        if t.is_dummy(cur) {
+            // Both dummies: their children become siblings.
+            let kids = std::mem::take(&mut t.nodes[cur].children);
+            t.nodes[top_node].children.extend(kids);
+        } else if t.is_dummy(top_node) || (tree[i].reply && !tree[top].reply) {
+            t.nodes[top_node].children.push(cur);
         } else {
-            let node_i = Tmp {
-                msg: tree[i].node.msg,
-                children: cur,
-            };
-            let node_top = Tmp {
-                msg: tree[top].node.msg,
-                children: std::mem::take(&mut tree[top].node.children),
-            };
+            let dummy = t.add(None);
+            t.nodes[dummy].children = vec![top_node, cur];
             tree[top].ignore = true;
-            tree[i].ignore = true;
             parent_of[top] = Some(tree.len());
             parent_of.push(None);
-            tree.push(Root::new(Tmp {
-                msg: None,
-                children: vec![node_top, node_i],
-            }));
+            tree.push(Root::new(dummy));
         }
+        tree[i].ignore = true;
     }
     tree.retain(|r| !r.ignore);
     if changed {
         for r in &mut tree {
-            r.settle(msgs);
+            r.settle(&mut t, msgs);
         }
-        sort_roots(&mut tree);
+        tree.sort_by_key(|r| r.key);
     }
     // (6) Children in date order at every level.
-    tree.into_iter().map(|r| finish(r.node, msgs)).collect()
+    for n in 0..t.nodes.len() {
+        let mut kids = std::mem::take(&mut t.nodes[n].children);
+        kids.sort_by_key(|&c| t.date_key(c, msgs));
+        t.nodes[n].children = kids;
+    }
+    Threads {
+        nodes: t
+            .nodes
+            .into_iter()
+            .map(|n| ThreadEntry {
+                num: n.msg.and_then(|m| msgs.get(m)).map(|m| m.num),
+                children: n.children,
+            })
+            .collect(),
+        roots: tree.into_iter().map(|r| r.node).collect(),
+    }
 }
 
-/// A tree under construction: message indexes into `msgs`.
+/// Trees under construction: message indexes into `msgs`, children by node index.
 #[derive(Default)]
-struct Tmp {
+struct Tree {
+    nodes: Vec<TreeNode>,
+}
+
+#[derive(Default)]
+struct TreeNode {
     msg: Option<usize>,
-    children: Vec<Tmp>,
+    children: Vec<usize>,
+}
+
+impl Tree {
+    fn add(&mut self, msg: Option<usize>) -> usize {
+        self.nodes.push(TreeNode {
+            msg,
+            children: Vec::new(),
+        });
+        self.nodes.len() - 1
+    }
+
+    fn is_dummy(&self, n: usize) -> bool {
+        self.nodes[n].msg.is_none()
+    }
+
+    /// Sent date and UID of a message node (dummies sort first; they have none).
+    fn date_key(&self, n: usize, msgs: &[Msg]) -> Option<(i64, u32)> {
+        self.nodes[n]
+            .msg
+            .and_then(|m| msgs.get(m))
+            .map(|m| (m.date, m.uid))
+    }
 }
 
 struct Root {
-    node: Tmp,
+    node: usize,
     /// Sort key: date and UID of the message, or of a dummy's first child.
     key: (i64, u32),
     reply: bool,
@@ -356,7 +404,7 @@ struct Root {
 }
 
 impl Root {
-    fn new(node: Tmp) -> Root {
+    fn new(node: usize) -> Root {
         Root {
             node,
             key: (0, 0),
@@ -366,93 +414,70 @@ impl Root {
     }
 
     /// Computes the sort key; a dummy left with one child is replaced by it.
-    fn settle(&mut self, msgs: &[Msg]) {
-        if self.node.msg.is_none() {
-            sort_children(&mut self.node.children, msgs);
-            if self.node.children.len() == 1
-                && let Some(only) = self.node.children.pop()
-            {
+    fn settle(&mut self, t: &mut Tree, msgs: &[Msg]) {
+        if t.is_dummy(self.node) {
+            let mut kids = std::mem::take(&mut t.nodes[self.node].children);
+            kids.sort_by_key(|&c| t.date_key(c, msgs));
+            if let [only] = kids[..] {
                 self.node = only;
+            } else {
+                t.nodes[self.node].children = kids;
             }
         }
-        let m = match self.node.msg {
-            Some(m) => m,
-            None => self.node.children.first().and_then(|c| c.msg).unwrap_or(0),
+        let n = &t.nodes[self.node];
+        let first = match n.msg {
+            Some(_) => Some(self.node),
+            None => n.children.first().copied(),
         };
-        self.key = msgs.get(m).map_or((0, 0), |m| (m.date, m.uid));
-    }
-}
-
-fn sort_roots(tree: &mut [Root]) {
-    tree.sort_by_key(|r| r.key);
-}
-
-fn sort_children(children: &mut [Tmp], msgs: &[Msg]) {
-    children.sort_by_key(|c| c.msg.and_then(|m| msgs.get(m)).map(|m| (m.date, m.uid)));
-}
-
-/// The messages below container `c`, dummies replaced by their own children.
-fn collect_real(f: &Forest, c: usize, out: &mut Vec<Tmp>) {
-    for &child in &f.nodes[c].children {
-        match f.nodes[child].msg {
-            Some(m) => {
-                let mut children = Vec::new();
-                collect_real(f, child, &mut children);
-                out.push(Tmp {
-                    msg: Some(m),
-                    children,
-                });
-            }
-            None => collect_real(f, child, out),
-        }
-    }
-}
-
-fn finish(mut node: Tmp, msgs: &[Msg]) -> ThreadNode {
-    sort_children(&mut node.children, msgs);
-    ThreadNode {
-        num: node.msg.and_then(|m| msgs.get(m)).map(|m| m.num),
-        children: node.children.into_iter().map(|c| finish(c, msgs)).collect(),
+        self.key = first.and_then(|f| t.date_key(f, msgs)).unwrap_or((0, 0));
     }
 }
 
 /// `thread-data = "THREAD" [SP 1*thread-list]`, written as Dovecot writes it: a lone
 /// child continues its parent's list (`(1 2 3)`), siblings each get their own `(...)`.
-pub fn write_threads(threads: &[ThreadNode], out: &mut Vec<u8>) {
+/// Iterative, so that no thread is too deep to write.
+pub fn write_threads(threads: &Threads, out: &mut Vec<u8>) {
+    enum Step {
+        List(usize),
+        Children(usize),
+        Close,
+    }
     out.extend_from_slice(b"* THREAD");
-    if !threads.is_empty() {
+    if !threads.roots.is_empty() {
         out.push(b' ');
     }
-    for t in threads {
-        write_list(t, out);
-    }
-}
-
-/// One `thread-list`: `(` the node, then its descendants `)`.
-fn write_list(node: &ThreadNode, out: &mut Vec<u8>) {
-    out.push(b'(');
-    if let Some(n) = node.num {
-        out.extend_from_slice(n.to_string().as_bytes());
-        if !node.children.is_empty() {
-            out.push(b' ');
+    let node = |n: usize| threads.nodes.get(n);
+    let mut stack: Vec<Step> = threads.roots.iter().rev().map(|&r| Step::List(r)).collect();
+    while let Some(step) = stack.pop() {
+        match step {
+            Step::List(n) => {
+                let Some(e) = node(n) else { continue };
+                out.push(b'(');
+                if let Some(num) = e.num {
+                    out.extend_from_slice(num.to_string().as_bytes());
+                    if !e.children.is_empty() {
+                        out.push(b' ');
+                    }
+                }
+                stack.push(Step::Close);
+                stack.push(Step::Children(n));
+            }
+            Step::Children(n) => {
+                let Some(e) = node(n) else { continue };
+                if let [only] = e.children[..] {
+                    let Some(c) = node(only) else { continue };
+                    if let Some(num) = c.num {
+                        out.extend_from_slice(num.to_string().as_bytes());
+                    }
+                    if !c.children.is_empty() {
+                        out.push(b' ');
+                        stack.push(Step::Children(only));
+                    }
+                } else {
+                    stack.extend(e.children.iter().rev().map(|&c| Step::List(c)));
+                }
+            }
+            Step::Close => out.push(b')'),
         }
-    }
-    write_children(&node.children, out);
-    out.push(b')');
-}
-
-fn write_children(children: &[ThreadNode], out: &mut Vec<u8>) {
-    if let [only] = children {
-        if let Some(n) = only.num {
-            out.extend_from_slice(n.to_string().as_bytes());
-        }
-        if !only.children.is_empty() {
-            out.push(b' ');
-            write_children(&only.children, out);
-        }
-        return;
-    }
-    for c in children {
-        write_list(c, out);
     }
 }

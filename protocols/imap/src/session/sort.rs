@@ -152,7 +152,7 @@ impl ImapSession {
         charset: &AString,
         keys: &SearchKey,
     ) -> CmdResult {
-        let mut threads = Vec::new();
+        let mut threads = crate::thread::Threads::default();
         self.search_for(charset, keys, |env, found| {
             threads = thread(env, &found, algorithm, uid)?;
             Ok(Vec::new())
