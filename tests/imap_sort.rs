@@ -8,7 +8,7 @@ mod common;
 use std::net::TcpStream;
 use std::path::Path;
 
-use common::{Server, config_yaml, connect, read_line, send};
+use common::{Server, config_yaml, connect, have, read_line, send};
 use roost_testkit::Dovecot;
 
 const USERS: &str = "alice:{PLAIN}secret\n";
@@ -398,4 +398,63 @@ fn partial_ranges_and_errors() {
         assert!(r.last().is_some_and(|l| l.starts_with(want)), "{c}: {r:?}");
     }
     cmd(&mut s, "z", "LOGOUT");
+}
+
+/// A real client: Python's imaplib (`sort`, `thread`, `uid('SORT', ...)`, FETCH PREVIEW)
+/// reads our answers as a client library would.
+#[test]
+fn imaplib_sorts_threads_and_previews() {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = config_yaml(&dir.path().join("data"));
+    let server = Server::start_with_users(dir.path(), yaml, USERS, 4);
+    let port = server.addr("imap").port();
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice", "secret")
+msgs = [
+    ("01-Jan-2024 10:00:00 +0000", "Message-ID: <a@x>\r\nSubject: b topic\r\nFrom: Zed <z@x>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nfirst words\r\n"),
+    ("01-Jan-2024 11:00:00 +0000", "Message-ID: <b@x>\r\nReferences: <a@x>\r\nSubject: Re: b topic\r\nFrom: Amy <a@x>\r\nDate: Mon, 1 Jan 2024 11:00:00 +0000\r\n\r\n> quoted\r\nreply text\r\n"),
+    ("01-Jan-2024 09:00:00 +0000", "Message-ID: <c@x>\r\nSubject: a topic\r\nFrom: Bob <b@x>\r\nDate: Mon, 1 Jan 2024 09:00:00 +0000\r\n\r\nthird\r\n"),
+]
+for date, m in msgs:
+    typ, _ = M.append("INBOX", None, imaplib.Time2Internaldate(imaplib.Internaldate2tuple(('INTERNALDATE "%s"' % date).encode())), m.encode())
+    assert typ == "OK", typ
+M.select("INBOX")
+print("sort-subject", M.sort("(SUBJECT)", "UTF-8", "ALL")[1][0].decode())
+print("sort-displayfrom", M.sort("(DISPLAYFROM)", "UTF-8", "ALL")[1][0].decode())
+print("uid-sort-date", M.uid("SORT", "(REVERSE DATE)", "UTF-8", "ALL")[1][0].decode())
+print("thread-refs", M.thread("REFERENCES", "UTF-8", "ALL")[1][0].decode())
+print("thread-subj", M.thread("ORDEREDSUBJECT", "UTF-8", "ALL")[1][0].decode())
+typ, data = M.fetch("2", "(PREVIEW)")
+print("preview", data[0].decode())
+M.logout()
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "sort-subject 3 1 2",
+        "sort-displayfrom 2 3 1",
+        "uid-sort-date 2 1 3",
+        "thread-refs (3)(1 2)",
+        "thread-subj (3)(1 2)",
+        "preview 2 (PREVIEW \"reply text\")",
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "{want:?} missing in:\n{text}"
+        );
+    }
 }
