@@ -36,6 +36,8 @@ pub enum CacheField {
     Envelope,
     /// A short text preview.
     Preview,
+    /// The EMAILID (RFC 8474), a hash of the whole message.
+    EmailId,
 }
 
 impl CacheField {
@@ -44,6 +46,7 @@ impl CacheField {
             CacheField::MimeStructure => 1,
             CacheField::Envelope => 2,
             CacheField::Preview => 3,
+            CacheField::EmailId => 4,
         }
     }
 
@@ -52,6 +55,7 @@ impl CacheField {
             1 => Some(CacheField::MimeStructure),
             2 => Some(CacheField::Envelope),
             3 => Some(CacheField::Preview),
+            4 => Some(CacheField::EmailId),
             _ => None,
         }
     }

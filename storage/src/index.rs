@@ -16,8 +16,10 @@ use std::path::Path;
 
 /// File name of the index inside a mailbox directory.
 pub const INDEX_FILE: &str = "roost-index";
-/// Format version 2 added the expunge log's floor; an older index is rebuilt.
-const MAGIC: &[u8; 8] = b"ROOSTIX2";
+/// Format version 3 added each message's save date; version 2 (the expunge log's floor)
+/// is still read, with no save dates; an older index is rebuilt.
+const MAGIC: &[u8; 8] = b"ROOSTIX3";
+const MAGIC_V2: &[u8; 8] = b"ROOSTIX2";
 
 /// Modseqs handed out after an unclean stop start this far above the last persisted one,
 /// so a modseq a client saw before the crash is never given to a different change.
@@ -43,6 +45,10 @@ pub struct IndexRecord {
     pub size: u64,
     /// Size with CRLF line ends, once known.
     pub vsize: Option<u64>,
+    /// When the message was saved into this mailbox (RFC 8514 SAVEDATE), seconds since
+    /// the epoch: the time of APPEND, COPY or delivery, or when a sync first saw a file
+    /// another program wrote. None for messages indexed before Roost kept it.
+    pub save_date: Option<i64>,
 }
 
 /// Stamp of a directory or file at the last sync.
@@ -168,6 +174,12 @@ impl Reader<'_> {
 impl IndexFile {
     /// Serialize: magic, body, CRC-32 of the body.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_version(true)
+    }
+
+    /// Serialize in the current format, or (`v3` false, for tests of reading old files)
+    /// in version 2, which has no save dates.
+    fn encode_version(&self, v3: bool) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(128 + self.records.len() * 36));
         w.u32(self.uid_validity);
         w.u32(self.next_uid);
@@ -195,6 +207,9 @@ impl IndexFile {
             w.i64(r.internal_date);
             w.u64(r.size);
             w.u64(r.vsize.unwrap_or(u64::MAX));
+            if v3 {
+                w.i64(r.save_date.unwrap_or(i64::MIN));
+            }
         }
         w.u32(self.expunged.len() as u32);
         for (uid, modseq) in &self.expunged {
@@ -204,7 +219,7 @@ impl IndexFile {
         w.u64(self.expunge_floor);
         let crc = crc32(&w.0);
         let mut out = Vec::with_capacity(w.0.len() + 12);
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(if v3 { MAGIC } else { MAGIC_V2 });
         out.extend_from_slice(&w.0);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -212,9 +227,14 @@ impl IndexFile {
 
     /// Parse and check an index file's bytes.
     pub fn decode(bytes: &[u8]) -> Result<IndexFile, IndexError> {
-        if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        if bytes.len() < MAGIC.len() + 4 {
             return Err(IndexError::Damaged("bad magic"));
         }
+        let v3 = match &bytes[..MAGIC.len()] {
+            m if m == MAGIC => true,
+            m if m == MAGIC_V2 => false,
+            _ => return Err(IndexError::Damaged("bad magic")),
+        };
         let body = &bytes[MAGIC.len()..bytes.len() - 4];
         let crc = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes"));
         if crc32(body) != crc {
@@ -259,6 +279,11 @@ impl IndexFile {
             let internal_date = r.i64()?;
             let size = r.u64()?;
             let vsize = r.u64()?;
+            let save_date = if v3 {
+                Some(r.i64()?).filter(|&d| d != i64::MIN)
+            } else {
+                None
+            };
             f.records.push(IndexRecord {
                 uid,
                 filename,
@@ -270,6 +295,7 @@ impl IndexFile {
                 internal_date,
                 size,
                 vsize: (vsize != u64::MAX).then_some(vsize),
+                save_date,
             });
         }
         let n = r.u32()? as usize;
@@ -368,6 +394,7 @@ mod tests {
                     internal_date: 1_600_000_000,
                     size: 100,
                     vsize: Some(104),
+                    save_date: Some(1_700_000_000),
                 },
                 IndexRecord {
                     uid: 4,
@@ -380,6 +407,7 @@ mod tests {
                     internal_date: -5,
                     size: 0,
                     vsize: None,
+                    save_date: None,
                 },
             ],
             expunged: vec![(2, 41), (3, 41)],
@@ -403,6 +431,17 @@ mod tests {
         // No temporary file is left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn version_2_files_are_read_without_save_dates() {
+        let idx = sample();
+        let old = IndexFile::decode(&idx.encode_version(false)).expect("v2 readable");
+        let mut want = idx;
+        for r in &mut want.records {
+            r.save_date = None;
+        }
+        assert_eq!(old, want);
     }
 
     #[test]

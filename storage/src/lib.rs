@@ -19,6 +19,7 @@ pub mod logins;
 pub mod mailbox;
 pub mod maildir;
 pub mod metadata;
+pub mod objectid;
 pub mod store;
 mod watch;
 

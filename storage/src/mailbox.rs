@@ -76,6 +76,8 @@ pub struct MessageInfo {
     pub vsize: Option<u64>,
     /// Legacy POP3 UIDL carried over from an older server, if any.
     pub pop3_uidl: Option<String>,
+    /// When it was saved into this mailbox (RFC 8514), if known; see [`IndexRecord`].
+    pub save_date: Option<i64>,
 }
 
 impl MessageInfo {
@@ -89,6 +91,7 @@ impl MessageInfo {
             size: r.size,
             vsize: r.vsize,
             pop3_uidl: r.pop3_uidl.clone(),
+            save_date: r.save_date,
         }
     }
 }
@@ -1356,6 +1359,8 @@ impl Mailbox {
                 internal_date: md.modified().map(unix_secs).unwrap_or(0),
                 size,
                 vsize,
+                // Another program wrote it: first seen now is the best save date there is.
+                save_date: Some(unix_secs(SystemTime::now())),
             });
         }
         if let Some(l) = lock {
@@ -1626,6 +1631,7 @@ impl Mailbox {
                 internal_date,
                 size: m.tmp.size,
                 vsize: Some(m.tmp.vsize),
+                save_date: Some(unix_secs(SystemTime::now())),
             });
         }
         if self.opts.fsync {

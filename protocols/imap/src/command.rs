@@ -99,6 +99,8 @@ pub enum FetchModifier {
     ChangedSince(u64),
     /// `VANISHED`
     Vanished,
+    /// `PARTIAL range` (RFC 9394): only that slice of the messages, in UID order.
+    Partial(crate::partial::PartialRange),
 }
 
 /// Every command of RFC 3501 and RFC 9051.
@@ -249,6 +251,30 @@ pub enum CommandBody {
         /// The criteria, an implicit AND.
         criteria: SearchKey,
     },
+    /// `[UID] SORT [RETURN (...)] (criteria) charset keys` (RFC 5256, RFC 5267)
+    Sort {
+        /// UID SORT.
+        uid: bool,
+        /// `RETURN (...)` (ESORT); `Some(empty)` means ESEARCH with the default `ALL`.
+        ret: Option<Vec<SearchReturn>>,
+        /// Sort criteria, most significant first.
+        criteria: Vec<crate::sort::SortCriterion>,
+        /// Charset name.
+        charset: AString,
+        /// The search criteria, an implicit AND.
+        search: SearchKey,
+    },
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256)
+    Thread {
+        /// UID THREAD.
+        uid: bool,
+        /// The threading algorithm.
+        algorithm: crate::thread::ThreadAlgorithm,
+        /// Charset name.
+        charset: AString,
+        /// The search criteria, an implicit AND.
+        search: SearchKey,
+    },
     /// `[UID] FETCH set items [modifiers]`
     Fetch {
         /// UID FETCH.
@@ -328,6 +354,10 @@ impl CommandBody {
             UidExpunge(_) => "UID EXPUNGE",
             Search { uid: false, .. } => "SEARCH",
             Search { uid: true, .. } => "UID SEARCH",
+            Sort { uid: false, .. } => "SORT",
+            Sort { uid: true, .. } => "UID SORT",
+            Thread { uid: false, .. } => "THREAD",
+            Thread { uid: true, .. } => "UID THREAD",
             Fetch { uid: false, .. } => "FETCH",
             Fetch { uid: true, .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
@@ -611,6 +641,8 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "COPY" => copy_move(cx, i, false, false),
         "MOVE" => copy_move(cx, i, false, true),
         "UID" => uid(cx, i),
+        "SORT" => sort::sort(cx, i, false),
+        "THREAD" => sort::thread(cx, i, false),
         _ => return None,
     })
 }
@@ -625,6 +657,8 @@ fn uid<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         b"FETCH" => fetch(cx, i, true),
         b"SEARCH" => search(cx, i, true),
         b"STORE" => store(cx, i, true),
+        b"SORT" => sort::sort(cx, i, true),
+        b"THREAD" => sort::thread(cx, i, true),
         b"EXPUNGE" => {
             let (i, _) = sp(i)?;
             let (i, set) = sequence_set(cx, i)?;
@@ -1245,6 +1279,20 @@ fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
         charset = Some(c);
         i = rest;
     }
+    let (i, criteria) = search_program(cx, i)?;
+    Ok((
+        i,
+        CommandBody::Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        },
+    ))
+}
+
+/// `1*(search-key SP) search-key`, an implicit AND.
+fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
     let (mut i, first) = search_key(cx, i, 0)?;
     let mut keys = vec![first];
     while let Ok((rest, _)) = sp(i) {
@@ -1260,18 +1308,10 @@ fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
     } else {
         SearchKey::And(keys)
     };
-    Ok((
-        i,
-        CommandBody::Search {
-            uid,
-            ret,
-            charset,
-            criteria,
-        },
-    ))
+    Ok((i, criteria))
 }
 
-/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"`
+/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range`
 fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
     let (rest, a) = atom(i)?;
     let r = match a.as_str().to_ascii_uppercase().as_str() {
@@ -1280,6 +1320,7 @@ fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
         "ALL" => SearchReturn::All,
         "COUNT" => SearchReturn::Count,
         "SAVE" => SearchReturn::Save,
+        "PARTIAL" => return sort::partial_opt(rest),
         _ => return soft(i),
     };
     Ok((rest, r))
@@ -1363,6 +1404,12 @@ fn search_key<'a>(cx: &Cx, i: &'a [u8], depth: usize) -> PResult<'a, SearchKey> 
         b"SMALLER" => m(arg_num(rest), K::Smaller),
         b"MODSEQ" => m(modseq_key(rest), K::ModSeq),
         b"OLDER" => m(arg_nz(rest), K::Older),
+        b"SAVEDBEFORE" => m(arg_date(rest), K::SavedBefore),
+        b"SAVEDON" => m(arg_date(rest), K::SavedOn),
+        b"SAVEDSINCE" => m(arg_date(rest), K::SavedSince),
+        b"SAVEDATESUPPORTED" => Ok((rest, K::SaveDateSupported)),
+        b"EMAILID" => m(sort::objectid(rest), K::EmailId),
+        b"THREADID" => m(sort::objectid(rest), K::ThreadId),
         b"YOUNGER" => m(arg_nz(rest), K::Younger),
         b"HEADER" => {
             let (r, name) = arg_astring(rest)?;
@@ -1458,6 +1505,12 @@ fn fetch_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
     if let Ok((r, ())) = keyword(i, "VANISHED") {
         return Ok((r, FetchModifier::Vanished));
     }
+    if let Ok((r, ())) = keyword(i, "PARTIAL") {
+        return match sort::partial_opt(r)? {
+            (r, SearchReturn::Partial(p)) => Ok((r, FetchModifier::Partial(p))),
+            _ => soft(i),
+        };
+    }
     let (r, ()) = keyword(i, "CHANGEDSINCE")?;
     let (r, _) = sp(r)?;
     let (r, n) = number64(r)?;
@@ -1490,6 +1543,12 @@ fn fetch_att<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, FetchAttribute> {
         (b"BODYSTRUCTURE", _) => plain(F::BodyStructure),
         (b"UID", _) => plain(F::Uid),
         (b"MODSEQ", _) => plain(F::ModSeq),
+        (b"SAVEDATE", _) => plain(F::SaveDate),
+        (b"EMAILID", _) => plain(F::EmailId),
+        (b"THREADID", _) => plain(F::ThreadId),
+        (b"PREVIEW", false) => {
+            sort::preview_att(rest).or_else(|_| plain(F::Preview { lazy: false }))
+        }
         (b"BODY", false) => plain(F::Body),
         (b"BODY" | b"BODY.PEEK", true) => {
             let (r, section) = section(cx, rest)?;
@@ -1685,6 +1744,8 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
         },
     ))
 }
+
+mod sort;
 
 #[cfg(test)]
 mod tests;

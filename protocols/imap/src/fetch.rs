@@ -24,6 +24,8 @@ mod tests;
 /// versions: a change in how ENVELOPE is written must change this tag, so old entries
 /// are recomputed instead of served.
 const ENVELOPE_CACHE_TAG: &[u8] = b"IMAPENV1";
+/// Prefix of a cached PREVIEW text, for the same reason.
+const PREVIEW_CACHE_TAG: &[u8] = b"PREVIEW1";
 
 /// What FETCH needs to know about the session and mailbox besides the message itself.
 #[derive(Debug, Clone, Copy)]
@@ -209,6 +211,51 @@ fn item(
             w(out, &format!("RFC822.SIZE {size}"));
         }
         FetchAttribute::ModSeq => w(out, &format!("MODSEQ ({})", info.modseq)),
+        // NIL for messages indexed before save dates were kept (RFC 8514 allows it).
+        FetchAttribute::SaveDate => match info.save_date {
+            Some(t) => {
+                let d = internal_date(t).to_string();
+                let d = match d.strip_prefix(' ') {
+                    Some(t) => format!("0{t}"),
+                    None => d,
+                };
+                w(out, &format!("SAVEDATE \"{d}\""));
+            }
+            None => w(out, "SAVEDATE NIL"),
+        },
+        FetchAttribute::EmailId => {
+            let id = match cached_email_id(env.mailbox, info.uid) {
+                Some(id) => id,
+                None => {
+                    src.load()?;
+                    let msg = src.msg.as_deref().unwrap_or_default();
+                    store_email_id(env.mailbox, info.uid, msg)
+                }
+            };
+            w(out, &format!("EMAILID ({id})"));
+        }
+        // Threads have no stored identity here; RFC 8474 5.2 allows NIL, as Dovecot sends.
+        FetchAttribute::ThreadId => w(out, "THREADID NIL"),
+        FetchAttribute::Preview { lazy } => {
+            w(out, "PREVIEW ");
+            let cached = env
+                .mailbox
+                .cache_get(info.uid, CacheField::Preview)
+                .and_then(|b| b.strip_prefix(PREVIEW_CACHE_TAG).map(<[u8]>::to_vec));
+            let text = match cached {
+                Some(t) => Some(t),
+                None if *lazy => None,
+                None => {
+                    src.load()?;
+                    let text = roost_mime::preview(src.msg.as_deref().unwrap_or_default());
+                    let mut blob = PREVIEW_CACHE_TAG.to_vec();
+                    blob.extend_from_slice(text.as_bytes());
+                    env.mailbox.cache_put(info.uid, CacheField::Preview, &blob);
+                    Some(text.into_bytes())
+                }
+            };
+            ImapString::nstring(out, text.as_deref());
+        }
         FetchAttribute::Envelope => {
             w(out, "ENVELOPE ");
             out.extend_from_slice(&src.envelope()?);
@@ -272,6 +319,20 @@ fn item(
         }
     }
     Ok(())
+}
+
+/// The EMAILID computed before for this message, if any.
+pub(crate) fn cached_email_id(mailbox: &Mailbox, uid: u32) -> Option<String> {
+    mailbox
+        .cache_get(uid, CacheField::EmailId)
+        .and_then(|b| std::str::from_utf8(&b).ok().map(str::to_string))
+}
+
+/// Computes the EMAILID of a message from its bytes and remembers it.
+pub(crate) fn store_email_id(mailbox: &Mailbox, uid: u32, msg: &[u8]) -> String {
+    let id = roost_storage::objectid::email_id(msg);
+    mailbox.cache_put(uid, CacheField::EmailId, id.as_bytes());
+    id
 }
 
 fn binary(

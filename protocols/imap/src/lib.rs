@@ -19,10 +19,13 @@
 pub mod command;
 pub mod fetch;
 pub mod framing;
+pub mod partial;
 pub mod reader;
 pub mod response;
 pub mod search;
 pub mod session;
+pub mod sort;
+pub mod thread;
 pub mod types;
 pub mod view;
 

@@ -164,6 +164,8 @@ pub enum Code {
     CompressionActive,
     /// `HIGHESTMODSEQ n`
     HighestModSeq(u64),
+    /// `MAILBOXID (id)` (RFC 8474)
+    MailboxId(String),
     /// `NOMODSEQ`
     NoModSeq,
     /// `MODIFIED set`
@@ -467,6 +469,8 @@ pub struct ESearch {
     pub max: Option<NonZeroU32>,
     /// `ALL set`
     pub all: Option<SeqSet>,
+    /// `PARTIAL (range set)` (RFC 5267 / RFC 9394); None as the set is `NIL`.
+    pub partial: Option<(crate::partial::PartialRange, Option<SeqSet>)>,
     /// `COUNT n`
     pub count: Option<u32>,
     /// `MODSEQ n` (RFC 7162 3.1.5): the highest modseq of the found messages, when the
@@ -494,6 +498,8 @@ pub enum Data {
         mailbox: String,
         /// Items with values.
         items: Vec<(StatusItem, u64)>,
+        /// `MAILBOXID (id)` (RFC 8474), when asked for.
+        mailbox_id: Option<String>,
     },
     /// `FLAGS (...)`
     Flags(Vec<Flag>),
@@ -507,6 +513,10 @@ pub enum Data {
     Search(Vec<NonZeroU32>, Option<u64>),
     /// `ESEARCH ...`
     ESearch(ESearch),
+    /// `SORT n...` (RFC 5256) in sort order, with an optional CONDSTORE `(MODSEQ n)`
+    Sort(Vec<NonZeroU32>, Option<u64>),
+    /// `THREAD thread-list...` (RFC 5256)
+    Thread(crate::thread::Threads),
     /// `n FETCH (...)` with in-memory items; use [`FetchWriter`] to stream.
     Fetch {
         /// Sequence number.
@@ -709,6 +719,7 @@ impl Encoder {
             Closed => w(out, "CLOSED"),
             CompressionActive => w(out, "COMPRESSIONACTIVE"),
             HighestModSeq(n) => w(out, &format!("HIGHESTMODSEQ {n}")),
+            MailboxId(id) => w(out, &format!("MAILBOXID ({id})")),
             NoModSeq => w(out, "NOMODSEQ"),
             Modified(set) => w(out, &format!("MODIFIED {set}")),
             Other(text) => w(out, text),
@@ -738,14 +749,19 @@ impl Encoder {
                 w(out, "* LSUB ");
                 self.list_entry(e, out);
             }
-            Data::Status { mailbox, items } => {
+            Data::Status {
+                mailbox,
+                items,
+                mailbox_id,
+            } => {
                 w(out, "* STATUS ");
                 self.astring(mailbox.as_bytes(), out);
                 w(out, " (");
-                let list: Vec<String> = items
+                let mut list: Vec<String> = items
                     .iter()
                     .map(|(i, v)| format!("{} {v}", i.name()))
                     .collect();
+                list.extend(mailbox_id.iter().map(|id| format!("MAILBOXID ({id})")));
                 w(out, &list.join(" "));
                 out.push(b')');
             }
@@ -756,6 +772,16 @@ impl Encoder {
             Data::Exists(n) => w(out, &format!("* {n} EXISTS")),
             Data::Recent(n) => w(out, &format!("* {n} RECENT")),
             Data::Expunge(n) => w(out, &format!("* {n} EXPUNGE")),
+            Data::Sort(nums, modseq) => {
+                w(out, "* SORT");
+                for n in nums {
+                    w(out, &format!(" {n}"));
+                }
+                if let Some(m) = modseq {
+                    w(out, &format!(" (MODSEQ {m})"));
+                }
+            }
+            Data::Thread(threads) => crate::thread::write_threads(threads, out),
             Data::Search(nums, modseq) => {
                 w(out, "* SEARCH");
                 for n in nums {
@@ -783,6 +809,12 @@ impl Encoder {
                 }
                 if let Some(s) = &e.all {
                     w(out, &format!(" ALL {s}"));
+                }
+                if let Some((range, set)) = &e.partial {
+                    match set {
+                        Some(s) => w(out, &format!(" PARTIAL ({range} {s})")),
+                        None => w(out, &format!(" PARTIAL ({range} NIL)")),
+                    }
                 }
                 if let Some(n) = e.count {
                     w(out, &format!(" COUNT {n}"));

@@ -125,7 +125,7 @@ fn cost(key: &SearchKey) -> u8 {
         | SearchKey::SentBefore(_)
         | SearchKey::SentOn(_)
         | SearchKey::SentSince(_) => 1,
-        SearchKey::Body(_) | SearchKey::Text(_) => 2,
+        SearchKey::Body(_) | SearchKey::Text(_) | SearchKey::EmailId(_) => 2,
         SearchKey::Not(k) => cost(k),
         SearchKey::Or(a, b) => cost(a).max(cost(b)),
         SearchKey::And(keys) => keys.iter().map(cost).max().unwrap_or(0),
@@ -197,6 +197,17 @@ impl Content<'_> {
             Loaded::Yes(d) => Some(d),
             _ => None,
         })
+    }
+
+    /// The message's EMAILID (RFC 8474), from the cache or computed; None if expunged.
+    fn email_id(&mut self) -> Result<Option<String>, SearchError> {
+        if let Some(id) = crate::fetch::cached_email_id(self.mailbox, self.uid) {
+            return Ok(Some(id));
+        }
+        let (mailbox, uid) = (self.mailbox, self.uid);
+        Ok(self
+            .msg()?
+            .map(|m| crate::fetch::store_email_id(mailbox, uid, m)))
     }
 
     /// Whether any value of header `name` contains `needle`.
@@ -339,6 +350,13 @@ impl Ctx<'_, '_> {
             K::SentBefore(d) => c.sent_date()?.is_some_and(|s| s < *d),
             K::SentOn(d) => c.sent_date()?.is_some_and(|s| s == *d),
             K::SentSince(d) => c.sent_date()?.is_some_and(|s| s >= *d),
+            K::SavedBefore(d) => saved_day(info) < days_from_civil(*d),
+            K::SavedOn(d) => saved_day(info) == days_from_civil(*d),
+            K::SavedSince(d) => saved_day(info) >= days_from_civil(*d),
+            K::SaveDateSupported => true,
+            K::EmailId(id) => c.email_id()?.is_some_and(|e| e == id.as_str()),
+            // THREADID is always NIL here, so no message has the one asked for.
+            K::ThreadId(_) => false,
             K::Not(k) => !self.matches(k, seq, i, info, c)?,
             K::Or(a, b) => self.matches(a, seq, i, info, c)? || self.matches(b, seq, i, info, c)?,
             K::And(keys) => {
@@ -351,6 +369,14 @@ impl Ctx<'_, '_> {
             }
         })
     }
+}
+
+/// The day a message was saved (RFC 8514), its INTERNALDATE's day when the save date is
+/// not known (messages indexed before it was kept), in UTC as INTERNALDATE is kept.
+fn saved_day(info: &MessageInfo) -> i64 {
+    info.save_date
+        .unwrap_or(info.internal_date)
+        .div_euclid(86_400)
 }
 
 /// Every header field of every part (the message's, each MIME part's and each

@@ -632,6 +632,18 @@ pub enum SearchKey {
     Older(u32),
     /// `YOUNGER nz-number` (RFC 5032 WITHIN).
     Younger(u32),
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514): true in every mailbox, all keep save dates.
+    SaveDateSupported,
+    /// `EMAILID objectid` (RFC 8474).
+    EmailId(Atom),
+    /// `THREADID objectid` (RFC 8474).
+    ThreadId(Atom),
 }
 
 /// `section-text = section-msgtext / "MIME"`
@@ -715,6 +727,17 @@ pub enum FetchAttribute {
     },
     /// `MODSEQ` (RFC 7162)
     ModSeq,
+    /// `SAVEDATE` (RFC 8514)
+    SaveDate,
+    /// `EMAILID` (RFC 8474)
+    EmailId,
+    /// `THREADID` (RFC 8474)
+    ThreadId,
+    /// `PREVIEW [(LAZY)]` (RFC 8970)
+    Preview {
+        /// `LAZY`: NIL rather than reading the message when no preview is stored.
+        lazy: bool,
+    },
 }
 
 /// `fetch = ... ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")`
@@ -784,6 +807,8 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162)
     HighestModSeq,
+    /// `MAILBOXID` (RFC 8474)
+    MailboxId,
 }
 
 impl StatusItem {
@@ -798,6 +823,7 @@ impl StatusItem {
             StatusItem::Deleted => "DELETED",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 
@@ -813,6 +839,7 @@ impl StatusItem {
             Deleted,
             Size,
             HighestModSeq,
+            MailboxId,
         ]
         .into_iter()
         .find(|i| i.name().eq_ignore_ascii_case(s))
@@ -858,6 +885,8 @@ pub enum SearchReturn {
     Count,
     /// `SAVE`
     Save,
+    /// `PARTIAL range` (RFC 5267 CONTEXT=SEARCH, RFC 9394 PARTIAL).
+    Partial(crate::partial::PartialRange),
 }
 
 /// A capability the server may advertise.

@@ -294,7 +294,7 @@ impl Lexer<'_> {
 }
 
 /// Parses an address-list header value.
-pub(crate) fn parse_list(value: &[u8]) -> Vec<Address> {
+pub fn parse_list(value: &[u8]) -> Vec<Address> {
     let mut lx = Lexer { s: value, pos: 0 };
     let mut out = Vec::new();
     loop {

@@ -13,14 +13,16 @@ mod cache;
 mod envelope;
 mod header;
 mod imap_string;
+mod preview;
 mod search;
 mod section;
 mod structure;
 
-pub use address::Address;
+pub use address::{Address, parse_list};
 pub use cache::DecodeError;
 pub use envelope::{Envelope, envelope};
 pub use imap_string::ImapString;
+pub use preview::{PREVIEW_MAX_CHARS, preview};
 pub use search::{body_text, contains_ci, header_values};
 pub use section::{Binary, SectionSpec, SectionText, binary, section};
 pub use structure::{BodyPart, MAX_NESTING, PartKind, body_structure};

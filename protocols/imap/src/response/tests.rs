@@ -160,6 +160,7 @@ fn table() -> Vec<(Response, &'static str, bool)> {
                     (StatusItem::Deleted, 1),
                     (StatusItem::Size, 123456),
                 ],
+                mailbox_id: None,
             }),
             "* STATUS INBOX (MESSAGES 17 UIDNEXT 4392 UIDVALIDITY 3857529045 UNSEEN 0 DELETED 1 SIZE 123456)\r\n",
             true,
@@ -204,6 +205,7 @@ fn table() -> Vec<(Response, &'static str, bool)> {
                 min: Some(nz(2)),
                 max: Some(nz(9)),
                 all: Some(set("2,4:9")),
+                partial: None,
                 count: Some(7),
                 modseq: None,
             })),
@@ -218,6 +220,7 @@ fn table() -> Vec<(Response, &'static str, bool)> {
                 min: None,
                 max: None,
                 all: Some(set("1:3,5")),
+                partial: None,
                 count: None,
                 modseq: Some(1236),
             })),
@@ -428,6 +431,7 @@ fn utf8_mode_quotes_utf8() {
     let resp = Response::Data(Data::Status {
         mailbox: "Entwürfe".into(),
         items: vec![(StatusItem::Messages, 1)],
+        mailbox_id: None,
     });
     let rev1 = Encoder { utf8: false }.to_bytes(&resp);
     assert_eq!(rev1, "* STATUS {9}\r\nEntwürfe (MESSAGES 1)\r\n".as_bytes());

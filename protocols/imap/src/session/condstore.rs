@@ -21,6 +21,8 @@ pub(crate) struct FetchMods {
     pub changed_since: Option<u64>,
     /// `VANISHED`
     pub vanished: bool,
+    /// `PARTIAL range` (RFC 9394)
+    pub partial: Option<crate::partial::PartialRange>,
 }
 
 /// A QRESYNC SELECT's parameters, once checked.
@@ -180,6 +182,11 @@ impl ImapSession {
                     out.changed_since = Some(n);
                 }
                 FetchModifier::Vanished if !out.vanished => out.vanished = true,
+                // RFC 9394 3.2: paging is by UID order, so only UID FETCH takes it.
+                FetchModifier::Partial(_) if !uid => {
+                    return Err(CmdError::Bad("PARTIAL needs UID FETCH".into()));
+                }
+                FetchModifier::Partial(p) if out.partial.is_none() => out.partial = Some(p),
                 _ => return Err(CmdError::Bad("FETCH modifier given twice".into())),
             }
         }

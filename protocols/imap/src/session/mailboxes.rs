@@ -123,8 +123,13 @@ impl ImapSession {
         let mb = self.user()?.store.open(name)?;
         let st = mb.status()?;
         let mut out = Vec::new();
+        let mut mailbox_id = None;
         for &item in items {
             let value = match item {
+                StatusItem::MailboxId => {
+                    mailbox_id = Some(roost_storage::objectid::mailbox_id(mb.dir())?);
+                    continue;
+                }
                 StatusItem::Messages => u64::from(st.messages),
                 StatusItem::Recent => u64::from(st.recent),
                 StatusItem::UidNext => u64::from(st.uid_next),
@@ -149,6 +154,7 @@ impl ImapSession {
         Ok(Data::Status {
             mailbox: self.wire_name(name.as_str()),
             items: out,
+            mailbox_id,
         })
     }
 

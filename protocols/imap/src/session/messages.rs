@@ -10,7 +10,7 @@ use roost_storage::{FlagOp, Flags, StorageError};
 use super::{BodyFile, CmdError, CmdResult, Done, ImapSession, Output, ok};
 use crate::command::FetchModifier;
 use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
-use crate::response::{Code, Data, ESearch, FetchItem};
+use crate::response::{Code, Data, FetchItem};
 use crate::search::SearchEnv;
 use crate::types::{
     AString, FetchAttribute, FetchItems, Flag, Mailbox, SearchKey, SearchReturn, SeqNum, SeqRange,
@@ -78,7 +78,9 @@ pub(crate) use self::storage_flags as split_flags;
 
 impl ImapSession {
     /// The selected view, or BAD.
-    fn view_parts(&mut self) -> Result<(&mut crate::view::View, Option<Vec<u32>>), CmdError> {
+    pub(super) fn view_parts(
+        &mut self,
+    ) -> Result<(&mut crate::view::View, Option<Vec<u32>>), CmdError> {
         let user = self.user()?;
         let saved = user.saved.clone();
         let view = user
@@ -142,6 +144,9 @@ impl ImapSession {
                     .get(s as usize - 1)
                     .is_some_and(|m| m.modseq > since)
             });
+        }
+        if let Some(p) = mods.partial {
+            seqs = p.apply(&seqs);
         }
         let mailbox = std::sync::Arc::clone(view.mailbox());
         let read_only = view.read_only();
@@ -373,10 +378,7 @@ impl ImapSession {
         criteria: SearchKey,
     ) -> CmdResult {
         if let Some(c) = &charset {
-            let name = c.to_str().unwrap_or("");
-            if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {
-                return Err(crate::search::SearchError::BadCharset(name.to_string()).into());
-            }
+            super::sort::check_charset(c)?;
         }
         let with_modseq = super::condstore::uses_modseq(&criteria);
         if with_modseq {
@@ -434,28 +436,8 @@ impl ImapSession {
                 if save {
                     self.user()?.saved = Some(uids_found);
                 }
-                let opts: Vec<SearchReturn> = if opts.is_empty() {
-                    vec![SearchReturn::All]
-                } else {
-                    opts
-                };
-                // RFC 5182: SAVE alone gives no ESEARCH response.
-                let answer = opts.iter().any(|o| *o != SearchReturn::Save);
-                if answer {
-                    let has = |o: SearchReturn| opts.contains(&o);
-                    let e = ESearch {
-                        tag: Some(tag.clone()),
-                        uid,
-                        min: has(SearchReturn::Min)
-                            .then(|| nums.iter().min().and_then(|&n| NonZeroU32::new(n)))
-                            .flatten(),
-                        max: has(SearchReturn::Max)
-                            .then(|| nums.iter().max().and_then(|&n| NonZeroU32::new(n)))
-                            .flatten(),
-                        all: has(SearchReturn::All).then(|| to_set(&nums)).flatten(),
-                        count: has(SearchReturn::Count).then_some(nums.len() as u32),
-                        modseq,
-                    };
+                if let Some(e) = super::sort::esearch_answer(tag, uid, &opts, &nums, false, modseq)
+                {
                     self.data(Data::ESearch(e));
                 }
             }

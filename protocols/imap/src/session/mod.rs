@@ -33,6 +33,7 @@ mod metadata;
 mod notify;
 mod progress;
 mod select;
+mod sort;
 mod special_use;
 mod stats;
 mod stream;
@@ -568,6 +569,19 @@ impl ImapSession {
                 charset,
                 criteria,
             } => self.search(&tag, uid, ret, charset, criteria),
+            C::Sort {
+                uid,
+                ret,
+                criteria,
+                charset,
+                search,
+            } => self.sort(&tag, uid, ret, &criteria, &charset, &search),
+            C::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => self.thread(uid, algorithm, &charset, &search),
             C::Fetch {
                 uid,
                 set,
@@ -625,6 +639,16 @@ impl ImapSession {
             "STATUS=SIZE",
             "ESEARCH",
             "SEARCHRES",
+            "SORT",
+            "SORT=DISPLAY",
+            "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
+            "ESORT",
+            "PARTIAL",
+            "WITHIN",
+            "PREVIEW",
+            "OBJECTID",
+            "SAVEDATE",
             "BINARY",
             "CONDSTORE",
             "QRESYNC",

@@ -309,6 +309,7 @@ impl ImapSession {
         self.data(Data::Status {
             mailbox: self.wire_name(name),
             items,
+            mailbox_id: None,
         });
     }
 

@@ -69,6 +69,8 @@ impl ImapSession {
         // RFC 7162 3.1.2.1: on every SELECT/EXAMINE, whether CONDSTORE is enabled or not;
         // every Roost mailbox has modseqs, so NOMODSEQ is never sent.
         self.untagged_ok(Some(Code::HighestModSeq(view.modseq())), "Highest");
+        let id = roost_storage::objectid::mailbox_id(view.mailbox().dir())?;
+        self.untagged_ok(Some(Code::MailboxId(id)), "Ok");
         if self.rev2 {
             let wire = self.wire_name(name.as_str());
             self.data(Data::List(ListEntry {

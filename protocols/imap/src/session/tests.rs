@@ -637,6 +637,7 @@ fn qresync_byte_transcript() {
     inbox.expunge(&[1]).expect("expunge");
     inbox.deliver(&mut &MSG1[..], 1 << 20).expect("deliver");
     let (m, h2) = modseqs(&fx);
+    let id = roost_storage::objectid::mailbox_id(inbox.dir()).expect("mailbox id");
 
     let mut s = fx.session(true);
     talk(&mut s, b"1 LOGIN alice secret\r\n2 ENABLE QRESYNC\r\n");
@@ -655,6 +656,7 @@ fn qresync_byte_transcript() {
              * OK [UIDVALIDITY {validity}] UIDs valid\r\n\
              * OK [UIDNEXT 5] Predicted next UID\r\n\
              * OK [HIGHESTMODSEQ {h2}] Highest\r\n\
+             * OK [MAILBOXID ({id})] Ok\r\n\
              * VANISHED (EARLIER) 1\r\n\
              * 1 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ({}))\r\n\
              * 2 FETCH (UID 4 FLAGS (\\Recent) MODSEQ ({}))\r\n\

@@ -10,6 +10,7 @@ use super::{Update, View, date_time, ranges_to_set, set_ranges, uid_gaps, unix_t
 
 fn msg(uid: u32, flags: Flags) -> MessageInfo {
     MessageInfo {
+        save_date: None,
         uid,
         flags,
         keywords: KeywordSet::default(),

@@ -1,0 +1,125 @@
+//! SAVEDATE (RFC 8514) end to end on the real `roost` binary: the save date of APPEND,
+//! COPY and of a file another program dropped is when Roost took it in (not the file's
+//! mtime, which is INTERNALDATE), it survives a restart, and the SAVED* keys search it.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::Path;
+
+use common::{Server, config_yaml, connect, drop_message, read_line, send};
+
+const USERS: &str = "alice:{PLAIN}secret\n";
+const MSG: &str = "From: a@example.org\r\nSubject: saved\r\n\r\nbody\r\n";
+
+fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
+    send(s, &format!("{tag} {text}\r\n"));
+    let mut lines = Vec::new();
+    loop {
+        let l = read_line(s).unwrap_or_else(|| panic!("EOF after {text}: {lines:?}"));
+        let done = l.starts_with(&format!("{tag} "));
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+fn ok(s: &mut TcpStream, text: &str) -> Vec<String> {
+    let r = cmd(s, "t", text);
+    assert!(
+        r.last().is_some_and(|l| l.starts_with("t OK")),
+        "{text}: {r:?}"
+    );
+    r
+}
+
+/// The quoted value after `NAME "` on the first line.
+fn quoted(lines: &[String], name: &str) -> String {
+    let key = format!("{name} \"");
+    let l = &lines[0];
+    let rest = &l[l.find(&key).unwrap_or_else(|| panic!("no {name} in {l}")) + key.len()..];
+    rest[..rest.find('"').expect("closing quote")].to_string()
+}
+
+fn start(dir: &Path) -> Server {
+    Server::start_with_users(dir, config_yaml(&dir.join("data")), USERS, 4)
+}
+
+fn login(server: &Server) -> TcpStream {
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).expect("greeting");
+    ok(&mut s, "LOGIN alice secret");
+    s
+}
+
+#[test]
+fn save_dates_are_kept_and_searchable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let mut s = login(&server);
+    assert!(ok(&mut s, "CAPABILITY")[0].contains(" SAVEDATE"));
+    ok(&mut s, "CREATE Box");
+    ok(
+        &mut s,
+        &format!(
+            "APPEND INBOX \"01-Jan-2001 00:00:00 +0000\" {{{}+}}\r\n{MSG}",
+            MSG.len()
+        ),
+    );
+    // Another program delivers a file whose mtime is long past.
+    let maildir = dir.path().join("data/mail/alice/Maildir");
+    drop_message(&maildir, "978307200.M1P1.mta", MSG.as_bytes());
+    roost_testkit::maildir::set_mtime(&maildir.join("new/978307200.M1P1.mta"), 978_307_200);
+    ok(&mut s, "SELECT INBOX");
+    let first = ok(&mut s, "FETCH 1 (INTERNALDATE SAVEDATE)");
+    assert_eq!(quoted(&first, "INTERNALDATE"), "01-Jan-2001 00:00:00 +0000");
+    let saved = quoted(&first, "SAVEDATE");
+    let dropped = ok(&mut s, "FETCH 2 (INTERNALDATE SAVEDATE)");
+    assert_eq!(
+        quoted(&dropped, "INTERNALDATE"),
+        "01-Jan-2001 00:00:00 +0000"
+    );
+    let day = saved.split(' ').next().expect("date").to_string();
+    assert!(
+        day.rsplit('-').next().is_some_and(|y| y >= "2025"),
+        "{saved}"
+    );
+    assert!(
+        quoted(&dropped, "SAVEDATE").starts_with(&day),
+        "{dropped:?}"
+    );
+
+    let cases = [
+        (format!("SEARCH SAVEDON {day}"), "* SEARCH 1 2"),
+        (format!("SEARCH SAVEDSINCE {day}"), "* SEARCH 1 2"),
+        (format!("SEARCH SAVEDBEFORE {day}"), "* SEARCH"),
+        ("SEARCH SAVEDBEFORE 1-Jan-2002".to_string(), "* SEARCH"),
+        ("SEARCH BEFORE 1-Jan-2002".to_string(), "* SEARCH 1 2"),
+        ("SEARCH SAVEDATESUPPORTED".to_string(), "* SEARCH 1 2"),
+        ("SEARCH NOT SAVEDATESUPPORTED".to_string(), "* SEARCH"),
+    ];
+    for (c, want) in &cases {
+        assert_eq!(ok(&mut s, c)[0], *want, "{c}");
+    }
+    let bad = cmd(&mut s, "b", "SEARCH SAVEDON 31-Feb-2024");
+    assert!(bad[0].starts_with("b BAD "), "{bad:?}");
+
+    ok(&mut s, "COPY 1 Box");
+    ok(&mut s, "EXAMINE Box");
+    let copy = ok(&mut s, "FETCH 1 (INTERNALDATE SAVEDATE)");
+    assert_eq!(quoted(&copy, "INTERNALDATE"), "01-Jan-2001 00:00:00 +0000");
+    // COPY saves anew: a save date of its own, not the source's INTERNALDATE.
+    assert!(
+        !quoted(&copy, "SAVEDATE").starts_with("01-Jan-2001"),
+        "{copy:?}"
+    );
+    drop(s);
+    drop(server);
+
+    let server = start(dir.path());
+    let mut s = login(&server);
+    ok(&mut s, "SELECT INBOX");
+    let again = ok(&mut s, "FETCH 1 (SAVEDATE)");
+    assert_eq!(quoted(&again, "SAVEDATE"), saved);
+}
