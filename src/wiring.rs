@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use roost_config::Config;
 use roost_storage::auth::Authenticator;
-use roost_storage::{MailboxOptions, SpecialMailbox, Store, StoreConfig};
+use roost_storage::{MailboxOptions, QuotaLimits, QuotaPolicy, SpecialMailbox, Store, StoreConfig};
 
 /// The storage settings from the configuration.
 pub fn store_config(config: &Config) -> StoreConfig {
@@ -40,4 +40,16 @@ pub fn authenticator(config: &Config) -> Result<Arc<Authenticator>, String> {
     Authenticator::open(&config.users_file)
         .map(Arc::new)
         .map_err(|e| format!("cannot use users file {}: {e}", config.users_file.display()))
+}
+
+/// Quota limits for every user of `store`: the configured default, overridden by the users
+/// file's extra fields.
+pub fn apply_quota(config: &Config, store: &Store, users: &Arc<Authenticator>) {
+    store.set_quota_policy(QuotaPolicy {
+        default: QuotaLimits {
+            storage_kib: config.quota.storage_kib,
+            messages: config.quota.messages,
+        },
+        users: Some(Arc::clone(users)),
+    });
 }

@@ -56,6 +56,20 @@ pub struct Config {
     pub imap: Imap,
     /// The unprivileged user and group sessions run as.
     pub run_as: RunAs,
+    /// Default per-user quota (the users file can override it per user).
+    pub quota: Quota,
+}
+
+/// Default limits of every user's mail over all mailboxes (RFC 9208 STORAGE and MESSAGE);
+/// 0 is unlimited. A users-file extra field `quota_rule=*:storage=1G` (Dovecot style) or
+/// `quota_storage=`/`quota_messages=` overrides them per user.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    /// Storage limit in KiB; 0 is unlimited.
+    pub storage_kib: u64,
+    /// Message count limit; 0 is unlimited.
+    pub messages: u64,
 }
 
 /// Who serves sessions: Roost binds listeners and reads keys as root, then switches to this
@@ -347,6 +361,7 @@ impl Default for Config {
             pop3: Pop3::default(),
             imap: Imap::default(),
             run_as: RunAs::default(),
+            quota: Quota::default(),
         }
     }
 }

@@ -259,7 +259,7 @@ mod tests {
         ),
         (
             "listn: []\n",
-            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
+            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, quota)",
         ),
         (
             "listen:\n  imap: []\n  imapp: []\n",
@@ -331,7 +331,7 @@ mod tests {
         ),
         (
             "a: b: c\n",
-            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as)",
+            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, quota)",
         ),
         (
             "- 1\n- 2\n",

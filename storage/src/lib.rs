@@ -16,6 +16,7 @@ pub mod error;
 pub mod index;
 pub mod mailbox;
 pub mod maildir;
+pub mod quota;
 pub mod store;
 mod watch;
 
@@ -27,4 +28,5 @@ pub use mailbox::{
 };
 pub use maildir::filename::{Flags, KeywordSet};
 pub use maildir::names::MailboxName;
+pub use quota::{QuotaLimits, QuotaPolicy, QuotaUsage};
 pub use store::{MailboxEntry, SpecialMailbox, Store, StoreConfig, UserStore};

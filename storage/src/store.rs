@@ -61,6 +61,8 @@ pub struct Store {
     watcher: Option<Watcher>,
     /// Serializes read-modify-write of subscription files and mailbox tree changes.
     tree_lock: Mutex<()>,
+    /// Quota limits; unset means nobody is limited.
+    quota: std::sync::OnceLock<crate::quota::QuotaPolicy>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +110,7 @@ impl Store {
             open: Mutex::new(HashMap::new()),
             watcher: Watcher::start(),
             tree_lock: Mutex::new(()),
+            quota: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&store);
         let spawned = std::thread::Builder::new()
@@ -124,6 +127,11 @@ impl Store {
         &self.cfg
     }
 
+    /// Set where quota limits come from (once, at startup; later calls are ignored).
+    pub fn set_quota_policy(&self, policy: crate::quota::QuotaPolicy) {
+        let _ = self.quota.set(policy);
+    }
+
     /// The mailboxes of `user`, creating the Maildir root on first use.
     pub fn user(self: &Arc<Self>, user: &str) -> Result<UserStore> {
         check_user_name(user)?;
@@ -132,10 +140,16 @@ impl Store {
             maildir::create_maildir_dirs(&root)?;
             info!(user, root = %root.display(), "created Maildir");
         }
+        let quota = self
+            .quota
+            .get()
+            .map(|p| p.limits_of(user))
+            .unwrap_or_default();
         Ok(UserStore {
             store: self.clone(),
             user: user.to_string(),
             root,
+            quota,
         })
     }
 
@@ -252,6 +266,7 @@ pub struct UserStore {
     store: Arc<Store>,
     user: String,
     root: PathBuf,
+    pub(crate) quota: crate::quota::QuotaLimits,
 }
 
 impl UserStore {

@@ -257,6 +257,19 @@ pub enum CommandBody {
         /// Target.
         mailbox: Mailbox,
     },
+    /// `GETQUOTA root` (RFC 9208)
+    GetQuota(String),
+    /// `GETQUOTAROOT mailbox` (RFC 9208)
+    GetQuotaRoot(Mailbox),
+    /// `SETQUOTA root (resource limit ...)` (RFC 9208)
+    SetQuota {
+        /// The quota root.
+        root: String,
+        /// Resource names (upper case) and limits.
+        limits: Vec<(String, u64)>,
+    },
+    /// `UNAUTHENTICATE` (RFC 8437)
+    Unauthenticate,
 }
 
 impl CommandBody {
@@ -298,6 +311,10 @@ impl CommandBody {
             Store { uid: true, .. } => "UID STORE",
             Copy { uid: false, .. } => "COPY",
             Copy { uid: true, .. } => "UID COPY",
+            GetQuota(_) => "GETQUOTA",
+            GetQuotaRoot(_) => "GETQUOTAROOT",
+            SetQuota { .. } => "SETQUOTA",
+            Unauthenticate => "UNAUTHENTICATE",
             Move { uid: false, .. } => "MOVE",
             Move { uid: true, .. } => "UID MOVE",
         }
@@ -571,6 +588,10 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "COPY" => copy_move(cx, i, false, false),
         "MOVE" => copy_move(cx, i, false, true),
         "UID" => uid(cx, i),
+        "GETQUOTA" => quota::getquota(cx, i),
+        "GETQUOTAROOT" => quota::getquotaroot(cx, i),
+        "SETQUOTA" => quota::setquota(cx, i),
+        "UNAUTHENTICATE" => simple(C::Unauthenticate),
         _ => return None,
     })
 }
@@ -1638,6 +1659,8 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
         },
     ))
 }
+
+mod quota;
 
 #[cfg(test)]
 mod tests;

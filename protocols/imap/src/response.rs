@@ -528,6 +528,20 @@ pub enum Data {
         /// Shared namespaces.
         shared: Namespace,
     },
+    /// `QUOTA root (resource usage limit ...)` (RFC 9208)
+    Quota {
+        /// The quota root name.
+        root: String,
+        /// Resource name, usage, limit.
+        resources: Vec<(&'static str, u64, u64)>,
+    },
+    /// `QUOTAROOT mailbox root...` (RFC 9208)
+    QuotaRoot {
+        /// The wire name of the mailbox.
+        mailbox: String,
+        /// Its quota roots.
+        roots: Vec<String>,
+    },
 }
 
 /// A complete server response.
@@ -815,6 +829,23 @@ impl Encoder {
                     fw.item(item);
                 }
                 fw.finish_without_crlf();
+            }
+            Data::Quota { root, resources } => {
+                w(out, "* QUOTA ");
+                self.astring(root.as_bytes(), out);
+                let list: Vec<String> = resources
+                    .iter()
+                    .map(|(name, used, limit)| format!("{name} {used} {limit}"))
+                    .collect();
+                w(out, &format!(" ({})", list.join(" ")));
+            }
+            Data::QuotaRoot { mailbox, roots } => {
+                w(out, "* QUOTAROOT ");
+                self.astring(mailbox.as_bytes(), out);
+                for r in roots {
+                    out.push(b' ');
+                    self.astring(r.as_bytes(), out);
+                }
             }
             Data::Namespace {
                 personal,

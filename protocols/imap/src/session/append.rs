@@ -101,7 +101,8 @@ impl ImapSession {
         }
         let tmp = writer.finish(a.date)?;
         let (flags, keywords) = split_flags(&a.flags);
-        let uids = a.mailbox.commit(
+        let uids = self.user()?.store.commit(
+            &a.mailbox,
             vec![NewMessage {
                 tmp,
                 flags,

@@ -66,7 +66,7 @@ fn storage(e: &StorageError, command: &str, peer: &str) -> (StatusKind, Option<C
         StorageError::AlreadyExists(_) => Code::AlreadyExists,
         StorageError::InvalidName { .. } => Code::Cannot,
         StorageError::TooBig { .. } => Code::TooBig,
-        StorageError::NoSpace => Code::OverQuota,
+        StorageError::NoSpace | StorageError::OverQuota(_) => Code::OverQuota,
         StorageError::LockTimeout(_) => Code::InUse,
         StorageError::Expunged(_) => Code::ExpungeIssued,
         StorageError::NotAllowed(_) => Code::Cannot,

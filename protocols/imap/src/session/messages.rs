@@ -500,7 +500,7 @@ impl ImapSession {
             .map(|m| m.uid)
             .collect();
         let source = std::sync::Arc::clone(view.mailbox());
-        let pairs = source.copy_to(&uids, &dest)?;
+        let pairs = self.user()?.store.copy(&source, &uids, &dest, moving)?;
         let validity = dest.status()?.uid_validity;
         let code = match (
             NonZeroU32::new(validity),

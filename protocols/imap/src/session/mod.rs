@@ -28,6 +28,7 @@ mod error;
 mod list;
 mod mailboxes;
 mod messages;
+mod quota;
 mod select;
 mod stream;
 
@@ -464,6 +465,10 @@ impl ImapSession {
                 message,
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
+            C::GetQuota(root) => self.getquota(&root),
+            C::GetQuotaRoot(m) => self.getquotaroot(m),
+            C::SetQuota { .. } => self.setquota(),
+            C::Unauthenticate => self.unauthenticate(),
             _ if !selected => Err(CmdError::Bad(format!("{name}: no mailbox selected"))),
             C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
@@ -531,6 +536,15 @@ impl ImapSession {
             "ID",
         ];
         caps.extend(rest.iter().filter_map(|s| atom(s)).map(Capability::Other));
+        let authed = [
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
+            "UNAUTHENTICATE",
+        ];
+        if self.user.is_some() {
+            caps.extend(authed.iter().filter_map(|s| atom(s)).map(Capability::Other));
+        }
         // RFC 7889: the limit APPEND enforces (with NO [TOOBIG] before the literal).
         caps.extend(
             atom(&format!(
