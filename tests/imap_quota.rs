@@ -209,3 +209,33 @@ fn unauthenticate_returns_to_the_not_authenticated_state() {
     let r = cmd(&mut s, "i", "LIST \"\" \"&AOQ-\"");
     assert_eq!(r[0], "* LIST (\\HasNoChildren) \".\" &AOQ-", "{r:?}");
 }
+
+#[test]
+fn multiappend_over_quota_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut s = login(&server, "alice");
+    let mut big = "Subject: big\r\n\r\n".to_string();
+    big.push_str(&"y".repeat(2500 - big.len()));
+    send(
+        &mut s,
+        &format!("a APPEND INBOX {{5+}}\r\nsmall (\\Seen) {{2500+}}\r\n{big}"),
+    );
+    // 5 + 2500 fits; the third message brings it over 4 KiB: the whole command fails.
+    send(&mut s, &format!(" {{2000+}}\r\n{}\r\n", "z".repeat(2000)));
+    let r = answer(&mut s, "a");
+    assert_eq!(
+        r,
+        ["a NO [OVERQUOTA] quota exceeded: the storage limit of 4 KiB is reached"]
+    );
+    assert_eq!(
+        cmd(&mut s, "b", "GETQUOTA \"User quota\"")[0],
+        "* QUOTA \"User quota\" (STORAGE 0 4 MESSAGE 0 3)"
+    );
+    send(&mut s, "c APPEND INBOX {5+}\r\nsmall {3+}\r\nabc\r\n");
+    let r = answer(&mut s, "c");
+    assert!(
+        r[0].starts_with("c OK [APPENDUID ") && r[0].contains(" 1:2] "),
+        "{r:?}"
+    );
+}

@@ -1660,7 +1660,10 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
     ))
 }
 
+mod multiappend;
 mod quota;
+
+pub use multiappend::{AppendNext, parse_append_next};
 
 #[cfg(test)]
 mod tests;

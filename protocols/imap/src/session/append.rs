@@ -1,6 +1,10 @@
 //! APPEND: the message literal is streamed chunk by chunk into the target's `tmp/`
 //! (bounded memory whatever its size), then committed. A missing mailbox or a message over
 //! the limit is refused before the `+`, so the client never sends it.
+//!
+//! MULTIAPPEND (RFC 3502): further messages on the same command line are streamed the same
+//! way and all of them are committed together under one uidlist lock at the end, so either
+//! every message becomes visible or none does.
 
 use std::num::NonZeroU32;
 
@@ -8,9 +12,9 @@ use roost_storage::{NewMessage, StorageError};
 
 use super::messages::split_flags;
 use super::{Append, CmdError, CmdResult, Done, ImapSession, Mode};
-use crate::command::MessageLiteral;
+use crate::command::{AppendNext, MessageLiteral};
 use crate::response::{Code, Response, Text};
-use crate::types::{DateTime, Flag, Mailbox, SeqNum, SeqRange, SeqSet, Tag};
+use crate::types::{DateTime, Flag, Mailbox, Tag};
 
 impl ImapSession {
     pub(super) fn append(
@@ -47,7 +51,6 @@ impl ImapSession {
         message: &MessageLiteral,
     ) -> Result<Append, CmdError> {
         let name = self.mailbox_name(&mailbox)?;
-        let limit = self.ctx.settings.max_append_size;
         let mb = match self.user()?.store.open(&name) {
             Ok(mb) => mb,
             Err(StorageError::NoSuchMailbox(_)) => {
@@ -58,22 +61,69 @@ impl ImapSession {
             }
             Err(e) => return Err(e.into()),
         };
+        let mut a = Append {
+            tag: tag.clone(),
+            name,
+            mailbox: mb,
+            writer: None,
+            flags: Vec::new(),
+            date: None,
+            failed: None,
+            done: Vec::new(),
+        };
+        self.open_message(&mut a, flags, date, message)?;
+        Ok(a)
+    }
+
+    /// Check the announced size and start writing the next message into `tmp/`.
+    fn open_message(
+        &self,
+        a: &mut Append,
+        flags: Vec<Flag>,
+        date: Option<DateTime>,
+        message: &MessageLiteral,
+    ) -> Result<(), CmdError> {
+        let limit = self.ctx.settings.max_append_size;
         if u64::from(message.len) > limit {
             return Err(CmdError::No(
                 Some(Code::TooBig),
                 format!("Message is larger than the limit of {limit} bytes"),
             ));
         }
-        let writer = mb.create_tmp(limit)?;
-        Ok(Append {
-            tag: tag.clone(),
-            name,
-            mailbox: mb,
-            writer: Some(writer),
-            flags,
-            date: date.as_ref().map(crate::view::unix_time),
-            failed: None,
-        })
+        a.writer = Some(a.mailbox.create_tmp(limit)?);
+        a.flags = flags;
+        a.date = date.as_ref().map(crate::view::unix_time);
+        a.failed = None;
+        Ok(())
+    }
+
+    /// MULTIAPPEND: the message just received is kept aside and the next one is started,
+    /// or the whole command fails and nothing is stored.
+    pub(super) fn append_next(&mut self, next: AppendNext) {
+        let Mode::Append(mut a) = std::mem::replace(&mut self.mode, Mode::Commands) else {
+            self.reader.reject_command();
+            return;
+        };
+        let result = Self::finish_message(&mut a).and_then(|m| {
+            a.done.push(m);
+            self.open_message(&mut a, next.flags, next.date, &next.message)
+        });
+        match result {
+            Ok(()) => {
+                self.reader.accept_append();
+                if next.message.sync {
+                    self.send(Response::Continue(Text::sanitized("Ready for the message")));
+                }
+                self.mode = Mode::Append(a);
+            }
+            Err(e) => {
+                self.reader.reject_command();
+                let tag = a.tag.clone();
+                // Dropping `a` removes every uploaded message from tmp/.
+                drop(a);
+                self.finish(tag, "APPEND", Err(e));
+            }
+        }
     }
 
     pub(super) fn append_done(&mut self) {
@@ -85,7 +135,8 @@ impl ImapSession {
         self.finish(tag, "APPEND", result);
     }
 
-    fn commit_append(&mut self, a: &mut Append) -> CmdResult {
+    /// The message just streamed, ready to commit.
+    fn finish_message(a: &mut Append) -> Result<NewMessage, CmdError> {
         let writer = a
             .writer
             .take()
@@ -101,29 +152,27 @@ impl ImapSession {
         }
         let tmp = writer.finish(a.date)?;
         let (flags, keywords) = split_flags(&a.flags);
-        let uids = self.user()?.store.commit(
-            &a.mailbox,
-            vec![NewMessage {
-                tmp,
-                flags,
-                keywords,
-            }],
-            false,
-        )?;
+        Ok(NewMessage {
+            tmp,
+            flags,
+            keywords,
+        })
+    }
+
+    fn commit_append(&mut self, a: &mut Append) -> CmdResult {
+        let last = Self::finish_message(a)?;
+        let mut msgs = std::mem::take(&mut a.done);
+        msgs.push(last);
+        let uids = self.user()?.store.commit(&a.mailbox, msgs, false)?;
         let validity = a.mailbox.status()?.uid_validity;
-        tracing::debug!(mailbox = a.name.as_str(), "APPEND committed");
+        tracing::debug!(
+            mailbox = a.name.as_str(),
+            messages = uids.len(),
+            "APPEND committed"
+        );
         self.report_updates(true)?;
-        let code = match (
-            NonZeroU32::new(validity),
-            uids.first().copied().and_then(NonZeroU32::new),
-        ) {
-            (Some(uid_validity), Some(uid)) => Some(Code::AppendUid {
-                uid_validity,
-                uids: SeqSet::Ranges(vec![SeqRange {
-                    from: SeqNum::Value(uid),
-                    to: SeqNum::Value(uid),
-                }]),
-            }),
+        let code = match (NonZeroU32::new(validity), super::messages::to_set(&uids)) {
+            (Some(uid_validity), Some(uids)) => Some(Code::AppendUid { uid_validity, uids }),
             _ => None,
         };
         Ok(Done::Ok(code, "APPEND completed".into()))

@@ -119,6 +119,8 @@ struct Append {
     date: Option<i64>,
     /// The first write error; the rest of the literal is drained.
     failed: Option<std::io::Error>,
+    /// MULTIAPPEND: the messages before this one, committed together with it.
+    done: Vec<roost_storage::NewMessage>,
 }
 
 enum Mode {
@@ -177,6 +179,7 @@ enum Event {
     Command(Command),
     Continue,
     AppendDone,
+    AppendNext(crate::command::AppendNext),
     Line(Vec<u8>),
     Bad(crate::command::CommandError),
     Framing(crate::framing::FramingError),
@@ -292,6 +295,7 @@ impl ImapSession {
                 Some(Input::Command(c)) => Event::Command(c),
                 Some(Input::SendContinuation) => Event::Continue,
                 Some(Input::AppendDone) => Event::AppendDone,
+                Some(Input::AppendNext(n)) => Event::AppendNext(n),
                 Some(Input::Line(l)) => Event::Line(l.to_vec()),
                 Some(Input::Bad(e)) => Event::Bad(e),
                 Some(Input::Framing(e)) => Event::Framing(e),
@@ -310,6 +314,7 @@ impl ImapSession {
                 }
                 Event::Continue => self.send(Response::Continue(Text::sanitized("Ready"))),
                 Event::AppendDone => self.append_done(),
+                Event::AppendNext(n) => self.append_next(n),
                 Event::Line(l) => self.line(l),
                 Event::Bad(mut e) => {
                     if let Mode::Append(a) = std::mem::replace(&mut self.mode, Mode::Commands) {
@@ -522,6 +527,7 @@ impl ImapSession {
             "NAMESPACE",
             "UNSELECT",
             "UIDPLUS",
+            "MULTIAPPEND",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",

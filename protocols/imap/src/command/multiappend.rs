@@ -1,0 +1,57 @@
+//! The further messages of a MULTIAPPEND (RFC 3502): what follows a message literal on the
+//! same command line.
+
+use super::{
+    CommandError, CommandErrorKind, Cx, MessageLiteral, ParserLimits, date_time, flag_list,
+    literal_announcement, sp,
+};
+use crate::types::{DateTime, Flag};
+
+/// One further message of a MULTIAPPEND, announced but not yet sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendNext {
+    /// Its flags.
+    pub flags: Vec<Flag>,
+    /// Its internal date.
+    pub date: Option<DateTime>,
+    /// Its literal.
+    pub message: MessageLiteral,
+}
+
+/// `append-message = SP [flag-list SP] [date-time SP] literal` up to the literal's CRLF.
+pub fn parse_append_next(input: &[u8], limits: &ParserLimits) -> Result<AppendNext, CommandError> {
+    let cx = Cx { limits: *limits };
+    let parsed = (|| {
+        let (mut i, _) = sp(input)?;
+        let mut flags = Vec::new();
+        if i.first() == Some(&b'(') {
+            let (rest, f) = flag_list(&cx, i)?;
+            (i, _) = sp(rest)?;
+            flags = f;
+        }
+        let mut date = None;
+        if i.first() == Some(&b'"') {
+            let (rest, d) = date_time(i)?;
+            (i, _) = sp(rest)?;
+            date = Some(d);
+        }
+        let (i, (len, sync, binary)) = literal_announcement(i)?;
+        Ok::<_, nom::Err<super::PErr<'_>>>((
+            i,
+            AppendNext {
+                flags,
+                date,
+                message: MessageLiteral { len, sync, binary },
+            },
+        ))
+    })();
+    match parsed {
+        Ok((b"", next)) => Ok(next),
+        _ => Err(CommandError {
+            tag: None,
+            kind: CommandErrorKind::Syntax,
+            message: "APPEND: expected [flags] [date-time] and a literal for the next message"
+                .into(),
+        }),
+    }
+}
