@@ -69,6 +69,8 @@ pub struct MessageLiteral {
     pub sync: bool,
     /// `~{n}` (BINARY APPEND).
     pub binary: bool,
+    /// RFC 6855 `UTF8 (~{n})`: a `)` follows the message data.
+    pub utf8: bool,
 }
 
 /// `select-param` (RFC 4466, RFC 7162).
@@ -735,6 +737,25 @@ fn literal_announcement(i: &[u8]) -> PResult<'_, (u32, bool, bool)> {
     Ok((i, (n, !plus, binary)))
 }
 
+/// `append-data = literal / literal8 / utf8-literal` (RFC 3516, RFC 6855)
+/// `utf8-literal = "UTF8" SP "(" literal8 ")"`; the `)` follows the data.
+fn append_data(i: &[u8]) -> PResult<'_, MessageLiteral> {
+    let (i, utf8) = match keyword(i, "UTF8") {
+        Ok((rest, ())) => (tag(" (")(rest)?.0, true),
+        Err(_) => (i, false),
+    };
+    let (i, (len, sync, binary)) = literal_announcement(i)?;
+    Ok((
+        i,
+        MessageLiteral {
+            len,
+            sync,
+            binary,
+            utf8,
+        },
+    ))
+}
+
 /// A literal whose data is collected (not APPEND's message).
 fn literal(i: &[u8]) -> PResult<'_, Vec<u8>> {
     let start = i;
@@ -1161,14 +1182,14 @@ fn append<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         date = Some(d);
         i = rest;
     }
-    let (i, (len, sync, binary)) = literal_announcement(i)?;
+    let (i, message) = append_data(i)?;
     Ok((
         i,
         CommandBody::Append {
             mailbox,
             flags,
             date,
-            message: MessageLiteral { len, sync, binary },
+            message,
         },
     ))
 }

@@ -58,6 +58,8 @@ pub struct CommandReader {
     /// Copy of the last data chunk or line handed out.
     scratch: Vec<u8>,
     state: State,
+    /// The APPEND message being streamed is a `UTF8 (~{n})`: a `)` must follow it.
+    utf8_paren: bool,
 }
 
 enum Out {
@@ -75,6 +77,7 @@ impl CommandReader {
             command: Vec::new(),
             scratch: Vec::new(),
             state: State::Commands,
+            utf8_paren: false,
         }
     }
 
@@ -156,13 +159,26 @@ impl CommandReader {
                         }
                         return Some(Out::Line);
                     }
+                    State::Appending if self.utf8_paren && !data.starts_with(b")") => {
+                        self.state = State::Commands;
+                        if !complete {
+                            self.framer.reject_command();
+                        }
+                        return Some(Out::Input(Input::Bad(CommandError {
+                            tag: None,
+                            kind: CommandErrorKind::Syntax,
+                            message: "APPEND: expected ')' after the UTF8 message".into(),
+                        })));
+                    }
                     State::Appending if !complete => {
+                        let data = &data[usize::from(self.utf8_paren)..];
                         // MULTIAPPEND: the next message's flags, date and literal.
                         self.command.extend_from_slice(data);
                         self.state = State::AppendHeader;
                     }
                     State::Appending => {
                         self.state = State::Commands;
+                        let data = &data[usize::from(self.utf8_paren)..];
                         if matches!(data, b"\r\n" | b"\n") {
                             return Some(Out::Input(Input::AppendDone));
                         }
@@ -195,6 +211,7 @@ impl CommandReader {
                     return Some(Out::Input(match result {
                         Ok(next) => {
                             self.state = State::AppendDecision;
+                            self.utf8_paren = next.message.utf8;
                             Input::AppendNext(next)
                         }
                         Err(e) => {
@@ -208,8 +225,9 @@ impl CommandReader {
                     match parse_command_with(&self.command, &self.parser) {
                         Ok(Parsed::Command(c)) => {
                             self.command.clear();
-                            if matches!(c.body, CommandBody::Append { .. }) {
+                            if let CommandBody::Append { message, .. } = &c.body {
                                 self.state = State::AppendDecision;
+                                self.utf8_paren = message.utf8;
                                 return Some(Out::Input(Input::Command(c)));
                             }
                             // A literal after a complete command cannot belong to it.

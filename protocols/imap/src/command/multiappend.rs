@@ -2,8 +2,8 @@
 //! same command line.
 
 use super::{
-    CommandError, CommandErrorKind, Cx, MessageLiteral, ParserLimits, date_time, flag_list,
-    literal_announcement, sp,
+    CommandError, CommandErrorKind, Cx, MessageLiteral, ParserLimits, append_data, date_time,
+    flag_list, sp,
 };
 use crate::types::{DateTime, Flag};
 
@@ -35,13 +35,13 @@ pub fn parse_append_next(input: &[u8], limits: &ParserLimits) -> Result<AppendNe
             (i, _) = sp(rest)?;
             date = Some(d);
         }
-        let (i, (len, sync, binary)) = literal_announcement(i)?;
+        let (i, message) = append_data(i)?;
         Ok::<_, nom::Err<super::PErr<'_>>>((
             i,
             AppendNext {
                 flags,
                 date,
-                message: MessageLiteral { len, sync, binary },
+                message,
             },
         ))
     })();

@@ -180,6 +180,7 @@ impl ImapSession {
             tracing::info!(user = u.name, peer = self.ctx.peer, "unauthenticate");
         }
         self.rev2 = false;
+        self.utf8_accept = false;
         self.condstore = false;
         self.qresync = false;
         Ok(Done::Ok(None, "UNAUTHENTICATE completed".into()))

@@ -155,6 +155,7 @@ impl ImapSession {
             let name = c.as_str().to_ascii_uppercase();
             match name.as_str() {
                 "IMAP4REV2" if !self.rev2 => self.rev2 = true,
+                "UTF8=ACCEPT" if !self.utf8_accept => self.utf8_accept = true,
                 "CONDSTORE" if !self.condstore => self.enable_condstore(),
                 "QRESYNC" if !self.qresync => {
                     // QRESYNC implies CONDSTORE (RFC 7162 3.2.3).

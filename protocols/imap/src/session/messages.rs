@@ -372,6 +372,12 @@ impl ImapSession {
         charset: Option<AString>,
         criteria: SearchKey,
     ) -> CmdResult {
+        if self.utf8_accept && charset.is_some() {
+            // RFC 6855 3: strings are UTF-8 now; a charset label could only conflict.
+            return Err(CmdError::Bad(
+                "SEARCH: no CHARSET after ENABLE UTF8=ACCEPT".into(),
+            ));
+        }
         if let Some(c) = &charset {
             let name = c.to_str().unwrap_or("");
             if !name.eq_ignore_ascii_case("UTF-8") && !name.eq_ignore_ascii_case("US-ASCII") {

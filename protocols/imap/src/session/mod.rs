@@ -148,6 +148,8 @@ pub struct ImapSession {
     mode: Mode,
     /// ENABLE IMAP4rev2: UTF-8 names, no \Recent, ESEARCH answers.
     rev2: bool,
+    /// ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 mailbox names and quoted strings, no CHARSET.
+    utf8_accept: bool,
     /// A CONDSTORE enabling command was seen (RFC 7162 3.1): MODSEQ in flag FETCHes.
     condstore: bool,
     /// ENABLE QRESYNC: VANISHED instead of EXPUNGE, QRESYNC SELECT allowed.
@@ -195,6 +197,7 @@ impl ImapSession {
             user: None,
             mode: Mode::Commands,
             rev2: false,
+            utf8_accept: false,
             condstore: false,
             qresync: false,
             client_id: None,
@@ -248,7 +251,9 @@ impl ImapSession {
     }
 
     fn encoder(&self) -> Encoder {
-        Encoder { utf8: self.rev2 }
+        Encoder {
+            utf8: self.utf8_names(),
+        }
     }
 
     pub(crate) fn send(&mut self, r: Response) {
@@ -528,6 +533,7 @@ impl ImapSession {
             "UNSELECT",
             "UIDPLUS",
             "MULTIAPPEND",
+            "UTF8=ACCEPT",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",
@@ -686,16 +692,21 @@ impl ImapSession {
             .ok_or_else(|| CmdError::Bad("log in first".into()))
     }
 
+    /// Mailbox names are UTF-8 on the wire (IMAP4rev2 or UTF8=ACCEPT), not modified UTF-7.
+    pub(crate) fn utf8_names(&self) -> bool {
+        self.rev2 || self.utf8_accept
+    }
+
     /// A wire mailbox name as a storage name: modified UTF-7 for rev1, UTF-8 for rev2.
     pub(crate) fn mailbox_name(&self, m: &crate::types::Mailbox) -> Result<MailboxName, CmdError> {
-        let s = crate::types::decode_mailbox(m, self.rev2)
+        let s = crate::types::decode_mailbox(m, self.utf8_names())
             .map_err(|e| CmdError::No(Some(Code::Cannot), format!("{e}")))?;
         Ok(MailboxName::new(&s).map_err(roost_storage::StorageError::from)?)
     }
 
     /// A storage name as the client must see it.
     pub(crate) fn wire_name(&self, name: &str) -> String {
-        if self.rev2 || name == "INBOX" {
+        if self.utf8_names() || name == "INBOX" {
             name.to_string()
         } else {
             roost_storage::maildir::mutf7::encode(name)
