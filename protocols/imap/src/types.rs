@@ -784,6 +784,8 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162)
     HighestModSeq,
+    /// `APPENDLIMIT` (RFC 7889)
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -798,6 +800,7 @@ impl StatusItem {
             StatusItem::Deleted => "DELETED",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
 
@@ -813,6 +816,7 @@ impl StatusItem {
             Deleted,
             Size,
             HighestModSeq,
+            AppendLimit,
         ]
         .into_iter()
         .find(|i| i.name().eq_ignore_ascii_case(s))

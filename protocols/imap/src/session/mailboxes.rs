@@ -140,6 +140,8 @@ impl ImapSession {
                     }
                 }
                 StatusItem::HighestModSeq => st.highest_modseq,
+                // RFC 7889: the same limit for every mailbox, as advertised globally.
+                StatusItem::AppendLimit => self.ctx.settings.max_append_size,
             };
             out.push((item, value));
         }

@@ -731,3 +731,26 @@ fn id_in_any_state() {
     // The last ID wins: NIL.
     assert_eq!(s.client_id(), Some(""));
 }
+
+/// RFC 7889 STATUS APPENDLIMIT, also through LIST-STATUS (imap-codec does not know the item,
+/// so this is not a transcript).
+#[test]
+fn status_and_list_status_report_the_append_limit() {
+    let fx = Fixture::new();
+    let mut s = fx.session(true);
+    let out = run(
+        &mut s,
+        b"1 LOGIN alice secret\r\n2 STATUS INBOX (MESSAGES APPENDLIMIT)\r\n\
+          3 LIST \"\" Sent RETURN (STATUS (APPENDLIMIT))\r\n",
+        usize::MAX,
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.ends_with(
+            "* STATUS INBOX (MESSAGES 3 APPENDLIMIT 1000)\r\n2 OK STATUS completed\r\n\
+             * LIST (\\HasNoChildren \\Sent) \".\" Sent\r\n* STATUS Sent (APPENDLIMIT 1000)\r\n\
+             3 OK LIST completed\r\n"
+        ),
+        "{text}"
+    );
+}
