@@ -272,6 +272,21 @@ pub enum CommandBody {
     },
     /// `UNAUTHENTICATE` (RFC 8437)
     Unauthenticate,
+    /// `[UID] REPLACE n mailbox [flags] [date-time] literal` (RFC 8508)
+    Replace {
+        /// UID REPLACE.
+        uid: bool,
+        /// The message to replace: a sequence number, or a UID with `uid`.
+        target: NonZeroU32,
+        /// Where the new message goes.
+        mailbox: Mailbox,
+        /// Its flags.
+        flags: Vec<Flag>,
+        /// Its internal date.
+        date: Option<DateTime>,
+        /// Its literal, streamed by the session.
+        message: MessageLiteral,
+    },
 }
 
 impl CommandBody {
@@ -317,6 +332,8 @@ impl CommandBody {
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota { .. } => "SETQUOTA",
             Unauthenticate => "UNAUTHENTICATE",
+            Replace { uid: false, .. } => "REPLACE",
+            Replace { uid: true, .. } => "UID REPLACE",
             Move { uid: false, .. } => "MOVE",
             Move { uid: true, .. } => "UID MOVE",
         }
@@ -462,7 +479,10 @@ pub fn parse_command_with(input: &[u8], limits: &ParserLimits) -> Result<Parsed,
     };
     match res {
         Ok((rest, body)) => {
-            if matches!(body, CommandBody::Append { .. }) {
+            if matches!(
+                body,
+                CommandBody::Append { .. } | CommandBody::Replace { .. }
+            ) {
                 if rest.is_empty() {
                     return Ok(Parsed::Command(Command { tag, body }));
                 }
@@ -594,6 +614,7 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "GETQUOTAROOT" => quota::getquotaroot(cx, i),
         "SETQUOTA" => quota::setquota(cx, i),
         "UNAUTHENTICATE" => simple(C::Unauthenticate),
+        "REPLACE" => multiappend::replace(cx, i, false),
         _ => return None,
     })
 }
@@ -608,6 +629,7 @@ fn uid<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         b"FETCH" => fetch(cx, i, true),
         b"SEARCH" => search(cx, i, true),
         b"STORE" => store(cx, i, true),
+        b"REPLACE" => multiappend::replace(cx, i, true),
         b"EXPUNGE" => {
             let (i, _) = sp(i)?;
             let (i, set) = sequence_set(cx, i)?;

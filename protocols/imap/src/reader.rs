@@ -225,7 +225,9 @@ impl CommandReader {
                     match parse_command_with(&self.command, &self.parser) {
                         Ok(Parsed::Command(c)) => {
                             self.command.clear();
-                            if let CommandBody::Append { message, .. } = &c.body {
+                            if let CommandBody::Append { message, .. }
+                            | CommandBody::Replace { message, .. } = &c.body
+                            {
                                 self.state = State::AppendDecision;
                                 self.utf8_paren = message.utf8;
                                 return Some(Out::Input(Input::Command(c)));

@@ -2,10 +2,41 @@
 //! same command line.
 
 use super::{
-    CommandError, CommandErrorKind, Cx, MessageLiteral, ParserLimits, append_data, date_time,
-    flag_list, sp,
+    CommandBody, CommandError, CommandErrorKind, Cx, MessageLiteral, ParserLimits, append_data,
+    date_time, flag_list, sp,
 };
 use crate::types::{DateTime, Flag};
+
+/// `replace = "REPLACE" SP seq-number SP mailbox append-message` (RFC 8508; also after
+/// `UID`, with a UID)
+pub(super) fn replace<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> super::BodyResult<'a> {
+    let (i, _) = sp(i)?;
+    let (i, n) = super::number(i)?;
+    let Some(target) = std::num::NonZeroU32::new(n) else {
+        return super::soft(i);
+    };
+    let (i, body) = super::append(cx, i)?;
+    let CommandBody::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+    } = body
+    else {
+        return super::soft(i);
+    };
+    Ok((
+        i,
+        CommandBody::Replace {
+            uid,
+            target,
+            mailbox,
+            flags,
+            date,
+            message,
+        },
+    ))
+}
 
 /// One further message of a MULTIAPPEND, announced but not yet sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -70,6 +70,7 @@ impl ImapSession {
             date: None,
             failed: None,
             done: Vec::new(),
+            replace: None,
         };
         self.open_message(&mut a, flags, date, message)?;
         Ok(a)
@@ -104,6 +105,14 @@ impl ImapSession {
             self.reader.reject_command();
             return;
         };
+        if a.replace.is_some() {
+            self.reader.reject_command();
+            let tag = a.tag.clone();
+            drop(a);
+            let e = CmdError::Bad("REPLACE takes exactly one message".into());
+            self.finish(tag, "REPLACE", Err(e));
+            return;
+        }
         let result = Self::finish_message(&mut a).and_then(|m| {
             a.done.push(m);
             self.open_message(&mut a, next.flags, next.date, &next.message)
@@ -132,7 +141,70 @@ impl ImapSession {
         };
         let tag = a.tag.clone();
         let result = self.commit_append(&mut a);
-        self.finish(tag, "APPEND", result);
+        let name = if a.replace.is_some() {
+            "REPLACE"
+        } else {
+            "APPEND"
+        };
+        self.finish(tag, name, result);
+    }
+
+    /// REPLACE (RFC 8508): an APPEND whose success expunges a message of the selected
+    /// mailbox. The message must exist and the mailbox be writable before the literal is
+    /// accepted; if the APPEND fails the old message stays.
+    pub(super) fn replace(
+        &mut self,
+        tag: &Tag,
+        (uid, target): (bool, NonZeroU32),
+        mailbox: Mailbox,
+        flags: Vec<Flag>,
+        date: Option<DateTime>,
+        message: MessageLiteral,
+    ) -> CmdResult {
+        let source = match self.replace_source(uid, target) {
+            Ok(s) => s,
+            Err(e) => {
+                self.reader.reject_command();
+                return Err(e);
+            }
+        };
+        let result = self.append(tag, mailbox, flags, date, message);
+        if let Mode::Append(a) = &mut self.mode {
+            a.replace = Some(source);
+        }
+        result
+    }
+
+    /// The UID of the message REPLACE is to expunge.
+    fn replace_source(&mut self, uid: bool, target: NonZeroU32) -> Result<u32, CmdError> {
+        let view = self
+            .user()?
+            .selected
+            .as_ref()
+            .ok_or_else(|| CmdError::Bad("No mailbox selected".into()))?;
+        if view.read_only() {
+            return Err(CmdError::No(
+                Some(Code::Cannot),
+                "Mailbox is read-only (EXAMINE)".into(),
+            ));
+        }
+        let n = target.get();
+        let found = if uid {
+            view.messages().iter().find(|m| m.uid == n).map(|m| m.uid)
+        } else {
+            let m = view.messages().get(n as usize - 1);
+            if m.is_none() {
+                return Err(CmdError::Bad("Sequence number out of range".into()));
+            }
+            m.map(|m| m.uid)
+        };
+        match found {
+            Some(u) if !view.is_expunged(u) => Ok(u),
+            _ => Err(CmdError::No(
+                Some(Code::ExpungeIssued),
+                "The message to replace no longer exists".into(),
+            )),
+        }
     }
 
     /// The message just streamed, ready to commit.
@@ -170,11 +242,24 @@ impl ImapSession {
             messages = uids.len(),
             "APPEND committed"
         );
-        self.report_updates(true)?;
         let code = match (NonZeroU32::new(validity), super::messages::to_set(&uids)) {
             (Some(uid_validity), Some(uids)) => Some(Code::AppendUid { uid_validity, uids }),
             _ => None,
         };
-        Ok(Done::Ok(code, "APPEND completed".into()))
+        let Some(source) = a.replace else {
+            self.report_updates(true)?;
+            return Ok(Done::Ok(code, "APPEND completed".into()));
+        };
+        // RFC 8508 3.4: APPENDUID in an untagged OK, then the EXPUNGE of the old message.
+        self.untagged_ok(code, "Replacement Message ID");
+        let view = self
+            .user()?
+            .selected
+            .as_ref()
+            .ok_or_else(|| CmdError::Bad("No mailbox selected".into()))?;
+        let source_mailbox = std::sync::Arc::clone(view.mailbox());
+        source_mailbox.expunge(&[source])?;
+        self.report_updates(true)?;
+        Ok(Done::Ok(None, "REPLACE completed".into()))
     }
 }

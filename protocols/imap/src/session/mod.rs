@@ -121,6 +121,8 @@ struct Append {
     failed: Option<std::io::Error>,
     /// MULTIAPPEND: the messages before this one, committed together with it.
     done: Vec<roost_storage::NewMessage>,
+    /// REPLACE: the UID in the selected mailbox expunged once the new message is in.
+    replace: Option<u32>,
 }
 
 enum Mode {
@@ -505,6 +507,14 @@ impl ImapSession {
             } => self.store_flags(uid, &set, &op, unchanged_since),
             C::Copy { uid, set, mailbox } => self.copy(uid, &set, mailbox, false),
             C::Move { uid, set, mailbox } => self.copy(uid, &set, mailbox, true),
+            C::Replace {
+                uid,
+                target,
+                mailbox,
+                flags,
+                date,
+                message,
+            } => self.replace(&tag, (uid, target), mailbox, flags, date, message),
         };
         self.finish(tag, name, result);
     }
@@ -534,6 +544,7 @@ impl ImapSession {
             "UIDPLUS",
             "MULTIAPPEND",
             "UTF8=ACCEPT",
+            "REPLACE",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",
