@@ -272,6 +272,18 @@ pub enum CommandBody {
     },
     /// `UNAUTHENTICATE` (RFC 8437)
     Unauthenticate,
+    /// `APPEND mailbox [flags] [date-time] CATENATE (part ...)` (RFC 4469); TEXT parts are
+    /// collected like other literals (at most the inline literal limit each).
+    Catenate {
+        /// Target mailbox.
+        mailbox: Mailbox,
+        /// Initial flags.
+        flags: Vec<Flag>,
+        /// Internal date to set.
+        date: Option<DateTime>,
+        /// The parts, in order.
+        parts: Vec<CatPart>,
+    },
     /// `[UID] REPLACE n mailbox [flags] [date-time] literal` (RFC 8508)
     Replace {
         /// UID REPLACE.
@@ -332,6 +344,7 @@ impl CommandBody {
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota { .. } => "SETQUOTA",
             Unauthenticate => "UNAUTHENTICATE",
+            Catenate { .. } => "APPEND",
             Replace { uid: false, .. } => "REPLACE",
             Replace { uid: true, .. } => "UID REPLACE",
             Move { uid: false, .. } => "MOVE",
@@ -1204,6 +1217,18 @@ fn append<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         date = Some(d);
         i = rest;
     }
+    if let Ok((rest, ())) = keyword(i, "CATENATE") {
+        let (rest, parts) = multiappend::catenate_parts(cx, rest)?;
+        return Ok((
+            rest,
+            CommandBody::Catenate {
+                mailbox,
+                flags,
+                date,
+                parts,
+            },
+        ));
+    }
     let (i, message) = append_data(i)?;
     Ok((
         i,
@@ -1706,7 +1731,7 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
 mod multiappend;
 mod quota;
 
-pub use multiappend::{AppendNext, parse_append_next};
+pub use multiappend::{AppendNext, CatPart, parse_append_next};
 
 #[cfg(test)]
 mod tests;

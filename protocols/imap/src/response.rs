@@ -128,6 +128,8 @@ pub enum Code {
     TooBig,
     /// `OVERQUOTA`
     OverQuota,
+    /// `BADURL url` (RFC 4469): a CATENATE URL that cannot be used.
+    BadUrl(String),
     /// `INUSE`
     InUse,
     /// `SERVERBUG`
@@ -701,6 +703,15 @@ impl Encoder {
             AlreadyExists => w(out, "ALREADYEXISTS"),
             TooBig => w(out, "TOOBIG"),
             OverQuota => w(out, "OVERQUOTA"),
+            BadUrl(url) => {
+                w(out, "BADURL ");
+                // url-resp-text: text without `]`.
+                let safe: String = url
+                    .chars()
+                    .filter(|c| *c != ']' && !c.is_control())
+                    .collect();
+                w(out, &safe);
+            }
             InUse => w(out, "INUSE"),
             ServerBug => w(out, "SERVERBUG"),
             ClientBug => w(out, "CLIENTBUG"),

@@ -6,6 +6,47 @@ use super::{
     date_time, flag_list, sp,
 };
 use crate::types::{DateTime, Flag};
+use nom::bytes::complete::tag;
+
+/// One part of a CATENATE (RFC 4469).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these bytes.
+    Text(Vec<u8>),
+    /// `URL astring`: a message or section of the user's own mail.
+    Url(String),
+}
+
+/// `SP "(" cat-part *(SP cat-part) ")"` after `CATENATE`
+/// `cat-part = "TEXT" SP literal / "URL" SP astring`
+pub(super) fn catenate_parts<'a>(cx: &Cx, i: &'a [u8]) -> super::PResult<'a, Vec<CatPart>> {
+    let (mut i, _) = tag(" (")(i)?;
+    let mut parts = Vec::new();
+    loop {
+        if !parts.is_empty() {
+            if let Some(rest) = i.strip_prefix(b")") {
+                return Ok((rest, parts));
+            }
+            (i, _) = sp(i)?;
+        }
+        if parts.len() >= cx.limits.max_items {
+            return super::hard(i, CommandErrorKind::TooManyItems);
+        }
+        if let Ok((rest, ())) = super::keyword(i, "TEXT") {
+            let (rest, _) = sp(rest)?;
+            let (rest, data) = super::literal(rest)?;
+            parts.push(CatPart::Text(data));
+            i = rest;
+        } else {
+            let (rest, ()) = super::keyword(i, "URL")?;
+            let (rest, _) = sp(rest)?;
+            let (rest, url) = super::astring(rest)?;
+            let (rest, url) = super::utf8_string(rest, url.into_bytes())?;
+            parts.push(CatPart::Url(url));
+            i = rest;
+        }
+    }
+}
 
 /// `replace = "REPLACE" SP seq-number SP mailbox append-message` (RFC 8508; also after
 /// `UID`, with a UID)

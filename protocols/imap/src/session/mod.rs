@@ -23,6 +23,7 @@ use crate::view::{Update, View};
 
 mod append;
 mod auth;
+mod catenate;
 mod condstore;
 mod error;
 mod list;
@@ -477,6 +478,12 @@ impl ImapSession {
                 message,
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
+            C::Catenate {
+                mailbox,
+                flags,
+                date,
+                parts,
+            } => self.catenate(mailbox, flags, date, parts),
             C::GetQuota(root) => self.getquota(&root),
             C::GetQuotaRoot(m) => self.getquotaroot(m),
             C::SetQuota { .. } => self.setquota(),
@@ -545,6 +552,7 @@ impl ImapSession {
             "MULTIAPPEND",
             "UTF8=ACCEPT",
             "REPLACE",
+            "CATENATE",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",
