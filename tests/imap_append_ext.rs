@@ -119,3 +119,42 @@ fn multiappend_replace_and_catenate_over_tcp() {
         .count();
     assert_eq!(inbox, 2);
 }
+
+#[test]
+fn uidonly_over_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_users(
+        dir.path(),
+        config_yaml(&dir.path().join("data")),
+        "alice:{PLAIN}secret\n",
+        4,
+    );
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    cmd(&mut s, "l", "LOGIN alice secret");
+    send(&mut s, "a APPEND INBOX {3+}\r\nabc {3+}\r\ndef\r\n");
+    answer(&mut s, "a");
+    assert_eq!(
+        cmd(&mut s, "b", "ENABLE UIDONLY"),
+        ["* ENABLED UIDONLY", "b OK ENABLE completed"]
+    );
+    cmd(&mut s, "c", "SELECT INBOX");
+    assert_eq!(
+        cmd(&mut s, "d", "FETCH 1:* FLAGS"),
+        [
+            "d BAD [UIDREQUIRED] FETCH: message sequence numbers are not allowed after ENABLE UIDONLY"
+        ]
+    );
+    assert_eq!(
+        cmd(&mut s, "e", "UID STORE 1:* +FLAGS (\\Deleted)"),
+        [
+            "* 1 UIDFETCH (FLAGS (\\Deleted \\Recent))",
+            "* 2 UIDFETCH (FLAGS (\\Deleted \\Recent))",
+            "e OK UID STORE completed"
+        ]
+    );
+    assert_eq!(
+        cmd(&mut s, "f", "UID EXPUNGE 2"),
+        ["* VANISHED 2", "f OK EXPUNGE completed"]
+    );
+}

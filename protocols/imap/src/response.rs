@@ -128,6 +128,8 @@ pub enum Code {
     TooBig,
     /// `OVERQUOTA`
     OverQuota,
+    /// `UIDREQUIRED` (RFC 9586): a message sequence number was used in UIDONLY mode.
+    UidRequired,
     /// `BADURL url` (RFC 4469): a CATENATE URL that cannot be used.
     BadUrl(String),
     /// `INUSE`
@@ -537,6 +539,14 @@ pub enum Data {
         /// Resource name, usage, limit.
         resources: Vec<(&'static str, u64, u64)>,
     },
+    /// `uid UIDFETCH (...)` (RFC 9586): a FETCH response in UIDONLY mode, without the UID
+    /// item.
+    UidFetch {
+        /// The message's UID.
+        uid: NonZeroU32,
+        /// Items.
+        items: Vec<FetchItem>,
+    },
     /// `QUOTAROOT mailbox root...` (RFC 9208)
     QuotaRoot {
         /// The wire name of the mailbox.
@@ -703,6 +713,7 @@ impl Encoder {
             AlreadyExists => w(out, "ALREADYEXISTS"),
             TooBig => w(out, "TOOBIG"),
             OverQuota => w(out, "OVERQUOTA"),
+            UidRequired => w(out, "UIDREQUIRED"),
             BadUrl(url) => {
                 w(out, "BADURL ");
                 // url-resp-text: text without `]`.
@@ -836,6 +847,18 @@ impl Encoder {
             }
             Data::Fetch { seq, items } => {
                 let mut fw = FetchWriter::start(*self, *seq, out);
+                for item in items {
+                    fw.item(item);
+                }
+                fw.finish_without_crlf();
+            }
+            Data::UidFetch { uid, items } => {
+                out.extend_from_slice(format!("* {uid} UIDFETCH (").as_bytes());
+                let mut fw = FetchWriter {
+                    enc: *self,
+                    out,
+                    first: true,
+                };
                 for item in items {
                     fw.item(item);
                 }

@@ -181,6 +181,7 @@ impl ImapSession {
         }
         self.rev2 = false;
         self.utf8_accept = false;
+        self.uid_only = false;
         self.condstore = false;
         self.qresync = false;
         Ok(Done::Ok(None, "UNAUTHENTICATE completed".into()))

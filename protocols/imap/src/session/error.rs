@@ -17,6 +17,9 @@ pub enum CmdError {
     /// `BAD text`: the command is not valid here.
     #[error("{0}")]
     Bad(String),
+    /// `BAD [code] text`.
+    #[error("{1}")]
+    BadCode(Code, String),
     /// Wrong credentials (`NO [AUTHENTICATIONFAILED]` after the failure delay).
     #[error("authentication failed")]
     AuthFailed,
@@ -38,6 +41,7 @@ impl CmdError {
         match self {
             CmdError::No(code, text) => no(code.clone(), text.clone()),
             CmdError::Bad(text) => (StatusKind::Bad, None, text.clone()),
+            CmdError::BadCode(code, text) => (StatusKind::Bad, Some(code.clone()), text.clone()),
             CmdError::AuthFailed => no(
                 Some(Code::AuthenticationFailed),
                 "Authentication failed.".into(),

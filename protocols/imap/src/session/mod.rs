@@ -32,6 +32,7 @@ mod messages;
 mod quota;
 mod select;
 mod stream;
+mod uid_only;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
@@ -153,6 +154,8 @@ pub struct ImapSession {
     rev2: bool,
     /// ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 mailbox names and quoted strings, no CHARSET.
     utf8_accept: bool,
+    /// ENABLE UIDONLY (RFC 9586): no sequence numbers in commands or responses.
+    uid_only: bool,
     /// A CONDSTORE enabling command was seen (RFC 7162 3.1): MODSEQ in flag FETCHes.
     condstore: bool,
     /// ENABLE QRESYNC: VANISHED instead of EXPUNGE, QRESYNC SELECT allowed.
@@ -201,6 +204,7 @@ impl ImapSession {
             mode: Mode::Commands,
             rev2: false,
             utf8_accept: false,
+            uid_only: false,
             condstore: false,
             qresync: false,
             client_id: None,
@@ -260,6 +264,7 @@ impl ImapSession {
     }
 
     pub(crate) fn send(&mut self, r: Response) {
+        let r = self.uid_only_form(r);
         let bytes = self.encoder().to_bytes(&r);
         self.write(bytes);
     }
@@ -422,6 +427,14 @@ impl ImapSession {
         use CommandBody as C;
         let Command { tag, body } = cmd;
         let name = body.name();
+        if self.uid_only && uid_only::uses_sequence_numbers(&body) {
+            let e = CmdError::BadCode(
+                Code::UidRequired,
+                format!("{name}: message sequence numbers are not allowed after ENABLE UIDONLY"),
+            );
+            self.finish(tag, name, Err(e));
+            return;
+        }
         let authed = self.user.is_some();
         let selected = self.user.as_ref().is_some_and(|u| u.selected.is_some());
         let result = match body {
@@ -553,6 +566,7 @@ impl ImapSession {
             "UTF8=ACCEPT",
             "REPLACE",
             "CATENATE",
+            "UIDONLY",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",
