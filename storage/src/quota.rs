@@ -12,6 +12,9 @@ use crate::error::{Result, StorageError};
 use crate::mailbox::{Mailbox, NewMessage};
 use crate::store::UserStore;
 
+/// Locks that serialize quota-checked commits (a user maps to one by a hash of the name).
+pub(crate) const QUOTA_STRIPES: usize = 64;
+
 /// A user's limits; 0 means unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaLimits {
@@ -196,6 +199,10 @@ impl UserStore {
             bytes: msgs.iter().map(|m| m.tmp.size()).sum(),
             messages: msgs.len() as u64,
         };
+        if !self.quota.is_limited() {
+            return mailbox.commit(msgs, deliver_to_new);
+        }
+        let _serial = self.quota_guard();
         self.check_quota(add)?;
         mailbox.commit(msgs, deliver_to_new)
     }
@@ -210,9 +217,11 @@ impl UserStore {
         dest: &Mailbox,
         moving: bool,
     ) -> Result<Vec<(u32, u32)>> {
-        if !moving && self.quota.is_limited() {
-            self.check_quota(source.usage_of(Some(uids))?)?;
+        if moving || !self.quota.is_limited() {
+            return source.copy_to(uids, dest);
         }
+        let _serial = self.quota_guard();
+        self.check_quota(source.usage_of(Some(uids))?)?;
         source.copy_to(uids, dest)
     }
 }
@@ -220,6 +229,63 @@ impl UserStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{Store, StoreConfig};
+
+    #[test]
+    fn concurrent_commits_stop_exactly_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(StoreConfig {
+            mail_path: format!("{}/{{user}}", dir.path().display()),
+            mailbox: crate::MailboxOptions {
+                fsync: false,
+                ..Default::default()
+            },
+            rescan_interval: std::time::Duration::from_secs(3600),
+            autocreate: false,
+            special_use: Vec::new(),
+        });
+        store.set_quota_policy(QuotaPolicy {
+            default: QuotaLimits {
+                storage_kib: 1,
+                messages: 0,
+            },
+            users: None,
+        });
+        let inbox = crate::MailboxName::new("INBOX").unwrap();
+        // Created once here: a panic in one thread would leave the others at the barrier.
+        let mb = store.user("u").unwrap().open(&inbox).unwrap();
+        // 100 octets each: ten fit in 1 KiB, an eleventh does not.
+        // All uploads ready first, then every commit at once. (The check-then-commit race
+        // the per-user lock closes did not show here even without it; this pins the count.)
+        let ready = std::sync::Barrier::new(32);
+        let results: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..32)
+                .map(|_| {
+                    s.spawn(|| {
+                        let user = store.user("u").unwrap();
+                        let tmp = mb.write_tmp(&mut &[b'x'; 100][..], 1 << 20);
+                        ready.wait();
+                        let tmp = tmp.unwrap();
+                        match user.commit(&mb, vec![NewMessage::delivered(tmp)], true) {
+                            Ok(_) => true,
+                            Err(StorageError::OverQuota(_)) => false,
+                            Err(e) => panic!("{e}"),
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 10, "{results:?}");
+        let usage = store.user("u").unwrap().quota_usage().unwrap();
+        assert_eq!(
+            usage,
+            QuotaUsage {
+                bytes: 1000,
+                messages: 10
+            }
+        );
+    }
 
     fn fields(s: &[(&str, &str)]) -> Vec<(String, Option<String>)> {
         s.iter()

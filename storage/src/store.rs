@@ -63,6 +63,9 @@ pub struct Store {
     tree_lock: Mutex<()>,
     /// Quota limits; unset means nobody is limited.
     quota: std::sync::OnceLock<crate::quota::QuotaPolicy>,
+    /// Serialize quota check + commit per user (striped by name), so two sessions cannot
+    /// both pass the check with the last free bytes.
+    pub(crate) quota_stripes: Vec<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -111,6 +114,9 @@ impl Store {
             watcher: Watcher::start(),
             tree_lock: Mutex::new(()),
             quota: std::sync::OnceLock::new(),
+            quota_stripes: (0..crate::quota::QUOTA_STRIPES)
+                .map(|_| Mutex::new(()))
+                .collect(),
         });
         let weak = Arc::downgrade(&store);
         let spawned = std::thread::Builder::new()
@@ -270,6 +276,14 @@ pub struct UserStore {
 }
 
 impl UserStore {
+    /// Held across a quota check and the commit it allows.
+    pub(crate) fn quota_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.user, &mut h);
+        let i = std::hash::Hasher::finish(&h) as usize % self.store.quota_stripes.len();
+        lock(&self.store.quota_stripes[i])
+    }
+
     /// The user name.
     pub fn user(&self) -> &str {
         &self.user
