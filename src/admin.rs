@@ -51,7 +51,10 @@ impl AdminError {
                 StorageError::TooBig { .. } => Exit::DataErr,
                 StorageError::InvalidName { .. } => Exit::DataErr,
                 StorageError::NoSuchMailbox(_) => Exit::CantCreat,
-                StorageError::NoSpace | StorageError::LockTimeout(_) => Exit::TempFail,
+                // Like Dovecot's quota_full_tempfail: the MTA keeps the mail and retries.
+                StorageError::NoSpace
+                | StorageError::OverQuota(_)
+                | StorageError::LockTimeout(_) => Exit::TempFail,
                 StorageError::NotAllowed(_) => Exit::NoPerm,
                 _ => Exit::IoErr,
             },
@@ -107,13 +110,18 @@ pub fn deliver(
     }
     let name = MailboxName::new(mailbox.unwrap_or("INBOX")).map_err(StorageError::from)?;
     let store = wiring::store(config);
+    wiring::apply_quota(config, &store, &users);
     let mailboxes = store.user(user)?;
     if !mailboxes.exists(&name) {
         return Err(AdminError::NoMailbox(name.as_str().to_string()));
     }
-    let uid = mailboxes
-        .open(&name)?
-        .deliver(message, config.limits.max_message_size)?;
+    let mailbox = mailboxes.open(&name)?;
+    let tmp = mailbox.write_tmp(message, config.limits.max_message_size)?;
+    let uid = mailboxes.commit(
+        &mailbox,
+        vec![roost_storage::NewMessage::delivered(tmp)],
+        true,
+    )?[0];
     store.flush_all(true);
     Ok(uid)
 }

@@ -308,6 +308,7 @@ pub async fn run(
             return;
         }
     };
+    crate::wiring::apply_quota(&config, &store, &users);
     let guard = Arc::new(LoginGuard::new(
         GuardSettings::from_config(&config),
         Some(config.data_dir.clone()),

@@ -6,7 +6,9 @@ use std::time::Duration;
 use roost_config::Config;
 use roost_storage::auth::Authenticator;
 use roost_storage::logins::{self, LoginLog};
-use roost_storage::{MailboxOptions, SpecialAlias, SpecialMailbox, Store, StoreConfig};
+use roost_storage::{
+    MailboxOptions, QuotaLimits, QuotaPolicy, SpecialAlias, SpecialMailbox, Store, StoreConfig,
+};
 
 /// The storage settings from the configuration.
 pub fn store_config(config: &Config) -> StoreConfig {
@@ -62,4 +64,16 @@ pub fn authenticator(config: &Config) -> Result<Arc<Authenticator>, String> {
     Authenticator::open(&config.users_file)
         .map(Arc::new)
         .map_err(|e| format!("cannot use users file {}: {e}", config.users_file.display()))
+}
+
+/// Quota limits for every user of `store`: the configured default, overridden by the users
+/// file's extra fields.
+pub fn apply_quota(config: &Config, store: &Store, users: &Arc<Authenticator>) {
+    store.set_quota_policy(QuotaPolicy {
+        default: QuotaLimits {
+            storage_kib: config.quota.storage_kib,
+            messages: config.quota.messages,
+        },
+        users: Some(Arc::clone(users)),
+    });
 }

@@ -60,6 +60,8 @@ pub struct Config {
     pub metrics: Metrics,
     /// The local admin socket behind `roost who`, `kick`, `mailbox` and `expunge`.
     pub admin: Admin,
+    /// Default per-user quota (the users file can override it per user).
+    pub quota: Quota,
 }
 
 /// Where `GET /metrics` is served (Prometheus text format).
@@ -84,6 +86,18 @@ impl Default for Admin {
             socket: PathBuf::from("{data_dir}/roost-admin.sock"),
         }
     }
+}
+
+/// Default limits of every user's mail over all mailboxes (RFC 9208 STORAGE and MESSAGE);
+/// 0 is unlimited. A users-file extra field `quota_rule=*:storage=1G` (Dovecot style) or
+/// `quota_storage=`/`quota_messages=` overrides them per user.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quota {
+    /// Storage limit in KiB; 0 is unlimited.
+    pub storage_kib: u64,
+    /// Message count limit; 0 is unlimited.
+    pub messages: u64,
 }
 
 /// Who serves sessions: Roost binds listeners and reads keys as root, then switches to this
@@ -418,6 +432,7 @@ impl Default for Config {
             run_as: RunAs::default(),
             metrics: Metrics::default(),
             admin: Admin::default(),
+            quota: Quota::default(),
         }
     }
 }

@@ -264,7 +264,7 @@ mod tests {
         ),
         (
             "listn: []\n",
-            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin)",
+            "roost.yaml:1:1: unknown key `listn` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin, quota)",
         ),
         (
             "listen:\n  imap: []\n  imapp: []\n",
@@ -336,7 +336,7 @@ mod tests {
         ),
         (
             "a: b: c\n",
-            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin)",
+            "roost.yaml:1:1: unknown key `a` (expected one of: data_dir, mail_path, users_file, listen, tls, auth, log, limits, mailboxes, storage, pop3, imap, run_as, metrics, admin, quota)",
         ),
         (
             "- 1\n- 2\n",

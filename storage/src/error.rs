@@ -17,6 +17,9 @@ pub enum StorageError {
     TooBig { limit: u64 },
     #[error("no space left on the mail storage")]
     NoSpace,
+    /// The user's quota would be exceeded (IMAP OVERQUOTA, LMTP 452 4.2.2).
+    #[error("quota exceeded: {0}")]
+    OverQuota(String),
     #[error("mailbox is locked by another process ({0}); try again later")]
     LockTimeout(String),
     #[error("message UID {0} has been expunged")]
@@ -50,7 +53,10 @@ impl StorageError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            StorageError::NoSpace | StorageError::LockTimeout(_) | StorageError::Io { .. }
+            StorageError::NoSpace
+                | StorageError::OverQuota(_)
+                | StorageError::LockTimeout(_)
+                | StorageError::Io { .. }
         )
     }
 }

@@ -20,6 +20,7 @@ pub mod mailbox;
 pub mod maildir;
 pub mod metadata;
 pub mod objectid;
+pub mod quota;
 pub mod store;
 mod watch;
 
@@ -32,4 +33,5 @@ pub use mailbox::{
 pub use maildir::filename::{Flags, KeywordSet};
 pub use maildir::names::MailboxName;
 pub use metadata::{Metadata, MetadataRefusal};
+pub use quota::{QuotaLimits, QuotaPolicy, QuotaUsage};
 pub use store::{MailboxEntry, SpecialAlias, SpecialMailbox, Store, StoreConfig, UserStore};

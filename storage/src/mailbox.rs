@@ -266,6 +266,17 @@ pub struct NewMessage {
     pub keywords: Vec<String>,
 }
 
+impl NewMessage {
+    /// A delivered message: no flags, no keywords.
+    pub fn delivered(tmp: TmpMessage) -> NewMessage {
+        NewMessage {
+            tmp,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+        }
+    }
+}
+
 struct State {
     idx: IndexFile,
     keywords: KeywordNames,
@@ -558,6 +569,25 @@ impl Mailbox {
         })
     }
 
+    /// Messages and octets of the given UIDs (all messages with `None`), for quota.
+    pub fn usage_of(&self, uids: Option<&[u32]>) -> Result<crate::quota::QuotaUsage> {
+        let mut st = self.lock();
+        self.sync_locked(&mut st, false)?;
+        let mut u = crate::quota::QuotaUsage::default();
+        let mut add = |r: &IndexRecord| {
+            u.bytes += r.size;
+            u.messages += 1;
+        };
+        match uids {
+            None => st.idx.records.iter().for_each(&mut add),
+            Some(uids) => uids
+                .iter()
+                .filter_map(|uid| st.idx.records.binary_search_by_key(uid, |r| r.uid).ok())
+                .for_each(|pos| add(&st.idx.records[pos])),
+        }
+        Ok(u)
+    }
+
     /// Hand the \Recent messages to the calling session: returns the first recent UID and
     /// moves the mark past every current message, so no other session gets them.
     pub fn claim_recent(&self) -> Result<u32> {
@@ -701,6 +731,13 @@ impl Mailbox {
 
     /// Write `data` as one new message (used by delivery); `max_size` bounds it.
     pub fn deliver(&self, data: &mut dyn Read, max_size: u64) -> Result<u32> {
+        let tmp = self.write_tmp(data, max_size)?;
+        let uids = self.commit(vec![NewMessage::delivered(tmp)], true)?;
+        Ok(uids[0])
+    }
+
+    /// Stream `data` into `tmp/` (not yet visible); `max_size` bounds it.
+    pub fn write_tmp(&self, data: &mut dyn Read, max_size: u64) -> Result<TmpMessage> {
         let mut w = self.create_tmp(max_size)?;
         match io::copy(data, &mut w) {
             Ok(_) => {}
@@ -709,16 +746,7 @@ impl Mailbox {
             }
             Err(e) => return Err(StorageError::io("writing message", e)),
         }
-        let tmp = w.finish(None)?;
-        let uids = self.commit(
-            vec![NewMessage {
-                tmp,
-                flags: Flags::default(),
-                keywords: Vec::new(),
-            }],
-            true,
-        )?;
-        Ok(uids[0])
+        w.finish(None)
     }
 
     /// Make messages from `tmp/` part of the mailbox, all with UIDs from one uidlist lock:

@@ -77,6 +77,11 @@ pub struct Store {
     /// Per user, a counter bumped on every change of the mailbox tree or subscriptions
     /// (IMAP NOTIFY MailboxName and SubscriptionChange events).
     tree_feed: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
+    /// Quota limits; unset means nobody is limited.
+    quota: std::sync::OnceLock<crate::quota::QuotaPolicy>,
+    /// Serialize quota check + commit per user (striped by name), so two sessions cannot
+    /// both pass the check with the last free bytes.
+    pub(crate) quota_stripes: Vec<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,6 +130,10 @@ impl Store {
             watcher: Watcher::start(),
             tree_lock: Mutex::new(()),
             tree_feed: Mutex::new(HashMap::new()),
+            quota: std::sync::OnceLock::new(),
+            quota_stripes: (0..crate::quota::QUOTA_STRIPES)
+                .map(|_| Mutex::new(()))
+                .collect(),
         });
         let weak = Arc::downgrade(&store);
         let spawned = std::thread::Builder::new()
@@ -141,6 +150,11 @@ impl Store {
         &self.cfg
     }
 
+    /// Set where quota limits come from (once, at startup; later calls are ignored).
+    pub fn set_quota_policy(&self, policy: crate::quota::QuotaPolicy) {
+        let _ = self.quota.set(policy);
+    }
+
     /// The mailboxes of `user`, creating the Maildir root on first use.
     pub fn user(self: &Arc<Self>, user: &str) -> Result<UserStore> {
         check_user_name(user)?;
@@ -149,10 +163,16 @@ impl Store {
             maildir::create_maildir_dirs(&root)?;
             info!(user, root = %root.display(), "created Maildir");
         }
+        let quota = self
+            .quota
+            .get()
+            .map(|p| p.limits_of(user))
+            .unwrap_or_default();
         Ok(UserStore {
             store: self.clone(),
             user: user.to_string(),
             root,
+            quota,
         })
     }
 
@@ -269,9 +289,18 @@ pub struct UserStore {
     store: Arc<Store>,
     user: String,
     root: PathBuf,
+    pub(crate) quota: crate::quota::QuotaLimits,
 }
 
 impl UserStore {
+    /// Held across a quota check and the commit it allows.
+    pub(crate) fn quota_guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.user, &mut h);
+        let i = std::hash::Hasher::finish(&h) as usize % self.store.quota_stripes.len();
+        lock(&self.store.quota_stripes[i])
+    }
+
     /// The user name.
     pub fn user(&self) -> &str {
         &self.user

@@ -72,6 +72,8 @@ pub struct MessageLiteral {
     pub sync: bool,
     /// `~{n}` (BINARY APPEND).
     pub binary: bool,
+    /// RFC 6855 `UTF8 (~{n})`: a `)` follows the message data.
+    pub utf8: bool,
 }
 
 /// `select-param` (RFC 4466, RFC 7162).
@@ -315,6 +317,46 @@ pub enum CommandBody {
         /// Target.
         mailbox: Mailbox,
     },
+    /// `GETQUOTA root` (RFC 9208)
+    GetQuota(String),
+    /// `GETQUOTAROOT mailbox` (RFC 9208)
+    GetQuotaRoot(Mailbox),
+    /// `SETQUOTA root (resource limit ...)` (RFC 9208)
+    SetQuota {
+        /// The quota root.
+        root: String,
+        /// Resource names (upper case) and limits.
+        limits: Vec<(String, u64)>,
+    },
+    /// `UNAUTHENTICATE` (RFC 8437)
+    Unauthenticate,
+    /// `APPEND mailbox [flags] [date-time] CATENATE (part ...)` (RFC 4469); TEXT parts are
+    /// collected like other literals (at most the inline literal limit each).
+    Catenate {
+        /// Target mailbox.
+        mailbox: Mailbox,
+        /// Initial flags.
+        flags: Vec<Flag>,
+        /// Internal date to set.
+        date: Option<DateTime>,
+        /// The parts, in order.
+        parts: Vec<CatPart>,
+    },
+    /// `[UID] REPLACE n mailbox [flags] [date-time] literal` (RFC 8508)
+    Replace {
+        /// UID REPLACE.
+        uid: bool,
+        /// The message to replace: a sequence number, or a UID with `uid`.
+        target: NonZeroU32,
+        /// Where the new message goes.
+        mailbox: Mailbox,
+        /// Its flags.
+        flags: Vec<Flag>,
+        /// Its internal date.
+        date: Option<DateTime>,
+        /// Its literal, streamed by the session.
+        message: MessageLiteral,
+    },
 }
 
 impl CommandBody {
@@ -364,6 +406,13 @@ impl CommandBody {
             Store { uid: true, .. } => "UID STORE",
             Copy { uid: false, .. } => "COPY",
             Copy { uid: true, .. } => "UID COPY",
+            GetQuota(_) => "GETQUOTA",
+            GetQuotaRoot(_) => "GETQUOTAROOT",
+            SetQuota { .. } => "SETQUOTA",
+            Unauthenticate => "UNAUTHENTICATE",
+            Catenate { .. } => "APPEND",
+            Replace { uid: false, .. } => "REPLACE",
+            Replace { uid: true, .. } => "UID REPLACE",
             Move { uid: false, .. } => "MOVE",
             Move { uid: true, .. } => "UID MOVE",
         }
@@ -509,7 +558,10 @@ pub fn parse_command_with(input: &[u8], limits: &ParserLimits) -> Result<Parsed,
     };
     match res {
         Ok((rest, body)) => {
-            if matches!(body, CommandBody::Append { .. }) {
+            if matches!(
+                body,
+                CommandBody::Append { .. } | CommandBody::Replace { .. }
+            ) {
                 if rest.is_empty() {
                     return Ok(Parsed::Command(Command { tag, body }));
                 }
@@ -643,6 +695,11 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "UID" => uid(cx, i),
         "SORT" => sort::sort(cx, i, false),
         "THREAD" => sort::thread(cx, i, false),
+        "GETQUOTA" => quota::getquota(cx, i),
+        "GETQUOTAROOT" => quota::getquotaroot(cx, i),
+        "SETQUOTA" => quota::setquota(cx, i),
+        "UNAUTHENTICATE" => simple(C::Unauthenticate),
+        "REPLACE" => multiappend::replace(cx, i, false),
         _ => return None,
     })
 }
@@ -659,6 +716,7 @@ fn uid<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         b"STORE" => store(cx, i, true),
         b"SORT" => sort::sort(cx, i, true),
         b"THREAD" => sort::thread(cx, i, true),
+        b"REPLACE" => multiappend::replace(cx, i, true),
         b"EXPUNGE" => {
             let (i, _) = sp(i)?;
             let (i, set) = sequence_set(cx, i)?;
@@ -786,6 +844,25 @@ fn literal_announcement(i: &[u8]) -> PResult<'_, (u32, bool, bool)> {
         Err(_) => tag("\n")(i)?,
     };
     Ok((i, (n, !plus, binary)))
+}
+
+/// `append-data = literal / literal8 / utf8-literal` (RFC 3516, RFC 6855)
+/// `utf8-literal = "UTF8" SP "(" literal8 ")"`; the `)` follows the data.
+fn append_data(i: &[u8]) -> PResult<'_, MessageLiteral> {
+    let (i, utf8) = match keyword(i, "UTF8") {
+        Ok((rest, ())) => (tag(" (")(rest)?.0, true),
+        Err(_) => (i, false),
+    };
+    let (i, (len, sync, binary)) = literal_announcement(i)?;
+    Ok((
+        i,
+        MessageLiteral {
+            len,
+            sync,
+            binary,
+            utf8,
+        },
+    ))
 }
 
 /// A literal whose data is collected (not APPEND's message).
@@ -1221,14 +1298,26 @@ fn append<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         date = Some(d);
         i = rest;
     }
-    let (i, (len, sync, binary)) = literal_announcement(i)?;
+    if let Ok((rest, ())) = keyword(i, "CATENATE") {
+        let (rest, parts) = multiappend::catenate_parts(cx, rest)?;
+        return Ok((
+            rest,
+            CommandBody::Catenate {
+                mailbox,
+                flags,
+                date,
+                parts,
+            },
+        ));
+    }
+    let (i, message) = append_data(i)?;
     Ok((
         i,
         CommandBody::Append {
             mailbox,
             flags,
             date,
-            message: MessageLiteral { len, sync, binary },
+            message,
         },
     ))
 }
@@ -1745,7 +1834,11 @@ fn copy_move<'a>(cx: &Cx, i: &'a [u8], uid: bool, is_move: bool) -> BodyResult<'
     ))
 }
 
+mod multiappend;
+mod quota;
 mod sort;
+
+pub use multiappend::{AppendNext, CatPart, parse_append_next};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! only the session can make surfaced as events.
 
 use crate::command::{
-    CommandBody, CommandError, CommandErrorKind, Parsed, ParserLimits, parse_command_with,
+    AppendNext, CommandBody, CommandError, CommandErrorKind, Parsed, ParserLimits,
+    parse_append_next, parse_command_with,
 };
 use crate::framing::{Event, Framer, FramingError, FramingLimits};
 
@@ -22,6 +23,10 @@ pub enum Input<'a> {
     AppendData(&'a [u8]),
     /// The APPEND message and its command line are complete.
     AppendDone,
+    /// MULTIAPPEND (RFC 3502): another message follows on the same command. Like an APPEND
+    /// command, it waits for [`CommandReader::accept_append`] or
+    /// [`CommandReader::reject_command`].
+    AppendNext(AppendNext),
     /// A raw line in line mode (IDLE's `DONE`, SASL responses), without its line end.
     Line(&'a [u8]),
     /// The command is invalid: answer `tag BAD` (or `* BAD` without a tag).
@@ -38,6 +43,8 @@ enum State {
     AppendDecision,
     /// Streaming the APPEND message.
     Appending,
+    /// Reading the line that announces MULTIAPPEND's next message.
+    AppendHeader,
     Lines,
 }
 
@@ -51,6 +58,8 @@ pub struct CommandReader {
     /// Copy of the last data chunk or line handed out.
     scratch: Vec<u8>,
     state: State,
+    /// The APPEND message being streamed is a `UTF8 (~{n})`: a `)` must follow it.
+    utf8_paren: bool,
 }
 
 enum Out {
@@ -68,6 +77,7 @@ impl CommandReader {
             command: Vec::new(),
             scratch: Vec::new(),
             state: State::Commands,
+            utf8_paren: false,
         }
     }
 
@@ -135,7 +145,7 @@ impl CommandReader {
             match ev {
                 Event::Error(e) => {
                     self.command.clear();
-                    if matches!(self.state, State::Appending) {
+                    if matches!(self.state, State::Appending | State::AppendHeader) {
                         self.state = State::Commands;
                     }
                     return Some(Out::Input(Input::Framing(e)));
@@ -160,19 +170,33 @@ impl CommandReader {
                         }
                         return Some(Out::Line);
                     }
-                    State::Appending => {
+                    State::Appending if self.utf8_paren && !data.starts_with(b")") => {
                         self.state = State::Commands;
-                        let ok = complete && matches!(data, b"\r\n" | b"\n");
                         if !complete {
                             self.framer.reject_command();
                         }
-                        if ok {
+                        return Some(Out::Input(Input::Bad(CommandError {
+                            tag: None,
+                            kind: CommandErrorKind::Syntax,
+                            message: "APPEND: expected ')' after the UTF8 message".into(),
+                        })));
+                    }
+                    State::Appending if !complete => {
+                        let data = &data[usize::from(self.utf8_paren)..];
+                        // MULTIAPPEND: the next message's flags, date and literal.
+                        self.command.extend_from_slice(data);
+                        self.state = State::AppendHeader;
+                    }
+                    State::Appending => {
+                        self.state = State::Commands;
+                        let data = &data[usize::from(self.utf8_paren)..];
+                        if matches!(data, b"\r\n" | b"\n") {
                             return Some(Out::Input(Input::AppendDone));
                         }
                         return Some(Out::Input(Input::Bad(CommandError {
                             tag: None,
                             kind: CommandErrorKind::Syntax,
-                            message: "APPEND: only one message per command is supported".into(),
+                            message: "APPEND: unexpected data after the message".into(),
                         })));
                     }
                     _ => {
@@ -192,12 +216,31 @@ impl CommandReader {
                         }
                     }
                 },
+                Event::LiteralAnnounced(_) if self.state == State::AppendHeader => {
+                    let result = parse_append_next(&self.command, &self.parser);
+                    self.command.clear();
+                    return Some(Out::Input(match result {
+                        Ok(next) => {
+                            self.state = State::AppendDecision;
+                            self.utf8_paren = next.message.utf8;
+                            Input::AppendNext(next)
+                        }
+                        Err(e) => {
+                            self.state = State::Commands;
+                            self.framer.reject_command();
+                            Input::Bad(e)
+                        }
+                    }));
+                }
                 Event::LiteralAnnounced(lit) => {
                     match parse_command_with(&self.command, &self.parser) {
                         Ok(Parsed::Command(c)) => {
                             self.command.clear();
-                            if matches!(c.body, CommandBody::Append { .. }) {
+                            if let CommandBody::Append { message, .. }
+                            | CommandBody::Replace { message, .. } = &c.body
+                            {
                                 self.state = State::AppendDecision;
+                                self.utf8_paren = message.utf8;
                                 return Some(Out::Input(Input::Command(c)));
                             }
                             // A literal after a complete command cannot belong to it.

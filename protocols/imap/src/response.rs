@@ -128,6 +128,10 @@ pub enum Code {
     TooBig,
     /// `OVERQUOTA`
     OverQuota,
+    /// `UIDREQUIRED` (RFC 9586): a message sequence number was used in UIDONLY mode.
+    UidRequired,
+    /// `BADURL url` (RFC 4469): a CATENATE URL that cannot be used.
+    BadUrl(String),
     /// `INUSE`
     InUse,
     /// `SERVERBUG`
@@ -542,6 +546,28 @@ pub enum Data {
         /// Shared namespaces.
         shared: Namespace,
     },
+    /// `QUOTA root (resource usage limit ...)` (RFC 9208)
+    Quota {
+        /// The quota root name.
+        root: String,
+        /// Resource name, usage, limit.
+        resources: Vec<(&'static str, u64, u64)>,
+    },
+    /// `uid UIDFETCH (...)` (RFC 9586): a FETCH response in UIDONLY mode, without the UID
+    /// item.
+    UidFetch {
+        /// The message's UID.
+        uid: NonZeroU32,
+        /// Items.
+        items: Vec<FetchItem>,
+    },
+    /// `QUOTAROOT mailbox root...` (RFC 9208)
+    QuotaRoot {
+        /// The wire name of the mailbox.
+        mailbox: String,
+        /// Its quota roots.
+        roots: Vec<String>,
+    },
 }
 
 /// A complete server response.
@@ -701,6 +727,16 @@ impl Encoder {
             AlreadyExists => w(out, "ALREADYEXISTS"),
             TooBig => w(out, "TOOBIG"),
             OverQuota => w(out, "OVERQUOTA"),
+            UidRequired => w(out, "UIDREQUIRED"),
+            BadUrl(url) => {
+                w(out, "BADURL ");
+                // url-resp-text: text without `]`.
+                let safe: String = url
+                    .chars()
+                    .filter(|c| *c != ']' && !c.is_control())
+                    .collect();
+                w(out, &safe);
+            }
             InUse => w(out, "INUSE"),
             ServerBug => w(out, "SERVERBUG"),
             ClientBug => w(out, "CLIENTBUG"),
@@ -853,6 +889,35 @@ impl Encoder {
                     fw.item(item);
                 }
                 fw.finish_without_crlf();
+            }
+            Data::UidFetch { uid, items } => {
+                out.extend_from_slice(format!("* {uid} UIDFETCH (").as_bytes());
+                let mut fw = FetchWriter {
+                    enc: *self,
+                    out,
+                    first: true,
+                };
+                for item in items {
+                    fw.item(item);
+                }
+                fw.finish_without_crlf();
+            }
+            Data::Quota { root, resources } => {
+                w(out, "* QUOTA ");
+                self.astring(root.as_bytes(), out);
+                let list: Vec<String> = resources
+                    .iter()
+                    .map(|(name, used, limit)| format!("{name} {used} {limit}"))
+                    .collect();
+                w(out, &format!(" ({})", list.join(" ")));
+            }
+            Data::QuotaRoot { mailbox, roots } => {
+                w(out, "* QUOTAROOT ");
+                self.astring(mailbox.as_bytes(), out);
+                for r in roots {
+                    out.push(b' ');
+                    self.astring(r.as_bytes(), out);
+                }
             }
             Data::Namespace {
                 personal,

@@ -809,6 +809,8 @@ pub enum StatusItem {
     HighestModSeq,
     /// `MAILBOXID` (RFC 8474)
     MailboxId,
+    /// `APPENDLIMIT` (RFC 7889)
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -824,6 +826,7 @@ impl StatusItem {
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
             StatusItem::MailboxId => "MAILBOXID",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
 
@@ -840,6 +843,7 @@ impl StatusItem {
             Size,
             HighestModSeq,
             MailboxId,
+            AppendLimit,
         ]
         .into_iter()
         .find(|i| i.name().eq_ignore_ascii_case(s))

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use roost_storage::auth::Authenticator;
-use roost_storage::{Flags, Mailbox, MailboxName, NewMessage, StorageError, Store, TmpWriter};
+use roost_storage::{Mailbox, MailboxName, NewMessage, StorageError, Store, TmpWriter, UserStore};
 use tracing::{info, warn};
 
 /// Longest command line accepted (RFC 5321 4.5.3.1.4: 512 octets with CRLF).
@@ -54,6 +54,8 @@ struct Recipient {
     address: String,
     user: String,
     mailbox: Arc<Mailbox>,
+    /// The user's mail, which checks the quota on commit.
+    store: UserStore,
 }
 
 enum Body {
@@ -283,7 +285,12 @@ impl LmtpSession {
             return Reply::line(&format!("550 5.1.1 <{address}> User doesn't exist"));
         };
         let inbox = MailboxName::new("INBOX").expect("INBOX is a valid name");
-        let mailbox = match self.ctx.store.user(&user).and_then(|u| u.open(&inbox)) {
+        let opened = self
+            .ctx
+            .store
+            .user(&user)
+            .and_then(|u| u.open(&inbox).map(|m| (u, m)));
+        let (store, mailbox) = match opened {
             Ok(m) => m,
             Err(e) => {
                 warn!(user, error = %e, "cannot open INBOX for delivery");
@@ -295,6 +302,7 @@ impl LmtpSession {
                 address,
                 user,
                 mailbox,
+                store,
             });
         }
         Reply::line("250 2.1.5 OK")
@@ -410,14 +418,8 @@ impl LmtpSession {
         staged.insert(0, Ok(first));
         for (r, tmp) in rcpts.iter().zip(staged) {
             let result = tmp.and_then(|tmp| {
-                r.mailbox.commit(
-                    vec![NewMessage {
-                        tmp,
-                        flags: Flags::default(),
-                        keywords: Vec::new(),
-                    }],
-                    true,
-                )
+                r.store
+                    .commit(&r.mailbox, vec![NewMessage::delivered(tmp)], true)
             });
             match result {
                 Ok(uids) => {
@@ -444,6 +446,9 @@ fn failure_reply(address: &str, e: &StorageError) -> String {
             format!("552 5.3.4 <{address}> Message too big: the limit is {limit} bytes")
         }
         StorageError::NoSpace => format!("452 4.3.1 <{address}> Insufficient system storage"),
+        // RFC 3463 4.2.2 "mailbox full", temporary like Dovecot's quota_full_tempfail: the
+        // MTA keeps the mail and retries once the user made room.
+        StorageError::OverQuota(_) => format!("452 4.2.2 <{address}> Mailbox is full ({e})"),
         _ => format!("451 4.3.0 <{address}> Temporary failure, try again later"),
     }
 }

@@ -239,13 +239,18 @@ fn append_stops_at_message_literal() {
         MessageLiteral {
             len: 310,
             sync: true,
-            binary: false
+            binary: false,
+            utf8: false,
         }
     );
     let CommandBody::Append { message, flags, .. } = body("a APPEND x ~{5+}\r\n") else {
         panic!()
     };
     assert!(message.binary && !message.sync && flags.is_empty());
+    let CommandBody::Append { message, .. } = body("a APPEND x (\\Seen) utf8 (~{5}\r\n") else {
+        panic!()
+    };
+    assert!(message.binary && message.sync && message.utf8);
     // A mailbox literal before the message literal is collected as usual.
     assert_eq!(parse_command(b"a APPEND {3}\r\n"), Ok(Parsed::NeedsLiteral));
     assert!(matches!(

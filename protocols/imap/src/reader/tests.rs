@@ -9,6 +9,8 @@ enum Got {
     Cont,
     Data(Vec<u8>),
     AppendDone,
+    /// MULTIAPPEND's next message, by announced length.
+    Next(u32),
     Line(Vec<u8>),
     Bad(Option<String>, K),
     Framing(FramingError),
@@ -43,6 +45,10 @@ fn drive(input: &[u8], chunk: usize, framing: FramingLimits) -> Vec<Got> {
                     _ => got.push(Got::Data(d.to_vec())),
                 },
                 Input::AppendDone => got.push(Got::AppendDone),
+                Input::AppendNext(n) => {
+                    got.push(Got::Next(n.message.len));
+                    assert!(r.accept_append());
+                }
                 Input::Line(l) => {
                     let done = l.eq_ignore_ascii_case(b"DONE");
                     got.push(Got::Line(l.to_vec()));
@@ -186,4 +192,31 @@ fn framing_errors_surface_and_recover() {
             }),
         ]
     );
+}
+
+#[test]
+fn multiappend_in_every_chunk_size() {
+    let input = b"m1 APPEND Drafts {3}\r\nabc (\\Seen) \" 1-Feb-2024 10:00:00 +0100\" {2+}\r\nde ~{1}\r\nf\r\n\
+m2 APPEND Drafts {1+}\r\nx (\\Seen {1+}\r\ny\r\nm3 NOOP\r\n";
+    let want = vec![
+        Got::Cmd("m1 APPEND".into()),
+        Got::Data(b"abc".to_vec()),
+        Got::Next(2),
+        Got::Data(b"de".to_vec()),
+        Got::Next(1),
+        Got::Data(b"f".to_vec()),
+        Got::AppendDone,
+        Got::Cmd("m2 APPEND".into()),
+        Got::Data(b"x".to_vec()),
+        // A bad next-message header fails the command; its literal is skipped.
+        Got::Bad(None, K::Syntax),
+        Got::Cmd("m3 NOOP".into()),
+    ];
+    for chunk in 1..=input.len() {
+        assert_eq!(
+            drive(input, chunk, FramingLimits::default()),
+            want,
+            "chunk size {chunk}"
+        );
+    }
 }

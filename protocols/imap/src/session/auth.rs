@@ -211,4 +211,18 @@ impl ImapSession {
         let caps = self.capabilities();
         Ok(Done::Ok(Some(Code::Capability(caps)), "Logged in".into()))
     }
+
+    /// RFC 8437: back to the not-authenticated state, as if the connection were new
+    /// (TLS stays); the selected mailbox is closed without expunging.
+    pub(super) fn unauthenticate(&mut self) -> CmdResult {
+        if let Some(u) = self.user.take() {
+            tracing::info!(user = u.name, peer = self.ctx.peer, "unauthenticate");
+        }
+        self.rev2 = false;
+        self.utf8_accept = false;
+        self.uid_only = false;
+        self.condstore = false;
+        self.qresync = false;
+        Ok(Done::Ok(None, "UNAUTHENTICATE completed".into()))
+    }
 }

@@ -17,6 +17,9 @@ pub enum CmdError {
     /// `BAD text`: the command is not valid here.
     #[error("{0}")]
     Bad(String),
+    /// `BAD [code] text`.
+    #[error("{1}")]
+    BadCode(Code, String),
     /// Wrong credentials (`NO [AUTHENTICATIONFAILED]` after the failure delay), with the
     /// user name the client tried, if it named one.
     #[error("authentication failed")]
@@ -39,6 +42,7 @@ impl CmdError {
         match self {
             CmdError::No(code, text) => no(code.clone(), text.clone()),
             CmdError::Bad(text) => (StatusKind::Bad, None, text.clone()),
+            CmdError::BadCode(code, text) => (StatusKind::Bad, Some(code.clone()), text.clone()),
             CmdError::AuthFailed(_) => no(
                 Some(Code::AuthenticationFailed),
                 "Authentication failed.".into(),
@@ -67,7 +71,7 @@ fn storage(e: &StorageError, command: &str, peer: &str) -> (StatusKind, Option<C
         StorageError::AlreadyExists(_) => Code::AlreadyExists,
         StorageError::InvalidName { .. } => Code::Cannot,
         StorageError::TooBig { .. } => Code::TooBig,
-        StorageError::NoSpace => Code::OverQuota,
+        StorageError::NoSpace | StorageError::OverQuota(_) => Code::OverQuota,
         StorageError::LockTimeout(_) => Code::InUse,
         StorageError::Expunged(_) => Code::ExpungeIssued,
         StorageError::NotAllowed(_) => Code::Cannot,

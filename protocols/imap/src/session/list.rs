@@ -23,7 +23,7 @@ impl ImapSession {
     /// `reference` + `pattern` in storage form: UTF-8, with INBOX's case normalised.
     fn full_pattern(&self, reference: &str, pattern: &str) -> String {
         let joined = format!("{reference}{pattern}");
-        let decoded = if self.rev2 {
+        let decoded = if self.utf8_names() {
             joined
         } else {
             // Wildcards are ASCII, so they survive decoding; an undecodable pattern is

@@ -148,6 +148,8 @@ impl ImapSession {
                     }
                 }
                 StatusItem::HighestModSeq => st.highest_modseq,
+                // RFC 7889: the same limit for every mailbox, as advertised globally.
+                StatusItem::AppendLimit => self.ctx.settings.max_append_size,
             };
             out.push((item, value));
         }
@@ -164,6 +166,14 @@ impl ImapSession {
             let name = c.as_str().to_ascii_uppercase();
             match name.as_str() {
                 "IMAP4REV2" if !self.rev2 => self.rev2 = true,
+                "UTF8=ACCEPT" if !self.utf8_accept => self.utf8_accept = true,
+                "UIDONLY" if !self.uid_only => {
+                    // Expunges can only be told as UIDs now (RFC 9586 3.3).
+                    self.uid_only = true;
+                    if let Some(v) = self.user()?.selected.as_mut() {
+                        v.report_vanished();
+                    }
+                }
                 "CONDSTORE" if !self.condstore => self.enable_condstore(),
                 "QRESYNC" if !self.qresync => {
                     // QRESYNC implies CONDSTORE (RFC 7162 3.2.3).

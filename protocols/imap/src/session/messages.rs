@@ -123,6 +123,12 @@ impl ImapSession {
         if uid && !attrs.contains(&FetchAttribute::Uid) {
             attrs.insert(0, FetchAttribute::Uid);
         }
+        let uid_only = self.uid_only;
+        if uid_only {
+            // First, so the rendered `* n FETCH (UID u` prefix becomes `* u UIDFETCH (`.
+            attrs.retain(|a| *a != FetchAttribute::Uid);
+            attrs.insert(0, FetchAttribute::Uid);
+        }
         if attrs.contains(&FetchAttribute::ModSeq) {
             self.enable_condstore();
         }
@@ -206,6 +212,9 @@ impl ImapSession {
             };
             let Some((i, len)) = stream else {
                 match fetch_message(&env, seq, &info, &these) {
+                    Ok(bytes) if uid_only => out.extend_from_slice(&super::uid_only::to_uidfetch(
+                        bytes, seq, info.uid, true,
+                    )),
                     Ok(bytes) => out.extend_from_slice(&bytes),
                     Err(FetchError::Expunged) => expunged = true,
                     Err(e) => {
@@ -222,7 +231,10 @@ impl ImapSession {
                 .map_err(FetchError::from)
                 .and_then(|f| {
                     let file = f.ok_or(FetchError::Expunged)?.0;
-                    let before = fetch_message(&env, seq, &info, &these[..i])?;
+                    let mut before = fetch_message(&env, seq, &info, &these[..i])?;
+                    if uid_only {
+                        before = super::uid_only::to_uidfetch(before, seq, info.uid, false);
+                    }
                     let after = fetch_message(&env, seq, &info, &these[i + 1..])?;
                     Ok((file, before, after))
                 });
@@ -232,7 +244,7 @@ impl ImapSession {
                     let head = before.strip_suffix(b")\r\n").unwrap_or(&before);
                     let tail = after.strip_prefix(prefix.as_bytes()).unwrap_or(&after);
                     out.extend_from_slice(head);
-                    if i > 0 {
+                    if i > 0 && !head.ends_with(b"(") {
                         out.push(b' ');
                     }
                     let name = super::stream::item_name(&these[i]);
@@ -377,6 +389,12 @@ impl ImapSession {
         charset: Option<AString>,
         criteria: SearchKey,
     ) -> CmdResult {
+        if self.utf8_accept && charset.is_some() {
+            // RFC 6855 3: strings are UTF-8 now; a charset label could only conflict.
+            return Err(CmdError::Bad(
+                "SEARCH: no CHARSET after ENABLE UTF8=ACCEPT".into(),
+            ));
+        }
         if let Some(c) = &charset {
             super::sort::check_charset(c)?;
         }
@@ -487,7 +505,10 @@ impl ImapSession {
         let source = std::sync::Arc::clone(view.mailbox());
         // MOVE counts copying and expunging as one pass over twice the messages.
         progress.total = if moving { uids.len() * 2 } else { uids.len() };
-        let pairs = source.copy_to_with_progress(&uids, &dest, &mut |n| progress.tick(n))?;
+        let pairs = self
+            .user()?
+            .store
+            .copy(&source, &uids, &dest, moving, &mut |n| progress.tick(n))?;
         let validity = dest.status()?.uid_validity;
         let code = match (
             NonZeroU32::new(validity),

@@ -23,6 +23,7 @@ use crate::view::{Update, View};
 
 mod append;
 mod auth;
+mod catenate;
 mod compress;
 mod condstore;
 mod error;
@@ -32,11 +33,13 @@ mod messages;
 mod metadata;
 mod notify;
 mod progress;
+mod quota;
 mod select;
 mod sort;
 mod special_use;
 mod stats;
 mod stream;
+mod uid_only;
 
 pub use condstore::{MAX_ID_FIELDS, MAX_ID_VALUE};
 pub use error::CmdError;
@@ -171,6 +174,10 @@ struct Append {
     date: Option<i64>,
     /// The first write error; the rest of the literal is drained.
     failed: Option<std::io::Error>,
+    /// MULTIAPPEND: the messages before this one, committed together with it.
+    done: Vec<roost_storage::NewMessage>,
+    /// REPLACE: the UID in the selected mailbox expunged once the new message is in.
+    replace: Option<u32>,
 }
 
 enum Mode {
@@ -198,6 +205,10 @@ pub struct ImapSession {
     mode: Mode,
     /// ENABLE IMAP4rev2: UTF-8 names, no \Recent, ESEARCH answers.
     rev2: bool,
+    /// ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 mailbox names and quoted strings, no CHARSET.
+    utf8_accept: bool,
+    /// ENABLE UIDONLY (RFC 9586): no sequence numbers in commands or responses.
+    uid_only: bool,
     /// A CONDSTORE enabling command was seen (RFC 7162 3.1): MODSEQ in flag FETCHes.
     condstore: bool,
     /// ENABLE QRESYNC: VANISHED instead of EXPUNGE, QRESYNC SELECT allowed.
@@ -239,6 +250,7 @@ enum Event {
     Command(Command),
     Continue,
     AppendDone,
+    AppendNext(crate::command::AppendNext),
     Line(Vec<u8>),
     Bad(crate::command::CommandError),
     Framing(crate::framing::FramingError),
@@ -254,6 +266,8 @@ impl ImapSession {
             user: None,
             mode: Mode::Commands,
             rev2: false,
+            utf8_accept: false,
+            uid_only: false,
             condstore: false,
             qresync: false,
             client_id: None,
@@ -317,10 +331,13 @@ impl ImapSession {
     }
 
     fn encoder(&self) -> Encoder {
-        Encoder { utf8: self.rev2 }
+        Encoder {
+            utf8: self.utf8_names(),
+        }
     }
 
     pub(crate) fn send(&mut self, r: Response) {
+        let r = self.uid_only_form(r);
         let bytes = self.encoder().to_bytes(&r);
         self.write(bytes);
     }
@@ -365,6 +382,7 @@ impl ImapSession {
                 Some(Input::Command(c)) => Event::Command(c),
                 Some(Input::SendContinuation) => Event::Continue,
                 Some(Input::AppendDone) => Event::AppendDone,
+                Some(Input::AppendNext(n)) => Event::AppendNext(n),
                 Some(Input::Line(l)) => Event::Line(l.to_vec()),
                 Some(Input::Bad(e)) => Event::Bad(e),
                 Some(Input::Framing(e)) => Event::Framing(e),
@@ -389,6 +407,7 @@ impl ImapSession {
                 }
                 Event::Continue => self.send(Response::Continue(Text::sanitized("Ready"))),
                 Event::AppendDone => self.append_done(),
+                Event::AppendNext(n) => self.append_next(n),
                 Event::Line(l) => self.line(l),
                 Event::Bad(mut e) => {
                     self.stats.refused();
@@ -491,6 +510,14 @@ impl ImapSession {
         let Command { tag, body } = cmd;
         self.current_tag = Some(tag.clone());
         let name = body.name();
+        if self.uid_only && uid_only::uses_sequence_numbers(&body) {
+            let e = CmdError::BadCode(
+                Code::UidRequired,
+                format!("{name}: message sequence numbers are not allowed after ENABLE UIDONLY"),
+            );
+            self.finish(tag, name, Err(e));
+            return;
+        }
         let authed = self.user.is_some();
         let selected = self.user.as_ref().is_some_and(|u| u.selected.is_some());
         let result = match body {
@@ -557,6 +584,16 @@ impl ImapSession {
                 message,
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
+            C::Catenate {
+                mailbox,
+                flags,
+                date,
+                parts,
+            } => self.catenate(mailbox, flags, date, parts),
+            C::GetQuota(root) => self.getquota(&root),
+            C::GetQuotaRoot(m) => self.getquotaroot(m),
+            C::SetQuota { .. } => self.setquota(),
+            C::Unauthenticate => self.unauthenticate(),
             _ if !selected => Err(CmdError::Bad(format!("{name}: no mailbox selected"))),
             C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
@@ -596,6 +633,14 @@ impl ImapSession {
             } => self.store_flags(uid, &set, &op, unchanged_since),
             C::Copy { uid, set, mailbox } => self.copy(uid, &set, mailbox, false),
             C::Move { uid, set, mailbox } => self.copy(uid, &set, mailbox, true),
+            C::Replace {
+                uid,
+                target,
+                mailbox,
+                flags,
+                date,
+                message,
+            } => self.replace(&tag, (uid, target), mailbox, flags, date, message),
         };
         self.notify_after_command(name);
         self.finish(tag, name, result);
@@ -627,6 +672,11 @@ impl ImapSession {
             "NAMESPACE",
             "UNSELECT",
             "UIDPLUS",
+            "MULTIAPPEND",
+            "UTF8=ACCEPT",
+            "REPLACE",
+            "CATENATE",
+            "UIDONLY",
             "MOVE",
             "CHILDREN",
             "LIST-EXTENDED",
@@ -655,8 +705,17 @@ impl ImapSession {
             "ID",
         ];
         caps.extend(rest.iter().filter_map(|s| atom(s)).map(Capability::Other));
-        if self.user.is_some() && !self.compressed {
-            caps.extend(atom("COMPRESS=DEFLATE").map(Capability::Other));
+        let authed = [
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
+            "UNAUTHENTICATE",
+        ];
+        if self.user.is_some() {
+            caps.extend(authed.iter().filter_map(|s| atom(s)).map(Capability::Other));
+            if !self.compressed {
+                caps.extend(atom("COMPRESS=DEFLATE").map(Capability::Other));
+            }
         }
         // RFC 7889: the limit APPEND enforces (with NO [TOOBIG] before the literal).
         caps.extend(
@@ -795,16 +854,21 @@ impl ImapSession {
             .ok_or_else(|| CmdError::Bad("log in first".into()))
     }
 
+    /// Mailbox names are UTF-8 on the wire (IMAP4rev2 or UTF8=ACCEPT), not modified UTF-7.
+    pub(crate) fn utf8_names(&self) -> bool {
+        self.rev2 || self.utf8_accept
+    }
+
     /// A wire mailbox name as a storage name: modified UTF-7 for rev1, UTF-8 for rev2.
     pub(crate) fn mailbox_name(&self, m: &crate::types::Mailbox) -> Result<MailboxName, CmdError> {
-        let s = crate::types::decode_mailbox(m, self.rev2)
+        let s = crate::types::decode_mailbox(m, self.utf8_names())
             .map_err(|e| CmdError::No(Some(Code::Cannot), format!("{e}")))?;
         Ok(MailboxName::new(&s).map_err(roost_storage::StorageError::from)?)
     }
 
     /// A storage name as the client must see it.
     pub(crate) fn wire_name(&self, name: &str) -> String {
-        if self.rev2 || name == "INBOX" {
+        if self.utf8_names() || name == "INBOX" {
             name.to_string()
         } else {
             roost_storage::maildir::mutf7::encode(name)

@@ -43,7 +43,7 @@ impl ImapSession {
         let name = self.resolved_name(&mailbox)?;
         let mb = self.user()?.store.open(&name)?;
         let mut view = View::open(mb, read_only)?;
-        if self.qresync {
+        if self.qresync || self.uid_only {
             view.report_vanished();
         }
         let names = view.mailbox().keyword_names();
