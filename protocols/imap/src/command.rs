@@ -17,6 +17,7 @@ use nom::error::{ErrorKind, ParseError};
 use roost_storage::auth::Secret;
 use thiserror::Error;
 
+mod context;
 mod ext;
 pub use ext::{MetadataDepth, NotifyEvent, NotifyFilter, NotifyGroup, NotifySet};
 
@@ -275,6 +276,9 @@ pub enum CommandBody {
         /// The search criteria, an implicit AND.
         search: SearchKey,
     },
+    /// `CANCELUPDATE tag-string *(SP tag-string)` (RFC 5267 4.3): the tags of the
+    /// SEARCH/SORT update contexts to end.
+    CancelUpdate(Vec<String>),
     /// `[UID] FETCH set items [modifiers]`
     Fetch {
         /// UID FETCH.
@@ -358,6 +362,7 @@ impl CommandBody {
             Sort { uid: true, .. } => "UID SORT",
             Thread { uid: false, .. } => "THREAD",
             Thread { uid: true, .. } => "UID THREAD",
+            CancelUpdate(_) => "CANCELUPDATE",
             Fetch { uid: false, .. } => "FETCH",
             Fetch { uid: true, .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
@@ -643,6 +648,7 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "UID" => uid(cx, i),
         "SORT" => sort::sort(cx, i, false),
         "THREAD" => sort::thread(cx, i, false),
+        "CANCELUPDATE" => context::cancelupdate(cx, i),
         _ => return None,
     })
 }
@@ -1311,7 +1317,8 @@ fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
     Ok((i, criteria))
 }
 
-/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range`
+/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range /
+///  "UPDATE"` (RFC 5267 section 4.3)
 fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
     let (rest, a) = atom(i)?;
     let r = match a.as_str().to_ascii_uppercase().as_str() {
@@ -1321,6 +1328,7 @@ fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
         "COUNT" => SearchReturn::Count,
         "SAVE" => SearchReturn::Save,
         "PARTIAL" => return sort::partial_opt(rest),
+        "UPDATE" => SearchReturn::Update,
         _ => return soft(i),
     };
     Ok((rest, r))

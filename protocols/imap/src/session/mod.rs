@@ -25,6 +25,7 @@ mod append;
 mod auth;
 mod compress;
 mod condstore;
+mod context;
 mod error;
 mod list;
 mod mailboxes;
@@ -74,6 +75,8 @@ pub struct ImapSettings {
     pub metadata_max_entries: usize,
     /// Most mailboxes one NOTIFY SET may watch (`NO [LIMIT]` beyond it).
     pub notify_max_mailboxes: usize,
+    /// Most live SEARCH/SORT `RETURN (UPDATE)` results per session (`NO [NOUPDATE]` beyond).
+    pub max_search_contexts: usize,
     /// A command running this long starts sending `* OK [INPROGRESS ...]` (RFC 9585).
     pub inprogress_after: std::time::Duration,
     /// Time between two INPROGRESS responses of one command.
@@ -103,6 +106,9 @@ impl Default for ImapSettings {
             metadata_max_entries: 1000,
             // A large folder tree; each watched mailbox stays open with its inotify watch.
             notify_max_mailboxes: 1000,
+            // Each context re-runs its search when the mailbox changes; a client window
+            // shows a handful of views at once.
+            max_search_contexts: 10,
             // RFC 9585 suggests a few seconds before the first, then every few seconds.
             inprogress_after: std::time::Duration::from_secs(1),
             inprogress_interval: std::time::Duration::from_secs(1),
@@ -214,6 +220,8 @@ pub struct ImapSession {
     compressed: bool,
     /// NOTIFY SET: the watched mailboxes and what was last reported about them.
     notify: Option<Box<notify::NotifyState>>,
+    /// CONTEXT=SEARCH/SORT: the results kept up to date (RFC 5267 section 4).
+    contexts: Vec<context::SearchContext>,
     /// Where INPROGRESS lines go while a command runs.
     progress_sink: Option<ProgressSink>,
     /// The tag of the command running, for INPROGRESS.
@@ -263,6 +271,7 @@ impl ImapSession {
             stats: stats::Stats::default(),
             compressed: false,
             notify: None,
+            contexts: Vec::new(),
             progress_sink: None,
             current_tag: None,
         }
@@ -477,10 +486,11 @@ impl ImapSession {
 
     /// Called by the driver when the mailbox changed during IDLE.
     pub fn idle_update(&mut self) -> Vec<Output> {
-        if self.is_idling()
-            && let Err(e) = self.report_updates(true)
-        {
-            tracing::warn!(error = %e, "update during IDLE failed");
+        if self.is_idling() {
+            if let Err(e) = self.report_updates(true) {
+                tracing::warn!(error = %e, "update during IDLE failed");
+            }
+            self.context_updates();
         }
         std::mem::take(&mut self.out)
     }
@@ -557,6 +567,7 @@ impl ImapSession {
                 message,
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
+            C::CancelUpdate(tags) => self.cancel_update(&tags),
             _ if !selected => Err(CmdError::Bad(format!("{name}: no mailbox selected"))),
             C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
@@ -598,6 +609,7 @@ impl ImapSession {
             C::Move { uid, set, mailbox } => self.copy(uid, &set, mailbox, true),
         };
         self.notify_after_command(name);
+        self.context_after_command(name);
         self.finish(tag, name, result);
     }
 
@@ -645,6 +657,8 @@ impl ImapSession {
             "THREAD=REFERENCES",
             "ESORT",
             "PARTIAL",
+            "CONTEXT=SEARCH",
+            "CONTEXT=SORT",
             "WITHIN",
             "PREVIEW",
             "OBJECTID",
@@ -825,3 +839,6 @@ mod tests;
 
 #[cfg(test)]
 mod ext_tests;
+
+#[cfg(test)]
+mod context_tests;

@@ -356,6 +356,7 @@ impl ImapSession {
         if let Err(e) = self.notify_report(true) {
             tracing::warn!(error = %e, "NOTIFY update failed");
         }
+        self.context_updates();
         std::mem::take(&mut self.out)
     }
 
