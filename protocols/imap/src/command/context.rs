@@ -1,9 +1,9 @@
 //! Parser of CANCELUPDATE (RFC 5267 section 4.3, CONTEXT=SEARCH / CONTEXT=SORT); the
 //! `UPDATE` return option itself is parsed with the other SEARCH return options.
 
-use super::{BodyResult, CommandBody, CommandErrorKind, Cx, hard, sp, string};
+use super::{BodyResult, CommandBody, CommandErrorKind, Cx, hard, quoted, sp};
 
-/// `cancelupdate = "CANCELUPDATE" 1*(SP tag-string)`; `tag-string = string`
+/// `command-select =/ "CANCELUPDATE" 1*(SP quoted)` (RFC 5267 section 5)
 pub(super) fn cancelupdate<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
     let (mut i, _) = sp(i)?;
     let mut tags = Vec::new();
@@ -11,9 +11,8 @@ pub(super) fn cancelupdate<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         if tags.len() >= cx.limits.max_items {
             return hard(i, CommandErrorKind::TooManyItems);
         }
-        let (rest, t) = string(i)?;
-        // `string` already refused invalid UTF-8 in quoted form; a literal may still carry
-        // it, and no context has such a tag, so a lossy copy simply matches nothing.
+        let (rest, t) = quoted(i)?;
+        // `quoted` has refused invalid UTF-8 already; lossy is only the infallible form.
         tags.push(String::from_utf8_lossy(&t).into_owned());
         match sp(rest) {
             Ok((r, _)) => i = r,
@@ -36,15 +35,19 @@ mod tests {
     }
 
     #[test]
-    fn cancelupdate_takes_one_or_more_tag_strings() {
+    fn cancelupdate_takes_one_or_more_quoted_tags() {
         assert_eq!(
-            body(b"a CANCELUPDATE \"B01\" {3}\r\nB02\r\n"),
+            body(b"a CANCELUPDATE \"B01\" \"B02\"\r\n"),
             Ok(CommandBody::CancelUpdate(vec!["B01".into(), "B02".into()]))
         );
         assert!(body(b"a CANCELUPDATE\r\n").is_err());
         assert!(
             body(b"a CANCELUPDATE B01\r\n").is_err(),
-            "tag-string is a string"
+            "the tags are quoted"
+        );
+        assert!(
+            body(b"a CANCELUPDATE {3}\r\nB01\r\n").is_err(),
+            "not literals"
         );
         assert!(body(b"a CANCELUPDATE \"B01\" \r\n").is_err());
     }

@@ -1,16 +1,18 @@
 //! CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4): `RETURN (UPDATE)` keeps a SEARCH
 //! or SORT result alive, and as the selected mailbox changes the session tells the client
-//! how the result changed with unsolicited `* ESEARCH (TAG "t") [UID] REMOVETO (...)
-//! ADDTO (...)`, until CANCELUPDATE or the mailbox is left.
+//! how the result changed with unsolicited `* ESEARCH (TAG "t") [UID] REMOVEFROM (...)` and
+//! `ADDTO (...)`, until CANCELUPDATE or the mailbox is left.
 //!
 //! The result is kept as UIDs and recomputed from the session's view whenever the view
-//! changed, so updates follow what the client was told (EXISTS, EXPUNGE, FETCH) and go out
-//! exactly where those may: after commands and during IDLE.
+//! changed, so updates follow what the client was told and go out where those may: after
+//! commands, during IDLE and with NOTIFY. REMOVEFROM goes before the EXPUNGEs of the same
+//! sync and ADDTO after the EXISTS (RFC 5267 4.3.3, 4.3.4), so message numbers in them are
+//! valid when the client reads them.
 //!
-//! Positions: a SEARCH result is a set, so its updates carry position 0; a SORT result is a
-//! list, and each position is where the first message of its run is (REMOVETO: in the list
-//! before, highest first; ADDTO: in the list after, lowest first), so applying them in the
-//! order sent rebuilds the list.
+//! Positions: a SEARCH result is kept in mailbox order, so its updates carry position 0; a
+//! SORT result is a list, and each position is where the first message of its run is
+//! (REMOVEFROM: in the list before, highest first; ADDTO: in the list after, lowest first),
+//! so applying them in the order sent rebuilds the list.
 
 use std::collections::HashSet;
 
@@ -38,26 +40,33 @@ pub(crate) struct SearchContext {
 /// Messages, last UID, highest modseq: any new message, expunge or flag change moves it.
 type Fingerprint = (usize, u32, u64);
 
-/// A `RETURN (...)` list without `UPDATE`, and whether UPDATE was in it.
-pub(super) fn take_update(opts: &mut Vec<SearchReturn>) -> Result<bool, CmdError> {
-    let before = opts.len();
-    opts.retain(|o| *o != SearchReturn::Update);
-    let update = opts.len() != before;
-    // SAVE and PARTIAL describe one moment (a `$` or a window); updates to them would need
-    // a different response, which RFC 5267 does not define for SAVE.
-    if update
-        && opts
-            .iter()
-            .any(|o| matches!(o, SearchReturn::Save | SearchReturn::Partial(_)))
-    {
-        return Err(CmdError::Bad(
-            "UPDATE cannot be combined with SAVE or PARTIAL".into(),
-        ));
-    }
-    Ok(update)
+/// The live contexts of a session.
+#[derive(Default)]
+pub(crate) struct Contexts {
+    list: Vec<SearchContext>,
+    /// The view's UIDs when the contexts were last brought up to date: the message numbers
+    /// the client still knows for messages expunged since.
+    before: Vec<u32>,
 }
 
 impl ImapSession {
+    /// A `RETURN (...)` list without `UPDATE`, and whether UPDATE was in it. UPDATE does
+    /// not interact with the other options (RFC 5267 4.3): they are answered as usual.
+    pub(super) fn take_update(
+        &self,
+        tag: &Tag,
+        opts: &mut Vec<SearchReturn>,
+    ) -> Result<bool, CmdError> {
+        let before = opts.len();
+        opts.retain(|o| *o != SearchReturn::Update);
+        let update = opts.len() != before;
+        // RFC 5267 4.3: updates are told apart by tag alone.
+        if update && self.contexts.list.iter().any(|c| c.tag == tag.as_str()) {
+            return Err(CmdError::Bad("Tag reuse".into()));
+        }
+        Ok(update)
+    }
+
     fn view_fingerprint(&self) -> Option<Fingerprint> {
         let view = self.user.as_ref()?.selected.as_ref()?;
         let msgs = view.messages();
@@ -80,12 +89,10 @@ impl ImapSession {
         result: Vec<u32>,
     ) {
         let tag = tag.as_str().to_string();
-        // A reused tag replaces its old context (the client cannot tell them apart).
-        self.contexts.retain(|c| c.tag != tag);
         let Some(seen) = self.view_fingerprint() else {
             return;
         };
-        if self.contexts.len() >= self.ctx.settings.max_search_contexts {
+        if self.contexts.list.len() >= self.ctx.settings.max_search_contexts {
             let quoted = format!("\"{tag}\"");
             self.send(crate::response::Response::Untagged {
                 kind: crate::response::StatusKind::No,
@@ -97,7 +104,10 @@ impl ImapSession {
         let Some(charset) = charset.or_else(|| AString::try_from("UTF-8").ok()) else {
             return;
         };
-        self.contexts.push(SearchContext {
+        if self.contexts.list.is_empty() {
+            self.contexts.before = self.view_uids();
+        }
+        self.contexts.list.push(SearchContext {
             tag,
             uid,
             sort,
@@ -111,7 +121,7 @@ impl ImapSession {
     /// `CANCELUPDATE tag-string ...`: ends those contexts; unknown tags are ignored, as a
     /// context may have ended by itself (the mailbox was closed).
     pub(super) fn cancel_update(&mut self, tags: &[String]) -> CmdResult {
-        self.contexts.retain(|c| !tags.contains(&c.tag));
+        self.contexts.list.retain(|c| !tags.contains(&c.tag));
         ok("CANCELUPDATE completed")
     }
 
@@ -119,22 +129,47 @@ impl ImapSession {
     /// searched, the others report how their results changed.
     pub(super) fn context_after_command(&mut self, name: &str) {
         if matches!(name, "SELECT" | "EXAMINE" | "CLOSE" | "UNSELECT" | "LOGOUT") {
-            self.contexts.clear();
+            self.contexts.list.clear();
         }
         self.context_updates();
     }
 
-    /// The REMOVETO/ADDTO responses of every context whose view changed.
+    fn view_uids(&self) -> Vec<u32> {
+        self.user
+            .as_ref()
+            .and_then(|u| u.selected.as_ref())
+            .map(|v| v.messages().iter().map(|m| m.uid).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends the REMOVEFROM and ADDTO responses of every context whose view changed.
     pub(super) fn context_updates(&mut self) {
-        if self.contexts.is_empty() {
-            return;
+        let (removes, adds) = self.context_changes();
+        self.write_some(removes);
+        self.write_some(adds);
+    }
+
+    /// Writes `bytes` unless empty (no empty write for the driver).
+    pub(super) fn write_some(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.write(bytes);
+        }
+    }
+
+    /// The REMOVEFROM lines (to go before the EXPUNGEs of the last sync) and the ADDTO
+    /// lines (after its EXISTS) of every context whose view changed.
+    pub(super) fn context_changes(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let (mut removes, mut adds) = (Vec::new(), Vec::new());
+        if self.contexts.list.is_empty() {
+            return (removes, adds);
         }
         let Some(now) = self.view_fingerprint() else {
-            self.contexts.clear();
-            return;
+            self.contexts.list.clear();
+            return (removes, adds);
         };
-        let mut contexts = std::mem::take(&mut self.contexts);
-        for c in &mut contexts {
+        let mut list = std::mem::take(&mut self.contexts.list);
+        let before = std::mem::take(&mut self.contexts.before);
+        for c in &mut list {
             if c.seen == now {
                 continue;
             }
@@ -145,30 +180,30 @@ impl ImapSession {
                 }),
                 None => self.search_for(&c.charset, &c.criteria, |_, found| Ok(found)),
             };
-            let uids = match found {
-                Ok((_, uids, _)) => uids,
-                Err(e) => {
-                    tracing::warn!(error = %e, tag = c.tag, "search context update failed");
-                    continue;
+            match found {
+                Ok((_, uids, _)) => {
+                    let (r, a) = self.context_lines(c, uids, &before);
+                    removes.extend(r.into_bytes());
+                    adds.extend(a.into_bytes());
                 }
-            };
-            if let Some(line) = self.context_line(c, uids) {
-                self.write(line.into_bytes());
+                Err(e) => tracing::warn!(error = %e, tag = c.tag, "search context update failed"),
             }
         }
-        // A context started meanwhile cannot exist (no command ran), but keep any anyway.
-        contexts.append(&mut self.contexts);
-        self.contexts = contexts;
+        self.contexts.list = list;
+        self.contexts.before = self.view_uids();
+        (removes, adds)
     }
 
-    /// Adopts `new` as the result of `c`; the ESEARCH line describing the change, if any.
-    fn context_line(&self, c: &mut SearchContext, new: Vec<u32>) -> Option<String> {
-        let view = self.user.as_ref()?.selected.as_ref()?;
-        if !c.uid {
-            // With sequence numbers an expunged message has no number left to name; the
-            // client drops it on the EXPUNGE it was sent, so the result does too.
-            c.result.retain(|&u| view.seq_of(u).is_some());
-        }
+    /// Adopts `new` as the result of `c`: its REMOVEFROM and ADDTO lines (empty if none).
+    fn context_lines(
+        &self,
+        c: &mut SearchContext,
+        new: Vec<u32>,
+        before: &[u32],
+    ) -> (String, String) {
+        let Some(view) = self.user.as_ref().and_then(|u| u.selected.as_ref()) else {
+            return (String::new(), String::new());
+        };
         let old = std::mem::replace(&mut c.result, new);
         let new = &c.result;
         let old_set: HashSet<u32> = old.iter().copied().collect();
@@ -200,54 +235,61 @@ impl ImapSession {
             removed = old.iter().enumerate().map(|(i, &u)| (i + 1, u)).collect();
             added = new.iter().enumerate().map(|(i, &u)| (i + 1, u)).collect();
         }
-        if removed.is_empty() && added.is_empty() {
-            return None;
-        }
-        let num = |u: u32| if c.uid { Some(u) } else { view.seq_of(u) };
-        let sorted = c.sort.is_some();
-        let pairs = |items: &[(usize, u32)], highest_first: bool| -> String {
-            let mut out = Vec::new();
-            if !sorted {
-                let nums: Vec<u32> = items.iter().filter_map(|&(_, u)| num(u)).collect();
-                if let Some(set) = to_set(&nums) {
-                    out.push(format!("0 {set}"));
-                }
-                return out.join(" ");
+        // Removed messages are named as the client knew them (before this sync's
+        // EXPUNGEs), added ones as the view has them now (after its EXISTS).
+        let old_num = |u: u32| {
+            if c.uid {
+                Some(u)
+            } else {
+                before.binary_search(&u).ok().map(|i| i as u32 + 1)
             }
-            // Runs of consecutive positions, each as `position uid-list`.
-            let mut runs: Vec<(usize, Vec<u32>)> = Vec::new();
-            for &(pos, u) in items {
-                let Some(n) = num(u) else { continue };
-                match runs.last_mut() {
-                    Some((start, list)) if *start + list.len() == pos => list.push(n),
-                    _ => runs.push((pos, vec![n])),
-                }
-            }
-            if highest_first {
-                runs.reverse();
-            }
-            for (pos, list) in runs {
-                if let Some(set) = ordered_set(&list) {
-                    out.push(format!("{pos} {set}"));
-                }
-            }
-            out.join(" ")
         };
-        let mut line = format!("* ESEARCH (TAG \"{}\")", c.tag);
-        if c.uid {
-            line.push_str(" UID");
-        }
-        let (rem, add) = (pairs(&removed, true), pairs(&added, false));
-        if rem.is_empty() && add.is_empty() {
-            return None;
-        }
-        if !rem.is_empty() {
-            line.push_str(&format!(" REMOVETO ({rem})"));
-        }
-        if !add.is_empty() {
-            line.push_str(&format!(" ADDTO ({add})"));
-        }
-        line.push_str("\r\n");
-        Some(line)
+        let new_num = |u: u32| if c.uid { Some(u) } else { view.seq_of(u) };
+        let sorted = c.sort.is_some();
+        let pairs =
+            |items: &[(usize, u32)], num: &dyn Fn(u32) -> Option<u32>, highest_first: bool| {
+                let mut out = Vec::new();
+                if !sorted {
+                    let nums: Vec<u32> = items.iter().filter_map(|&(_, u)| num(u)).collect();
+                    if let Some(set) = to_set(&nums) {
+                        out.push(format!("0 {set}"));
+                    }
+                    return out.join(" ");
+                }
+                // Runs of consecutive positions, each as `position number-list`.
+                let mut runs: Vec<(usize, Vec<u32>)> = Vec::new();
+                for &(pos, u) in items {
+                    let Some(n) = num(u) else { continue };
+                    match runs.last_mut() {
+                        Some((start, list)) if *start + list.len() == pos => list.push(n),
+                        _ => runs.push((pos, vec![n])),
+                    }
+                }
+                if highest_first {
+                    runs.reverse();
+                }
+                for (pos, list) in runs {
+                    if let Some(set) = ordered_set(&list) {
+                        out.push(format!("{pos} {set}"));
+                    }
+                }
+                out.join(" ")
+            };
+        let head = format!(
+            "* ESEARCH (TAG \"{}\"){}",
+            c.tag,
+            if c.uid { " UID" } else { "" }
+        );
+        let line = |item: &str, body: String| {
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!("{head} {item} ({body})\r\n")
+            }
+        };
+        (
+            line("REMOVEFROM", pairs(&removed, &old_num, true)),
+            line("ADDTO", pairs(&added, &new_num, false)),
+        )
     }
 }

@@ -1,5 +1,5 @@
 //! CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4) on the sans-IO session: the
-//! ADDTO/REMOVETO bytes another session's changes produce, on real Maildirs.
+//! ADDTO/REMOVEFROM bytes another session's changes produce, on real Maildirs.
 
 use roost_storage::MailboxName;
 
@@ -30,8 +30,8 @@ fn uid_search_update_reports_flag_changes_new_messages_and_expunges() {
     talk(&mut b, b"f UID STORE 2 +FLAGS.SILENT (\\Seen)\r\n");
     assert_eq!(
         talk(&mut a, b"n NOOP\r\n"),
-        "* 2 FETCH (FLAGS (\\Seen) UID 2)\r\n\
-         * ESEARCH (TAG \"t1\") UID REMOVETO (0 2)\r\n\
+        "* ESEARCH (TAG \"t1\") UID REMOVEFROM (0 2)\r\n\
+         * 2 FETCH (FLAGS (\\Seen) UID 2)\r\n\
          n OK NOOP completed\r\n"
     );
     fx.deliver("INBOX", 2);
@@ -44,8 +44,8 @@ fn uid_search_update_reports_flag_changes_new_messages_and_expunges() {
     let got = talk(&mut a, b"n NOOP\r\n");
     assert!(
         got.ends_with(
-            "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\n\
-             * ESEARCH (TAG \"t1\") UID REMOVETO (0 1)\r\nn OK NOOP completed\r\n"
+            "* ESEARCH (TAG \"t1\") UID REMOVEFROM (0 1)\r\n\
+             * 2 EXPUNGE\r\n* 1 EXPUNGE\r\nn OK NOOP completed\r\n"
         ),
         "{got}"
     );
@@ -83,7 +83,7 @@ fn sort_update_positions_follow_the_sort_order() {
     talk(&mut b, b"d UID STORE 1,3:4 +FLAGS.SILENT (\\Deleted)\r\n");
     let got = talk(&mut a, b"n NOOP\r\n");
     assert!(
-        got.ends_with("* ESEARCH (TAG \"t2\") UID REMOVETO (5 3:4 1 1)\r\nn OK NOOP completed\r\n"),
+        got.starts_with("* ESEARCH (TAG \"t2\") UID REMOVEFROM (5 3:4 1 1)\r\n* 1 FETCH"),
         "{got}"
     );
 }
@@ -130,9 +130,20 @@ fn too_many_contexts_answer_noupdate_and_bad_combinations_are_refused() {
          * NO [NOUPDATE \"t2\"] Too many search contexts\r\n\
          t2 OK UID SEARCH completed\r\n"
     );
+    // RFC 5267 4.3: a tag still naming a context cannot start another.
     assert_eq!(
-        talk(&mut a, b"t3 UID SEARCH RETURN (SAVE UPDATE) ALL\r\n"),
-        "t3 BAD UPDATE cannot be combined with SAVE or PARTIAL\r\n"
+        talk(&mut a, b"t1 UID SEARCH RETURN (UPDATE) ALL\r\n"),
+        "t1 BAD Tag reuse\r\n"
+    );
+    // UPDATE does not interact with the other options: PARTIAL and SAVE answer as usual.
+    assert_eq!(
+        talk(
+            &mut a,
+            b"t3 UID SEARCH RETURN (SAVE PARTIAL 1:1 UPDATE) ALL\r\n"
+        ),
+        "* ESEARCH (TAG \"t3\") UID PARTIAL (1:1 1)\r\n\
+         * NO [NOUPDATE \"t3\"] Too many search contexts\r\n\
+         t3 OK UID SEARCH completed\r\n"
     );
     let user = fx.store.user("alice").expect("user");
     let inbox = user
@@ -149,4 +160,27 @@ fn too_many_contexts_answer_noupdate_and_bad_combinations_are_refused() {
     assert!(!got.contains("t2"), "{got}");
     let caps = talk(&mut a, b"c CAPABILITY\r\n");
     assert!(caps.contains(" CONTEXT=SEARCH CONTEXT=SORT "), "{caps}");
+}
+
+#[test]
+fn sequence_number_removefrom_goes_before_the_expunge() {
+    let fx = Fx::new();
+    let (mut a, mut b) = two(&fx, 3);
+    assert_eq!(
+        talk(&mut a, b"t4 SEARCH RETURN (UPDATE) 2:3\r\n"),
+        "* ESEARCH (TAG \"t4\") ALL 2:3\r\nt4 OK SEARCH completed\r\n"
+    );
+    talk(&mut b, b"d UID STORE 2 +FLAGS.SILENT (\\Deleted)\r\n");
+    talk(&mut b, b"x EXPUNGE\r\n");
+    // Message 2 leaves as number 2, before the EXPUNGE renumbers; `2:3` now matches only
+    // UID 3 (message 3, now 2), which was in the result already.
+    let got = talk(&mut a, b"n NOOP\r\n");
+    assert!(
+        got.starts_with("* ESEARCH (TAG \"t4\") REMOVEFROM (0 2)\r\n* 2 EXPUNGE\r\n"),
+        "{got}"
+    );
+    assert_eq!(
+        talk(&mut a, b"c CANCELUPDATE \"t4\" \"nothing\"\r\n"),
+        "c OK CANCELUPDATE completed\r\n"
+    );
 }

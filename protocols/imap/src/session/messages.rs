@@ -432,7 +432,7 @@ impl ImapSession {
                 self.data(Data::Search(list, modseq));
             }
             Some(mut opts) => {
-                let update = super::context::take_update(&mut opts)?;
+                let update = self.take_update(tag, &mut opts)?;
                 let save = opts.contains(&SearchReturn::Save);
                 if save {
                     self.user()?.saved = Some(uids_found.clone());

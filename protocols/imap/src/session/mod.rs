@@ -221,7 +221,7 @@ pub struct ImapSession {
     /// NOTIFY SET: the watched mailboxes and what was last reported about them.
     notify: Option<Box<notify::NotifyState>>,
     /// CONTEXT=SEARCH/SORT: the results kept up to date (RFC 5267 section 4).
-    contexts: Vec<context::SearchContext>,
+    contexts: context::Contexts,
     /// Where INPROGRESS lines go while a command runs.
     progress_sink: Option<ProgressSink>,
     /// The tag of the command running, for INPROGRESS.
@@ -271,7 +271,7 @@ impl ImapSession {
             stats: stats::Stats::default(),
             compressed: false,
             notify: None,
-            contexts: Vec::new(),
+            contexts: context::Contexts::default(),
             progress_sink: None,
             current_tag: None,
         }
@@ -567,11 +567,11 @@ impl ImapSession {
                 message,
             } => self.append(&tag, mailbox, flags, date, message),
             C::Idle => self.idle(&tag),
-            C::CancelUpdate(tags) => self.cancel_update(&tags),
             _ if !selected => Err(CmdError::Bad(format!("{name}: no mailbox selected"))),
             C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
             C::Unselect => self.unselect(),
+            C::CancelUpdate(tags) => self.cancel_update(&tags),
             C::Expunge => self.expunge(None),
             C::UidExpunge(set) => self.expunge(Some(set)),
             C::Search {
@@ -767,9 +767,13 @@ impl ImapSession {
         if let Some(read_only) = new_keywords {
             self.announce_flags(&names, read_only);
         }
+        // RFC 5267: REMOVEFROM before the EXPUNGEs, ADDTO after the EXISTS.
+        let (removes, adds) = self.context_changes();
+        self.write_some(removes);
         for r in responses {
             self.send(r);
         }
+        self.write_some(adds);
         if let Some(m) = news {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }

@@ -128,7 +128,7 @@ impl ImapSession {
                 self.data(Data::Sort(list, modseq));
             }
             Some(mut opts) => {
-                let update = super::context::take_update(&mut opts)?;
+                let update = self.take_update(tag, &mut opts)?;
                 if opts.contains(&SearchReturn::Save) {
                     self.user()?.saved = Some(uids.clone());
                 }
