@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use super::messages::to_set;
 use super::{CmdError, CmdResult, ImapSession, ok};
 use crate::partial::ordered_set;
-use crate::response::Code;
+use crate::response::{Code, Data, ESearch};
 use crate::sort::{SortCriterion, sort};
 use crate::types::{AString, SearchKey, SearchReturn, Tag};
 
@@ -47,6 +47,17 @@ pub(crate) struct Contexts {
     /// The view's UIDs when the contexts were last brought up to date: the message numbers
     /// the client still knows for messages expunged since.
     before: Vec<u32>,
+}
+
+/// The answer to `RETURN (UPDATE)` alone: the correlator and nothing else, as RFC 4731's
+/// default ALL is for an empty list only (Dovecot answers the same; clients ask
+/// `RETURN (ALL UPDATE)` for the starting result).
+pub(super) fn bare_answer(tag: &Tag, uid: bool) -> Data {
+    Data::ESearch(ESearch {
+        tag: Some(tag.clone()),
+        uid,
+        ..ESearch::default()
+    })
 }
 
 impl ImapSession {
@@ -118,11 +129,18 @@ impl ImapSession {
         });
     }
 
-    /// `CANCELUPDATE tag-string ...`: ends those contexts; unknown tags are ignored, as a
-    /// context may have ended by itself (the mailbox was closed).
+    /// `CANCELUPDATE "tag" ...`: ends those contexts; `NO` when one of the tags names none
+    /// (as Dovecot), after ending the others.
     pub(super) fn cancel_update(&mut self, tags: &[String]) -> CmdResult {
+        let unknown = tags
+            .iter()
+            .find(|t| !self.contexts.list.iter().any(|c| &c.tag == *t))
+            .cloned();
         self.contexts.list.retain(|c| !tags.contains(&c.tag));
-        ok("CANCELUPDATE completed")
+        match unknown {
+            Some(t) => Err(CmdError::No(None, format!("Unknown tag {t:?}"))),
+            None => ok("CANCELUPDATE completed"),
+        }
     }
 
     /// After each command and on IDLE/NOTIFY updates: contexts end with the mailbox they

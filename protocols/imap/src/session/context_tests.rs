@@ -22,7 +22,7 @@ fn uid_search_update_reports_flag_changes_new_messages_and_expunges() {
     let fx = Fx::new();
     let (mut a, mut b) = two(&fx, 3);
     assert_eq!(
-        talk(&mut a, b"t1 UID SEARCH RETURN (UPDATE) UNSEEN\r\n"),
+        talk(&mut a, b"t1 UID SEARCH RETURN (ALL UPDATE) UNSEEN\r\n"),
         "* ESEARCH (TAG \"t1\") UID ALL 1:3\r\nt1 OK UID SEARCH completed\r\n"
     );
     // Nothing changed: no update.
@@ -68,7 +68,7 @@ fn sort_update_positions_follow_the_sort_order() {
     assert_eq!(
         talk(
             &mut a,
-            b"t2 UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNDELETED\r\n"
+            b"t2 UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNDELETED\r\n"
         ),
         "* ESEARCH (TAG \"t2\") UID ALL 1:4\r\nt2 OK UID SORT completed\r\n"
     );
@@ -123,9 +123,13 @@ fn too_many_contexts_answer_noupdate_and_bad_combinations_are_refused() {
     fx.deliver("INBOX", 1);
     let mut a = fx.session(settings);
     talk(&mut a, b"s SELECT INBOX\r\n");
-    talk(&mut a, b"t1 UID SEARCH RETURN (UPDATE) ALL\r\n");
+    // UPDATE alone answers the correlator only (RFC 4731's default ALL is for `()`).
     assert_eq!(
-        talk(&mut a, b"t2 UID SEARCH RETURN (UPDATE) ALL\r\n"),
+        talk(&mut a, b"t1 UID SEARCH RETURN (UPDATE) ALL\r\n"),
+        "* ESEARCH (TAG \"t1\") UID\r\nt1 OK UID SEARCH completed\r\n"
+    );
+    assert_eq!(
+        talk(&mut a, b"t2 UID SEARCH RETURN (ALL UPDATE) ALL\r\n"),
         "* ESEARCH (TAG \"t2\") UID ALL 1\r\n\
          * NO [NOUPDATE \"t2\"] Too many search contexts\r\n\
          t2 OK UID SEARCH completed\r\n"
@@ -167,7 +171,7 @@ fn sequence_number_removefrom_goes_before_the_expunge() {
     let fx = Fx::new();
     let (mut a, mut b) = two(&fx, 3);
     assert_eq!(
-        talk(&mut a, b"t4 SEARCH RETURN (UPDATE) 2:3\r\n"),
+        talk(&mut a, b"t4 SEARCH RETURN (UPDATE ALL) 2:3\r\n"),
         "* ESEARCH (TAG \"t4\") ALL 2:3\r\nt4 OK SEARCH completed\r\n"
     );
     talk(&mut b, b"d UID STORE 2 +FLAGS.SILENT (\\Deleted)\r\n");
@@ -181,6 +185,11 @@ fn sequence_number_removefrom_goes_before_the_expunge() {
     );
     assert_eq!(
         talk(&mut a, b"c CANCELUPDATE \"t4\" \"nothing\"\r\n"),
-        "c OK CANCELUPDATE completed\r\n"
+        "c NO Unknown tag \"nothing\"\r\n"
+    );
+    assert_eq!(
+        talk(&mut a, b"c CANCELUPDATE \"t4\"\r\n"),
+        "c NO Unknown tag \"t4\"\r\n",
+        "cancelled by the first one"
     );
 }

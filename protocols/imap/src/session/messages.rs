@@ -437,7 +437,10 @@ impl ImapSession {
                 if save {
                     self.user()?.saved = Some(uids_found.clone());
                 }
-                if let Some(e) = super::sort::esearch_answer(tag, uid, &opts, &nums, false, modseq)
+                if update && opts.is_empty() {
+                    self.data(super::context::bare_answer(tag, uid));
+                } else if let Some(e) =
+                    super::sort::esearch_answer(tag, uid, &opts, &nums, false, modseq)
                 {
                     self.data(Data::ESearch(e));
                 }

@@ -132,7 +132,9 @@ impl ImapSession {
                 if opts.contains(&SearchReturn::Save) {
                     self.user()?.saved = Some(uids.clone());
                 }
-                if let Some(e) = esearch_answer(tag, uid, &opts, &nums, true, modseq) {
+                if update && opts.is_empty() {
+                    self.data(super::context::bare_answer(tag, uid));
+                } else if let Some(e) = esearch_answer(tag, uid, &opts, &nums, true, modseq) {
                     self.data(Data::ESearch(e));
                 }
                 if update {
