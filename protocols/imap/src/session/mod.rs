@@ -686,6 +686,7 @@ impl ImapSession {
     /// Untagged updates of the selected mailbox, where the command allows them.
     pub(crate) fn report_updates(&mut self, allow_expunge: bool) -> Result<(), CmdError> {
         let rev2 = self.rev2;
+        let flags_wanted = self.selected_flag_updates();
         let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
             return Ok(());
         };
@@ -735,6 +736,7 @@ impl ImapSession {
                 Update::Exists(n) => responses.push(Response::Data(Data::Exists(n))),
                 Update::Recent(n) if !rev2 => responses.push(Response::Data(Data::Recent(n))),
                 Update::Recent(_) => {}
+                Update::Flags(_) if !flags_wanted => {}
                 Update::Flags(seq) => {
                     let Some(info) = view.messages().get(seq as usize - 1) else {
                         continue;
@@ -846,3 +848,6 @@ mod ext_tests;
 
 #[cfg(test)]
 mod context_tests;
+
+#[cfg(test)]
+mod notify_tests;

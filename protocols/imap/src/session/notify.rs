@@ -57,6 +57,9 @@ pub(crate) struct NotifyState {
     selected_live: Option<bool>,
     /// The selected mailbox's change channel, while `selected_live` is set.
     selected_rx: Option<watch::Receiver<u64>>,
+    /// FlagChange is among the `selected`/`selected-delayed` events: other sessions' flag
+    /// changes are sent as FETCH (RFC 5465 5.1); without it they are not.
+    selected_flags: bool,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
@@ -144,7 +147,14 @@ impl ImapSession {
             NotifyFilter::SelectedDelayed if !g.events.is_empty() => Some(false),
             _ => None,
         });
+        let selected_flags = set.groups.iter().any(|g| {
+            matches!(
+                g.filter,
+                NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+            ) && g.events.iter().any(|e| matches!(e, NotifyEvent::FlagChange))
+        });
         let mut state = NotifyState {
+            selected_flags,
             selected_live,
             selected_rx: None,
             selected_fetch,
@@ -332,6 +342,18 @@ impl ImapSession {
         };
         if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {
             tracing::warn!(error = %e, "NOTIFY MessageNew FETCH failed");
+        }
+    }
+
+    /// Whether other sessions' flag changes in the selected mailbox go out as FETCH.
+    /// Without NOTIFY always (base IMAP); with NOTIFY only for FlagChange on `selected`
+    /// (RFC 5465 3.1: no selected group is `selected NONE`). EXISTS and EXPUNGE are never
+    /// held back, as the client's message numbers depend on them. A CONDSTORE client
+    /// still gets them: HIGHESTMODSEQ it is sent promises it has seen every change below.
+    pub(super) fn selected_flag_updates(&self) -> bool {
+        match &self.notify {
+            None => true,
+            Some(n) => n.selected_flags || self.condstore,
         }
     }
 
