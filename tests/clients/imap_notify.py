@@ -100,7 +100,7 @@ b.select("Work")
 t = time.monotonic()
 b.store("1", "+FLAGS.SILENT", "\\Deleted")
 b.expunge()
-# No FlagChange for `selected`: the \\Deleted FETCH is not sent (RFC 5465 5.1).
+# No FlagChange for `selected`: the \Deleted FETCH is not sent (RFC 5465 5.1).
 expect("selected-expunge", 1, t)
 send("x NOTIFY NONE")
 print("none:", until("x"))

@@ -151,7 +151,10 @@ impl ImapSession {
             matches!(
                 g.filter,
                 NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-            ) && g.events.iter().any(|e| matches!(e, NotifyEvent::FlagChange))
+            ) && g
+                .events
+                .iter()
+                .any(|e| matches!(e, NotifyEvent::FlagChange))
         });
         let mut state = NotifyState {
             selected_flags,

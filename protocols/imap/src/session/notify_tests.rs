@@ -19,7 +19,10 @@ fn two(fx: &Fx, n: usize) -> (super::ImapSession, super::ImapSession) {
 fn selected_flag_changes_only_with_flagchange() {
     let fx = Fx::new();
     let (mut a, mut b) = two(&fx, 2);
-    talk(&mut a, b"n NOTIFY SET (selected (MessageNew MessageExpunge))\r\n");
+    talk(
+        &mut a,
+        b"n NOTIFY SET (selected (MessageNew MessageExpunge))\r\n",
+    );
     talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Flagged)\r\n");
     assert_eq!(text(a.notify_update()), "", "no FlagChange asked");
     assert_eq!(talk(&mut a, b"o NOOP\r\n"), "o OK NOOP completed\r\n");
@@ -41,12 +44,19 @@ fn selected_none_keeps_exists_and_expunge_for_message_numbers() {
     let fx = Fx::new();
     let (mut a, mut b) = two(&fx, 2);
     // No selected group is the same as `selected NONE` (RFC 5465 3.1).
-    talk(&mut a, b"n NOTIFY SET (personal (MessageNew MessageExpunge))\r\n");
+    talk(
+        &mut a,
+        b"n NOTIFY SET (personal (MessageNew MessageExpunge))\r\n",
+    );
     talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
     talk(&mut b, b"x EXPUNGE\r\n");
     fx.deliver("INBOX", 1);
     talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Seen)\r\n");
-    assert_eq!(text(a.notify_update()), "", "nothing live for the selected mailbox");
+    assert_eq!(
+        text(a.notify_update()),
+        "",
+        "nothing live for the selected mailbox"
+    );
     assert_eq!(
         talk(&mut a, b"o NOOP\r\n"),
         "* 1 EXPUNGE\r\n* 2 EXISTS\r\no OK NOOP completed\r\n"
