@@ -72,3 +72,44 @@ fn selected_none_keeps_exists_and_expunge_for_message_numbers() {
         "* 2 FETCH (FLAGS () UID 3)\r\no OK NOOP completed\r\n"
     );
 }
+
+#[test]
+fn metadata_changes_of_other_sessions_are_announced() {
+    let fx = Fx::new();
+    let mut a = fx.session(ImapSettings::default());
+    let mut b = fx.session(ImapSettings::default());
+    talk(&mut b, b"c CREATE Work\r\n");
+    assert_eq!(
+        talk(
+            &mut a,
+            b"n NOTIFY SET (mailboxes Work (MailboxMetadataChange ServerMetadataChange))\r\n"
+        ),
+        "n OK NOTIFY completed\r\n"
+    );
+    talk(&mut b, b"m SETMETADATA Work (/private/comment \"hi\")\r\n");
+    assert_eq!(
+        text(a.notify_update()),
+        "* METADATA \"Work\" \"/private/comment\"\r\n"
+    );
+    talk(
+        &mut b,
+        b"m SETMETADATA \"\" (/shared/admin \"x\" /private/vendor/a \"y\")\r\n",
+    );
+    assert_eq!(
+        text(a.notify_update()),
+        "* METADATA \"\" \"/private/vendor/a\" \"/shared/admin\"\r\n"
+    );
+    // Removal is a change too; INBOX is not watched.
+    talk(&mut b, b"m SETMETADATA Work (/private/comment NIL)\r\n");
+    talk(&mut b, b"m SETMETADATA INBOX (/private/comment \"z\")\r\n");
+    assert_eq!(
+        text(a.notify_update()),
+        "* METADATA \"Work\" \"/private/comment\"\r\n"
+    );
+    // The session's own change is not echoed (RFC 5465 5).
+    talk(
+        &mut a,
+        b"m SETMETADATA Work (/private/comment \"mine\")\r\n",
+    );
+    assert_eq!(text(a.notify_update()), "");
+}
