@@ -193,3 +193,22 @@ fn sequence_number_removefrom_goes_before_the_expunge() {
         "cancelled by the first one"
     );
 }
+
+#[test]
+fn own_expunge_removes_before_the_expunge_responses() {
+    let fx = Fx::new();
+    let (mut a, _b) = two(&fx, 3);
+    talk(&mut a, b"t5 SEARCH RETURN (UPDATE) ALL\r\n");
+    talk(&mut a, b"f STORE 2 +FLAGS.SILENT (\\Deleted)\r\n");
+    assert_eq!(
+        talk(&mut a, b"x EXPUNGE\r\n"),
+        "* ESEARCH (TAG \"t5\") REMOVEFROM (0 2)\r\n* 2 EXPUNGE\r\nx OK EXPUNGE completed\r\n"
+    );
+    // MOVE expunges too.
+    talk(&mut a, b"c CREATE Other\r\n");
+    let got = talk(&mut a, b"m MOVE 1 Other\r\n");
+    assert!(
+        got.contains("* ESEARCH (TAG \"t5\") REMOVEFROM (0 1)\r\n* 1 EXPUNGE\r\n"),
+        "{got}"
+    );
+}
