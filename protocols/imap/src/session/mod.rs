@@ -769,17 +769,18 @@ impl ImapSession {
         if let Some(read_only) = new_keywords {
             self.announce_flags(&names, read_only);
         }
-        // RFC 5267: REMOVEFROM before the EXPUNGEs, ADDTO after the EXISTS.
+        // RFC 5267: REMOVEFROM before the EXPUNGEs, ADDTO after the EXISTS (and, RFC 5465
+        // section 7, after NOTIFY's MessageNew FETCH).
         let (removes, adds) = self.context_changes();
         self.write_some(removes);
         for r in responses {
             self.send(r);
         }
-        self.write_some(adds);
         if let Some(m) = news {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         self.notify_new_messages(known);
+        self.write_some(adds);
         Ok(())
     }
 

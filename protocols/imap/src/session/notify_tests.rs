@@ -113,3 +113,20 @@ fn metadata_changes_of_other_sessions_are_announced() {
     );
     assert_eq!(text(a.notify_update()), "");
 }
+
+#[test]
+fn search_context_addto_follows_the_messagenew_fetch() {
+    let fx = Fx::new();
+    let (mut a, _b) = two(&fx, 2);
+    talk(
+        &mut a,
+        b"n NOTIFY SET (selected (MessageNew (UID) MessageExpunge))\r\n",
+    );
+    talk(&mut a, b"t UID SEARCH RETURN (UPDATE) ALL\r\n");
+    fx.deliver("INBOX", 1);
+    // RFC 5465 section 7: EXISTS, then the FETCH, then the ESEARCH.
+    assert_eq!(
+        text(a.notify_update()),
+        "* 3 EXISTS\r\n* 3 FETCH (UID 3)\r\n* ESEARCH (TAG \"t\") UID ADDTO (0 3)\r\n"
+    );
+}
