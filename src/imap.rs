@@ -39,6 +39,7 @@ pub fn settings(config: &Config) -> ImapSettings {
         metadata_max_size: i.metadata_max_size,
         metadata_max_entries: i.metadata_max_entries,
         notify_max_mailboxes: i.notify_max_mailboxes,
+        max_search_contexts: i.max_search_contexts,
         inprogress_after: Duration::from_millis(i.inprogress_after_ms),
         inprogress_interval: Duration::from_millis(i.inprogress_interval_ms),
     }

@@ -378,6 +378,8 @@ pub struct Imap {
     pub metadata_max_entries: usize,
     /// Most mailboxes one NOTIFY SET may watch (each is kept open).
     pub notify_max_mailboxes: usize,
+    /// Most live SEARCH/SORT `RETURN (UPDATE)` results per session (RFC 5267 contexts).
+    pub max_search_contexts: usize,
     /// Milliseconds a SEARCH, COPY, MOVE or EXPUNGE runs before `* OK [INPROGRESS]` starts.
     pub inprogress_after_ms: u64,
     /// Milliseconds between two INPROGRESS lines of one command.
@@ -406,6 +408,9 @@ impl Default for Imap {
             metadata_max_entries: 1000,
             // A large folder tree; each watched mailbox stays open with its inotify watch.
             notify_max_mailboxes: 1000,
+            // Each context re-runs its search when the mailbox changes; a client shows a
+            // handful of views at once.
+            max_search_contexts: 10,
             // RFC 9585: a client waiting this long wants to know the server is working.
             inprogress_after_ms: 1000,
             // Often enough for a progress bar, rare enough to cost nothing.

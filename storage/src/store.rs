@@ -403,6 +403,8 @@ impl UserStore {
             return Ok(Err(refused));
         }
         md.write(&self.root, self.store.cfg.mailbox.fsync)?;
+        // NOTIFY MailboxMetadataChange/ServerMetadataChange listen on the tree feed.
+        self.tree_changed();
         Ok(Ok(()))
     }
 

@@ -17,6 +17,7 @@ use nom::error::{ErrorKind, ParseError};
 use roost_storage::auth::Secret;
 use thiserror::Error;
 
+mod context;
 mod ext;
 pub use ext::{MetadataDepth, NotifyEvent, NotifyFilter, NotifyGroup, NotifySet};
 
@@ -277,6 +278,9 @@ pub enum CommandBody {
         /// The search criteria, an implicit AND.
         search: SearchKey,
     },
+    /// `CANCELUPDATE tag-string *(SP tag-string)` (RFC 5267 4.3): the tags of the
+    /// SEARCH/SORT update contexts to end.
+    CancelUpdate(Vec<String>),
     /// `[UID] FETCH set items [modifiers]`
     Fetch {
         /// UID FETCH.
@@ -400,6 +404,7 @@ impl CommandBody {
             Sort { uid: true, .. } => "UID SORT",
             Thread { uid: false, .. } => "THREAD",
             Thread { uid: true, .. } => "UID THREAD",
+            CancelUpdate(_) => "CANCELUPDATE",
             Fetch { uid: false, .. } => "FETCH",
             Fetch { uid: true, .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
@@ -700,6 +705,7 @@ fn command_body<'a>(cx: &Cx, name: &str, i: &'a [u8]) -> Option<BodyResult<'a>> 
         "SETQUOTA" => quota::setquota(cx, i),
         "UNAUTHENTICATE" => simple(C::Unauthenticate),
         "REPLACE" => multiappend::replace(cx, i, false),
+        "CANCELUPDATE" => context::cancelupdate(cx, i),
         _ => return None,
     })
 }
@@ -1400,7 +1406,8 @@ fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
     Ok((i, criteria))
 }
 
-/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range`
+/// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range /
+///  "UPDATE"` (RFC 5267 section 4.3)
 fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
     let (rest, a) = atom(i)?;
     let r = match a.as_str().to_ascii_uppercase().as_str() {
@@ -1410,6 +1417,7 @@ fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
         "COUNT" => SearchReturn::Count,
         "SAVE" => SearchReturn::Save,
         "PARTIAL" => return sort::partial_opt(rest),
+        "UPDATE" => SearchReturn::Update,
         _ => return soft(i),
     };
     Ok((rest, r))

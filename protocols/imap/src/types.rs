@@ -891,6 +891,8 @@ pub enum SearchReturn {
     Save,
     /// `PARTIAL range` (RFC 5267 CONTEXT=SEARCH, RFC 9394 PARTIAL).
     Partial(crate::partial::PartialRange),
+    /// `UPDATE` (RFC 5267 CONTEXT=SEARCH/SORT): keep the result and report its changes.
+    Update,
 }
 
 /// A capability the server may advertise.

@@ -11,14 +11,14 @@ use roost_storage::{
 
 use super::{ImapContext, ImapSession, ImapSettings, Output};
 
-struct Fx {
+pub(super) struct Fx {
     _dir: tempfile::TempDir,
-    store: Arc<Store>,
+    pub(super) store: Arc<Store>,
     auth: Arc<Authenticator>,
 }
 
 impl Fx {
-    fn new() -> Fx {
+    pub(super) fn new() -> Fx {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().to_path_buf();
         std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
@@ -48,7 +48,7 @@ impl Fx {
         }
     }
 
-    fn session(&self, settings: ImapSettings) -> ImapSession {
+    pub(super) fn session(&self, settings: ImapSettings) -> ImapSession {
         let mut s = ImapSession::new(ImapContext {
             is_tls: false,
             starttls_available: false,
@@ -63,7 +63,7 @@ impl Fx {
         s
     }
 
-    fn deliver(&self, mailbox: &str, n: usize) {
+    pub(super) fn deliver(&self, mailbox: &str, n: usize) {
         let user = self.store.user("alice").expect("user");
         let mb = user
             .open(&MailboxName::new(mailbox).expect("name"))
@@ -75,7 +75,7 @@ impl Fx {
     }
 }
 
-fn text(outputs: Vec<Output>) -> String {
+pub(super) fn text(outputs: Vec<Output>) -> String {
     let mut out = Vec::new();
     for o in outputs {
         if let Output::Write(b) = o {
@@ -85,7 +85,7 @@ fn text(outputs: Vec<Output>) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn talk(s: &mut ImapSession, input: &[u8]) -> String {
+pub(super) fn talk(s: &mut ImapSession, input: &[u8]) -> String {
     let outputs = s.feed(input);
     text(outputs)
 }

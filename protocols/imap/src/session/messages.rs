@@ -449,14 +449,21 @@ impl ImapSession {
                 let list = nums.iter().filter_map(|&n| NonZeroU32::new(n)).collect();
                 self.data(Data::Search(list, modseq));
             }
-            Some(opts) => {
+            Some(mut opts) => {
+                let update = self.take_update(tag, &mut opts)?;
                 let save = opts.contains(&SearchReturn::Save);
                 if save {
-                    self.user()?.saved = Some(uids_found);
+                    self.user()?.saved = Some(uids_found.clone());
                 }
-                if let Some(e) = super::sort::esearch_answer(tag, uid, &opts, &nums, false, modseq)
+                if update && opts.is_empty() {
+                    self.data(super::context::bare_answer(tag, uid));
+                } else if let Some(e) =
+                    super::sort::esearch_answer(tag, uid, &opts, &nums, false, modseq)
                 {
                     self.data(Data::ESearch(e));
+                }
+                if update {
+                    self.context_start(tag, uid, None, charset, criteria, uids_found);
                 }
             }
         }

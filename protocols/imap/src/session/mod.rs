@@ -26,6 +26,7 @@ mod auth;
 mod catenate;
 mod compress;
 mod condstore;
+mod context;
 mod error;
 mod list;
 mod mailboxes;
@@ -77,6 +78,8 @@ pub struct ImapSettings {
     pub metadata_max_entries: usize,
     /// Most mailboxes one NOTIFY SET may watch (`NO [LIMIT]` beyond it).
     pub notify_max_mailboxes: usize,
+    /// Most live SEARCH/SORT `RETURN (UPDATE)` results per session (`NO [NOUPDATE]` beyond).
+    pub max_search_contexts: usize,
     /// A command running this long starts sending `* OK [INPROGRESS ...]` (RFC 9585).
     pub inprogress_after: std::time::Duration,
     /// Time between two INPROGRESS responses of one command.
@@ -106,6 +109,9 @@ impl Default for ImapSettings {
             metadata_max_entries: 1000,
             // A large folder tree; each watched mailbox stays open with its inotify watch.
             notify_max_mailboxes: 1000,
+            // Each context re-runs its search when the mailbox changes; a client window
+            // shows a handful of views at once.
+            max_search_contexts: 10,
             // RFC 9585 suggests a few seconds before the first, then every few seconds.
             inprogress_after: std::time::Duration::from_secs(1),
             inprogress_interval: std::time::Duration::from_secs(1),
@@ -225,6 +231,8 @@ pub struct ImapSession {
     compressed: bool,
     /// NOTIFY SET: the watched mailboxes and what was last reported about them.
     notify: Option<Box<notify::NotifyState>>,
+    /// CONTEXT=SEARCH/SORT: the results kept up to date (RFC 5267 section 4).
+    contexts: context::Contexts,
     /// Where INPROGRESS lines go while a command runs.
     progress_sink: Option<ProgressSink>,
     /// The tag of the command running, for INPROGRESS.
@@ -277,6 +285,7 @@ impl ImapSession {
             stats: stats::Stats::default(),
             compressed: false,
             notify: None,
+            contexts: context::Contexts::default(),
             progress_sink: None,
             current_tag: None,
         }
@@ -496,10 +505,11 @@ impl ImapSession {
 
     /// Called by the driver when the mailbox changed during IDLE.
     pub fn idle_update(&mut self) -> Vec<Output> {
-        if self.is_idling()
-            && let Err(e) = self.report_updates(true)
-        {
-            tracing::warn!(error = %e, "update during IDLE failed");
+        if self.is_idling() {
+            if let Err(e) = self.report_updates(true) {
+                tracing::warn!(error = %e, "update during IDLE failed");
+            }
+            self.context_updates();
         }
         std::mem::take(&mut self.out)
     }
@@ -598,6 +608,7 @@ impl ImapSession {
             C::Check => self.noop("CHECK completed"),
             C::Close => self.close(),
             C::Unselect => self.unselect(),
+            C::CancelUpdate(tags) => self.cancel_update(&tags),
             C::Expunge => self.expunge(None),
             C::UidExpunge(set) => self.expunge(Some(set)),
             C::Search {
@@ -643,6 +654,7 @@ impl ImapSession {
             } => self.replace(&tag, (uid, target), mailbox, flags, date, message),
         };
         self.notify_after_command(name);
+        self.context_after_command(name);
         self.finish(tag, name, result);
     }
 
@@ -695,6 +707,8 @@ impl ImapSession {
             "THREAD=REFERENCES",
             "ESORT",
             "PARTIAL",
+            "CONTEXT=SEARCH",
+            "CONTEXT=SORT",
             "WITHIN",
             "PREVIEW",
             "OBJECTID",
@@ -731,6 +745,7 @@ impl ImapSession {
     /// Untagged updates of the selected mailbox, where the command allows them.
     pub(crate) fn report_updates(&mut self, allow_expunge: bool) -> Result<(), CmdError> {
         let rev2 = self.rev2;
+        let flags_wanted = self.selected_flag_updates();
         let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
             return Ok(());
         };
@@ -780,6 +795,7 @@ impl ImapSession {
                 Update::Exists(n) => responses.push(Response::Data(Data::Exists(n))),
                 Update::Recent(n) if !rev2 => responses.push(Response::Data(Data::Recent(n))),
                 Update::Recent(_) => {}
+                Update::Flags(_) if !flags_wanted => {}
                 Update::Flags(seq) => {
                     let Some(info) = view.messages().get(seq as usize - 1) else {
                         continue;
@@ -812,6 +828,10 @@ impl ImapSession {
         if let Some(read_only) = new_keywords {
             self.announce_flags(&names, read_only);
         }
+        // RFC 5267: REMOVEFROM before the EXPUNGEs, ADDTO after the EXISTS (and, RFC 5465
+        // section 7, after NOTIFY's MessageNew FETCH).
+        let (removes, adds) = self.context_changes();
+        self.write_some(removes);
         for r in responses {
             self.send(r);
         }
@@ -819,6 +839,7 @@ impl ImapSession {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         self.notify_new_messages(known);
+        self.write_some(adds);
         Ok(())
     }
 
@@ -889,3 +910,9 @@ mod tests;
 
 #[cfg(test)]
 mod ext_tests;
+
+#[cfg(test)]
+mod context_tests;
+
+#[cfg(test)]
+mod notify_tests;

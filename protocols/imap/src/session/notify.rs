@@ -57,6 +57,15 @@ pub(crate) struct NotifyState {
     selected_live: Option<bool>,
     /// The selected mailbox's change channel, while `selected_live` is set.
     selected_rx: Option<watch::Receiver<u64>>,
+    /// ServerMetadataChange: `* METADATA "" entries` for other sessions' server entries.
+    meta_server: bool,
+    /// Mailboxes whose METADATA changes are wanted (MailboxMetadataChange).
+    meta_mailboxes: std::collections::BTreeSet<String>,
+    /// The user's METADATA as last reported, while any METADATA event is wanted.
+    metadata: Option<BTreeMap<String, BTreeMap<String, Vec<u8>>>>,
+    /// FlagChange is among the `selected`/`selected-delayed` events: other sessions' flag
+    /// changes are sent as FETCH (RFC 5465 5.1); without it they are not.
+    selected_flags: bool,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
@@ -83,8 +92,6 @@ impl ImapSession {
                 .iter()
                 .filter_map(|e| match e {
                     NotifyEvent::AnnotationChange => Some("AnnotationChange".to_string()),
-                    NotifyEvent::MailboxMetadataChange => Some("MailboxMetadataChange".into()),
-                    NotifyEvent::ServerMetadataChange => Some("ServerMetadataChange".into()),
                     NotifyEvent::Other(n) => Some(n.clone()),
                     _ => None,
                 })
@@ -144,7 +151,20 @@ impl ImapSession {
             NotifyFilter::SelectedDelayed if !g.events.is_empty() => Some(false),
             _ => None,
         });
+        let selected_flags = set.groups.iter().any(|g| {
+            matches!(
+                g.filter,
+                NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+            ) && g
+                .events
+                .iter()
+                .any(|e| matches!(e, NotifyEvent::FlagChange))
+        });
         let mut state = NotifyState {
+            meta_server: any(|e| matches!(e, NotifyEvent::ServerMetadataChange)),
+            meta_mailboxes: Default::default(),
+            metadata: None,
+            selected_flags,
             selected_live,
             selected_rx: None,
             selected_fetch,
@@ -156,6 +176,7 @@ impl ImapSession {
             tree: BTreeMap::new(),
         };
         self.notify_rebuild(&mut state)?;
+        self.metadata_diff(&mut state, false)?;
         let send_status = state.set.status;
         let statuses: Vec<(String, Counts)> = state
             .watched
@@ -194,8 +215,18 @@ impl ImapSession {
             state.tree.entry(s.clone()).or_insert((false, true));
         }
         let mut wanted: BTreeMap<String, Wants> = BTreeMap::new();
+        state.meta_mailboxes.clear();
         for g in &state.set.groups {
             let has = |f: fn(&NotifyEvent) -> bool| g.events.iter().any(f);
+            let meta = has(|e| matches!(e, NotifyEvent::MailboxMetadataChange));
+            if meta
+                && matches!(
+                    g.filter,
+                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+                )
+            {
+                state.meta_mailboxes.extend(selected.clone());
+            }
             let wants = Wants {
                 new: has(|e| matches!(e, NotifyEvent::MessageNew(_))),
                 expunge: has(|e| matches!(e, NotifyEvent::MessageExpunge)),
@@ -227,6 +258,9 @@ impl ImapSession {
                     out
                 }
             };
+            if meta {
+                state.meta_mailboxes.extend(names.iter().cloned());
+            }
             for n in names {
                 // The first group naming a mailbox decides its events.
                 wanted.entry(n).or_insert(wants);
@@ -335,6 +369,18 @@ impl ImapSession {
         }
     }
 
+    /// Whether other sessions' flag changes in the selected mailbox go out as FETCH.
+    /// Without NOTIFY always (base IMAP); with NOTIFY only for FlagChange on `selected`
+    /// (RFC 5465 3.1: no selected group is `selected NONE`). EXISTS and EXPUNGE are never
+    /// held back, as the client's message numbers depend on them. A CONDSTORE client
+    /// still gets them: HIGHESTMODSEQ it is sent promises it has seen every change below.
+    pub(super) fn selected_flag_updates(&self) -> bool {
+        match &self.notify {
+            None => true,
+            Some(n) => n.selected_flags || self.condstore,
+        }
+    }
+
     /// The channels the driver waits on while no command runs (empty without NOTIFY).
     pub fn notify_watches(&self) -> Vec<watch::Receiver<u64>> {
         let Some(n) = &self.notify else {
@@ -356,6 +402,7 @@ impl ImapSession {
         if let Err(e) = self.notify_report(true) {
             tracing::warn!(error = %e, "NOTIFY update failed");
         }
+        self.context_updates();
         std::mem::take(&mut self.out)
     }
 
@@ -377,6 +424,7 @@ impl ImapSession {
                 | "EXAMINE"
                 | "CLOSE"
                 | "UNSELECT"
+                | "SETMETADATA"
         );
         if own
             && self.notify.is_some()
@@ -407,6 +455,7 @@ impl ImapSession {
             if send {
                 lines.extend(self.tree_diff(&state, &before));
             }
+            self.metadata_diff(&mut state, send)?;
         }
         let mut statuses = Vec::new();
         for (name, w) in state.watched.iter_mut() {
@@ -438,6 +487,57 @@ impl ImapSession {
         }
         for (name, c) in statuses {
             self.send_status(&name, c);
+        }
+        Ok(())
+    }
+
+    /// MailboxMetadataChange / ServerMetadataChange (RFC 5465 5.6, 5.7): the entries that
+    /// changed since the last look, as `* METADATA mailbox entry ...` (names only, RFC 5464
+    /// 4.4.2; the client asks GETMETADATA for values). Metadata changes wake the driver
+    /// through the user's tree feed, as storage announces them there.
+    fn metadata_diff(&mut self, state: &mut NotifyState, send: bool) -> Result<(), CmdError> {
+        if !state.meta_server && state.meta_mailboxes.is_empty() {
+            state.metadata = None;
+            return Ok(());
+        }
+        let now = self.user()?.store.metadata()?.entries;
+        let Some(before) = state.metadata.replace(now.clone()) else {
+            return Ok(());
+        };
+        if !send {
+            return Ok(());
+        }
+        let empty = BTreeMap::new();
+        let owners: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+        for owner in owners {
+            let wanted = if owner.is_empty() {
+                state.meta_server
+            } else {
+                state.meta_mailboxes.contains(owner)
+            };
+            if !wanted {
+                continue;
+            }
+            let (old, new) = (
+                before.get(owner).unwrap_or(&empty),
+                now.get(owner).unwrap_or(&empty),
+            );
+            let changed: std::collections::BTreeSet<&String> = old
+                .keys()
+                .chain(new.keys())
+                .filter(|k| old.get(*k) != new.get(*k))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            let mut out = b"* METADATA ".to_vec();
+            super::metadata::imap_string(self.wire_name(owner).as_bytes(), &mut out);
+            for entry in changed {
+                out.push(b' ');
+                super::metadata::imap_string(entry.as_bytes(), &mut out);
+            }
+            out.extend_from_slice(b"\r\n");
+            self.write(out);
         }
         Ok(())
     }

@@ -69,12 +69,12 @@ pub(super) fn esearch_answer(
 
 /// A search result in result order: sequence numbers, UIDs, and the highest modseq among
 /// them when the criteria used MODSEQ.
-type Found = (Vec<u32>, Vec<u32>, Option<u64>);
+pub(super) type Found = (Vec<u32>, Vec<u32>, Option<u64>);
 
 impl ImapSession {
     /// Runs the search of a SORT or THREAD: the matching sequence numbers, and the
     /// highest modseq among them when the criteria used MODSEQ (RFC 7162 3.1.5).
-    fn search_for(
+    pub(super) fn search_for(
         &mut self,
         charset: &AString,
         criteria: &SearchKey,
@@ -127,12 +127,19 @@ impl ImapSession {
                 let list = nums.iter().filter_map(|&n| NonZeroU32::new(n)).collect();
                 self.data(Data::Sort(list, modseq));
             }
-            Some(opts) => {
+            Some(mut opts) => {
+                let update = self.take_update(tag, &mut opts)?;
                 if opts.contains(&SearchReturn::Save) {
-                    self.user()?.saved = Some(uids);
+                    self.user()?.saved = Some(uids.clone());
                 }
-                if let Some(e) = esearch_answer(tag, uid, &opts, &nums, true, modseq) {
+                if update && opts.is_empty() {
+                    self.data(super::context::bare_answer(tag, uid));
+                } else if let Some(e) = esearch_answer(tag, uid, &opts, &nums, true, modseq) {
                     self.data(Data::ESearch(e));
+                }
+                if update {
+                    let sort = Some(criteria.to_vec());
+                    self.context_start(tag, uid, sort, Some(charset.clone()), keys.clone(), uids);
                 }
             }
         }

@@ -1,0 +1,313 @@
+//! CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4): `RETURN (UPDATE)` keeps a SEARCH
+//! or SORT result alive, and as the selected mailbox changes the session tells the client
+//! how the result changed with unsolicited `* ESEARCH (TAG "t") [UID] REMOVEFROM (...)` and
+//! `ADDTO (...)`, until CANCELUPDATE or the mailbox is left.
+//!
+//! The result is kept as UIDs and recomputed from the session's view whenever the view
+//! changed, so updates follow what the client was told and go out where those may: after
+//! commands, during IDLE and with NOTIFY. REMOVEFROM goes before the EXPUNGEs of the same
+//! sync and ADDTO after the EXISTS (RFC 5267 4.3.3, 4.3.4), so message numbers in them are
+//! valid when the client reads them.
+//!
+//! Positions: a SEARCH result is kept in mailbox order, so its updates carry position 0; a
+//! SORT result is a list, and each position is where the first message of its run is
+//! (REMOVEFROM: in the list before, highest first; ADDTO: in the list after, lowest first),
+//! so applying them in the order sent rebuilds the list.
+
+use std::collections::HashSet;
+
+use super::messages::to_set;
+use super::{CmdError, CmdResult, ImapSession, ok};
+use crate::partial::ordered_set;
+use crate::response::{Code, Data, ESearch};
+use crate::sort::{SortCriterion, sort};
+use crate::types::{AString, SearchKey, SearchReturn, Tag};
+
+/// One live SEARCH/SORT result.
+pub(crate) struct SearchContext {
+    tag: String,
+    uid: bool,
+    /// The SORT criteria; None for SEARCH.
+    sort: Option<Vec<SortCriterion>>,
+    charset: AString,
+    criteria: SearchKey,
+    /// The result as last reported: UIDs, in sort order for SORT, ascending for SEARCH.
+    result: Vec<u32>,
+    /// The view's state the result was computed from.
+    seen: Fingerprint,
+}
+
+/// Messages, last UID, highest modseq: any new message, expunge or flag change moves it.
+type Fingerprint = (usize, u32, u64);
+
+/// The live contexts of a session.
+#[derive(Default)]
+pub(crate) struct Contexts {
+    list: Vec<SearchContext>,
+    /// The view's UIDs when the contexts were last brought up to date: the message numbers
+    /// the client still knows for messages expunged since.
+    before: Vec<u32>,
+}
+
+/// The answer to `RETURN (UPDATE)` alone: the correlator and nothing else, as RFC 4731's
+/// default ALL is for an empty list only (Dovecot answers the same; clients ask
+/// `RETURN (ALL UPDATE)` for the starting result).
+pub(super) fn bare_answer(tag: &Tag, uid: bool) -> Data {
+    Data::ESearch(ESearch {
+        tag: Some(tag.clone()),
+        uid,
+        ..ESearch::default()
+    })
+}
+
+impl ImapSession {
+    /// A `RETURN (...)` list without `UPDATE`, and whether UPDATE was in it. UPDATE does
+    /// not interact with the other options (RFC 5267 4.3): they are answered as usual.
+    pub(super) fn take_update(
+        &self,
+        tag: &Tag,
+        opts: &mut Vec<SearchReturn>,
+    ) -> Result<bool, CmdError> {
+        let before = opts.len();
+        opts.retain(|o| *o != SearchReturn::Update);
+        let update = opts.len() != before;
+        // RFC 5267 4.3: updates are told apart by tag alone.
+        if update && self.contexts.list.iter().any(|c| c.tag == tag.as_str()) {
+            return Err(CmdError::Bad("Tag reuse".into()));
+        }
+        Ok(update)
+    }
+
+    fn view_fingerprint(&self) -> Option<Fingerprint> {
+        let view = self.user.as_ref()?.selected.as_ref()?;
+        let msgs = view.messages();
+        Some((
+            msgs.len(),
+            msgs.last().map_or(0, |m| m.uid),
+            msgs.iter().map(|m| m.modseq).max().unwrap_or(0),
+        ))
+    }
+
+    /// Keeps the result of `tag` for updates, or answers `* NO [NOUPDATE "tag"]` when
+    /// `imap.max_search_contexts` are live already.
+    pub(super) fn context_start(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        sort: Option<Vec<SortCriterion>>,
+        charset: Option<AString>,
+        criteria: SearchKey,
+        result: Vec<u32>,
+    ) {
+        let tag = tag.as_str().to_string();
+        let Some(seen) = self.view_fingerprint() else {
+            return;
+        };
+        if self.contexts.list.len() >= self.ctx.settings.max_search_contexts {
+            let quoted = format!("\"{tag}\"");
+            self.send(crate::response::Response::Untagged {
+                kind: crate::response::StatusKind::No,
+                code: Some(Code::Other(format!("NOUPDATE {quoted}"))),
+                text: crate::response::Text::sanitized("Too many search contexts"),
+            });
+            return;
+        }
+        let Some(charset) = charset.or_else(|| AString::try_from("UTF-8").ok()) else {
+            return;
+        };
+        if self.contexts.list.is_empty() {
+            self.contexts.before = self.view_uids();
+        }
+        self.contexts.list.push(SearchContext {
+            tag,
+            uid,
+            sort,
+            charset,
+            criteria,
+            result,
+            seen,
+        });
+    }
+
+    /// `CANCELUPDATE "tag" ...`: ends those contexts; `NO` when one of the tags names none
+    /// (as Dovecot), after ending the others.
+    pub(super) fn cancel_update(&mut self, tags: &[String]) -> CmdResult {
+        let unknown = tags
+            .iter()
+            .find(|t| !self.contexts.list.iter().any(|c| &c.tag == *t))
+            .cloned();
+        self.contexts.list.retain(|c| !tags.contains(&c.tag));
+        match unknown {
+            Some(t) => Err(CmdError::No(None, format!("Unknown tag {t:?}"))),
+            None => ok("CANCELUPDATE completed"),
+        }
+    }
+
+    /// After each command and on IDLE/NOTIFY updates: contexts end with the mailbox they
+    /// searched, the others report how their results changed.
+    pub(super) fn context_after_command(&mut self, name: &str) {
+        if matches!(name, "SELECT" | "EXAMINE" | "CLOSE" | "UNSELECT" | "LOGOUT") {
+            self.contexts.list.clear();
+        }
+        self.context_updates();
+    }
+
+    fn view_uids(&self) -> Vec<u32> {
+        self.user
+            .as_ref()
+            .and_then(|u| u.selected.as_ref())
+            .map(|v| v.messages().iter().map(|m| m.uid).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends the REMOVEFROM and ADDTO responses of every context whose view changed.
+    pub(super) fn context_updates(&mut self) {
+        let (removes, adds) = self.context_changes();
+        self.write_some(removes);
+        self.write_some(adds);
+    }
+
+    /// Writes `bytes` unless empty (no empty write for the driver).
+    pub(super) fn write_some(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.write(bytes);
+        }
+    }
+
+    /// The REMOVEFROM lines (to go before the EXPUNGEs of the last sync) and the ADDTO
+    /// lines (after its EXISTS) of every context whose view changed.
+    pub(super) fn context_changes(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let (mut removes, mut adds) = (Vec::new(), Vec::new());
+        if self.contexts.list.is_empty() {
+            return (removes, adds);
+        }
+        let Some(now) = self.view_fingerprint() else {
+            self.contexts.list.clear();
+            return (removes, adds);
+        };
+        let mut list = std::mem::take(&mut self.contexts.list);
+        let before = std::mem::take(&mut self.contexts.before);
+        for c in &mut list {
+            if c.seen == now {
+                continue;
+            }
+            c.seen = now;
+            let found = match &c.sort {
+                Some(criteria) => self.search_for(&c.charset, &c.criteria, |env, found| {
+                    sort(env, &found, criteria)
+                }),
+                None => self.search_for(&c.charset, &c.criteria, |_, found| Ok(found)),
+            };
+            match found {
+                Ok((_, uids, _)) => {
+                    let (r, a) = self.context_lines(c, uids, &before);
+                    removes.extend(r.into_bytes());
+                    adds.extend(a.into_bytes());
+                }
+                Err(e) => tracing::warn!(error = %e, tag = c.tag, "search context update failed"),
+            }
+        }
+        self.contexts.list = list;
+        self.contexts.before = self.view_uids();
+        (removes, adds)
+    }
+
+    /// Adopts `new` as the result of `c`: its REMOVEFROM and ADDTO lines (empty if none).
+    fn context_lines(
+        &self,
+        c: &mut SearchContext,
+        new: Vec<u32>,
+        before: &[u32],
+    ) -> (String, String) {
+        let Some(view) = self.user.as_ref().and_then(|u| u.selected.as_ref()) else {
+            return (String::new(), String::new());
+        };
+        let old = std::mem::replace(&mut c.result, new);
+        let new = &c.result;
+        let old_set: HashSet<u32> = old.iter().copied().collect();
+        let new_set: HashSet<u32> = new.iter().copied().collect();
+        let mut removed: Vec<(usize, u32)> = old
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !new_set.contains(u))
+            .map(|(i, &u)| (i + 1, u))
+            .collect();
+        let mut added: Vec<(usize, u32)> = new
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !old_set.contains(u))
+            .map(|(i, &u)| (i + 1, u))
+            .collect();
+        let kept_old: Vec<u32> = old
+            .iter()
+            .copied()
+            .filter(|u| new_set.contains(u))
+            .collect();
+        let kept_new: Vec<u32> = new
+            .iter()
+            .copied()
+            .filter(|u| old_set.contains(u))
+            .collect();
+        if c.sort.is_some() && kept_old != kept_new {
+            // Sort keys do not change, but should order ever move: restate the whole list.
+            removed = old.iter().enumerate().map(|(i, &u)| (i + 1, u)).collect();
+            added = new.iter().enumerate().map(|(i, &u)| (i + 1, u)).collect();
+        }
+        // Removed messages are named as the client knew them (before this sync's
+        // EXPUNGEs), added ones as the view has them now (after its EXISTS).
+        let old_num = |u: u32| {
+            if c.uid {
+                Some(u)
+            } else {
+                before.binary_search(&u).ok().map(|i| i as u32 + 1)
+            }
+        };
+        let new_num = |u: u32| if c.uid { Some(u) } else { view.seq_of(u) };
+        let sorted = c.sort.is_some();
+        let pairs =
+            |items: &[(usize, u32)], num: &dyn Fn(u32) -> Option<u32>, highest_first: bool| {
+                let mut out = Vec::new();
+                if !sorted {
+                    let nums: Vec<u32> = items.iter().filter_map(|&(_, u)| num(u)).collect();
+                    if let Some(set) = to_set(&nums) {
+                        out.push(format!("0 {set}"));
+                    }
+                    return out.join(" ");
+                }
+                // Runs of consecutive positions, each as `position number-list`.
+                let mut runs: Vec<(usize, Vec<u32>)> = Vec::new();
+                for &(pos, u) in items {
+                    let Some(n) = num(u) else { continue };
+                    match runs.last_mut() {
+                        Some((start, list)) if *start + list.len() == pos => list.push(n),
+                        _ => runs.push((pos, vec![n])),
+                    }
+                }
+                if highest_first {
+                    runs.reverse();
+                }
+                for (pos, list) in runs {
+                    if let Some(set) = ordered_set(&list) {
+                        out.push(format!("{pos} {set}"));
+                    }
+                }
+                out.join(" ")
+            };
+        let head = format!(
+            "* ESEARCH (TAG \"{}\"){}",
+            c.tag,
+            if c.uid { " UID" } else { "" }
+        );
+        let line = |item: &str, body: String| {
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!("{head} {item} ({body})\r\n")
+            }
+        };
+        (
+            line("REMOVEFROM", pairs(&removed, &old_num, true)),
+            line("ADDTO", pairs(&added, &new_num, false)),
+        )
+    }
+}

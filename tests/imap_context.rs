@@ -1,0 +1,75 @@
+//! CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4) end to end: the real `roost`
+//! binary, a raw Python client keeping a SEARCH and a SORT result live while an LMTP
+//! delivery and imaplib change its mailbox.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, config_yaml, have};
+
+#[test]
+fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
+    let server = Server::start_with_users(dir.path(), yaml, "alice:{PLAIN}secret\n", 5);
+    let imap = server.addr("imap");
+    let lmtp = server.addr("lmtp");
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_context.py"))
+        .args([
+            &imap.ip().to_string(),
+            &imap.port().to_string(),
+            &lmtp.port().to_string(),
+            "alice",
+            "secret",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    let got: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            let step = l.split(':').next().unwrap_or("");
+            !["login", "enable", "select", "logout"].contains(&step)
+        })
+        .collect();
+    let want = [
+        "search: * ESEARCH (TAG \"t1\") UID ALL 1",
+        "search: t1 OK UID SEARCH completed",
+        "sort: * ESEARCH (TAG \"t2\") UID ALL 1",
+        "sort: t2 OK UID SORT completed",
+        "idle: + idling",
+        // Subject "b" sorts before "a" in reverse: position 1.
+        "lmtp: * 2 EXISTS",
+        "lmtp: * ESEARCH (TAG \"t1\") UID ADDTO (0 2)",
+        "lmtp: * ESEARCH (TAG \"t2\") UID ADDTO (1 2)",
+        "seen: * ESEARCH (TAG \"t1\") UID REMOVEFROM (0 1)",
+        "seen: * 1 FETCH (FLAGS (\\Seen) UID 1)",
+        "done: i OK IDLE terminated",
+        "append: * 3 EXISTS",
+        "append: * ESEARCH (TAG \"t1\") UID ADDTO (0 3)",
+        "append: * ESEARCH (TAG \"t2\") UID ADDTO (1 3)",
+        "append: n OK NOOP completed",
+        // REMOVEFROM before the EXPUNGE (RFC 5267 4.3.4).
+        "expunge: * ESEARCH (TAG \"t1\") UID REMOVEFROM (0 2)",
+        "expunge: * ESEARCH (TAG \"t2\") UID REMOVEFROM (2 2)",
+        "expunge: * 2 EXPUNGE",
+        "expunge: n OK NOOP completed",
+        "cancel: c OK CANCELUPDATE completed",
+        "after-cancel: * 3 EXISTS",
+        "after-cancel: n OK NOOP completed",
+    ];
+    assert_eq!(got, want, "\n{stdout}");
+}
