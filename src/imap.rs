@@ -155,6 +155,10 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                 session = back;
                 outputs
             }
+            // Answered on the runtime from the published diff when possible: a delivery
+            // wakes every IDLE session of the mailbox at once, and a blocking-pool round
+            // trip with a disk check each made the last of 10,000 wait half a second.
+            Wake::Changed if let Some(outputs) = s.try_idle_update() => outputs,
             Wake::Changed => {
                 let mut moved = session.take();
                 let span = tracing::Span::current();

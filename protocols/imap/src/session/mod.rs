@@ -403,6 +403,21 @@ impl ImapSession {
         std::mem::take(&mut self.out)
     }
 
+    /// [`ImapSession::idle_update`] without blocking: answered from what the mailbox last
+    /// published, so the driver can run it on the async runtime for every idle session
+    /// at once. `None`: nothing was done; call `idle_update` on the blocking pool.
+    pub fn try_idle_update(&mut self) -> Option<Vec<Output>> {
+        if self.is_idling()
+            && let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut())
+        {
+            let (updates, names) = view.try_sync_published(true)?;
+            if let Err(e) = self.send_updates(updates, Some(names)) {
+                tracing::warn!(error = %e, "update during IDLE failed");
+            }
+        }
+        Some(std::mem::take(&mut self.out))
+    }
+
     /// The one dispatch point.
     fn command(&mut self, cmd: Command) {
         use CommandBody as C;
@@ -544,12 +559,25 @@ impl ImapSession {
 
     /// Untagged updates of the selected mailbox, where the command allows them.
     pub(crate) fn report_updates(&mut self, allow_expunge: bool) -> Result<(), CmdError> {
+        let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
+            return Ok(());
+        };
+        let updates = view.sync(allow_expunge)?;
+        self.send_updates(updates, None)
+    }
+
+    /// Turns view updates into untagged responses; `names` are the keyword names when the
+    /// caller already has them.
+    fn send_updates(
+        &mut self,
+        updates: Vec<Update>,
+        names: Option<Vec<Option<String>>>,
+    ) -> Result<(), CmdError> {
         let rev2 = self.rev2;
         let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
             return Ok(());
         };
         let condstore = self.condstore;
-        let updates = view.sync(allow_expunge)?;
         // QRESYNC clients keep the highest modseq as their resync point; tell them when it
         // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
         // not reported yet.
@@ -564,7 +592,7 @@ impl ImapSession {
             }
             return Ok(());
         }
-        let names = view.mailbox().keyword_names();
+        let names = names.unwrap_or_else(|| view.mailbox().keyword_names());
         // Another session's new keyword: FLAGS first, so no FETCH names an unknown flag.
         let new_keywords = view
             .take_new_keywords(names.len())
