@@ -243,7 +243,8 @@ impl RoostSetup {
              pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
              log:\n  level: warn\n\
              limits:\n  max_connections: {MAX_USER_CONNECTIONS}\n  \
-             max_connections_per_user_ip: {MAX_USER_CONNECTIONS}\n",
+             max_connections_per_user_ip: {MAX_USER_CONNECTIONS}\n  \
+             max_connections_per_ip: {MAX_USER_CONNECTIONS}\n",
             self.dir.display()
         );
         std::fs::write(&config, yaml)?;

@@ -27,7 +27,7 @@ mod watch;
 pub use cache::CacheField;
 pub use error::StorageError;
 pub use mailbox::{
-    Changes, FlagOp, Mailbox, MailboxOptions, MessageInfo, NewMessage, Snapshot, Status,
+    Changes, FlagOp, Mailbox, MailboxOptions, MessageInfo, NewMessage, Published, Snapshot, Status,
     StoreOutcome, TmpMessage, TmpWriter,
 };
 pub use maildir::filename::{Flags, KeywordSet};

@@ -121,6 +121,28 @@ pub struct Changes {
     pub complete: bool,
 }
 
+/// What an IDLE session needs after a change was published: see [`Mailbox::try_published`].
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// Changes after the caller's modseq (always `complete`).
+    pub changes: Changes,
+    /// The \Recent boundary claimed for the caller (as [`Mailbox::claim_recent`]), when it
+    /// asked and new messages were there to claim.
+    pub recent_first: Option<u32>,
+    /// Keyword names by index, as [`Mailbox::keyword_names`].
+    pub keyword_names: Vec<Option<String>>,
+}
+
+/// One computed diff and the mailbox state it was computed from.
+#[derive(Debug)]
+struct FeedMemo {
+    from: u64,
+    highest: u64,
+    records: usize,
+    expunged: usize,
+    changes: Changes,
+}
+
 /// Counts for STATUS and POP3 STAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
@@ -297,6 +319,9 @@ struct State {
     own_stamps: bool,
     /// Full listings done so far (a metric, and how tests see that a listing was avoided).
     full_syncs: u64,
+    /// The last published diff, shared by every IDLE session that wakes up at the same
+    /// modseq (see [`Mailbox::try_published`]).
+    feed_memo: Option<FeedMemo>,
 }
 
 /// One mailbox, shared by every session that has it open.
@@ -456,6 +481,7 @@ impl Mailbox {
                 verified_ns: 0,
                 own_stamps: false,
                 full_syncs: 0,
+                feed_memo: None,
             }),
             cache: Mutex::new(Cache::default()),
             notify,
@@ -586,6 +612,82 @@ impl Mailbox {
                 .for_each(|pos| add(&st.idx.records[pos])),
         }
         Ok(u)
+    }
+
+    /// The changes after `modseq` as last published, for a session woken by the change
+    /// feed: no disk access (the publisher has just synced; a later outside change
+    /// publishes again) and no waiting, so thousands of IDLE sessions can be answered
+    /// straight from the async runtime. The diff is computed once per published state and
+    /// shared by every session that was at the same modseq. With `claim_above` (the
+    /// session's highest UID), \Recent is claimed as [`Mailbox::claim_recent`] does when
+    /// newer messages are there. `None` when the caller must take the full path instead:
+    /// the mailbox is busy, the expunge log does not reach back to `modseq`, or claiming
+    /// would have to write the index first.
+    pub fn try_published(&self, modseq: u64, claim_above: Option<u32>) -> Option<Published> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let st = &mut *guard;
+        if modseq < st.idx.expunge_floor {
+            return None;
+        }
+        let fresh = st.feed_memo.as_ref().is_some_and(|m| {
+            m.from == modseq
+                && m.highest == st.idx.highest_modseq
+                && m.records == st.idx.records.len()
+                && m.expunged == st.idx.expunged.len()
+        });
+        if !fresh {
+            let changes = Changes {
+                highest_modseq: st.idx.highest_modseq,
+                expunged: st
+                    .idx
+                    .expunged
+                    .iter()
+                    .filter(|e| e.1 > modseq)
+                    .map(|e| e.0)
+                    .collect(),
+                changed: st
+                    .idx
+                    .records
+                    .iter()
+                    .filter(|r| r.modseq > modseq)
+                    .map(MessageInfo::from_record)
+                    .collect(),
+                complete: true,
+            };
+            st.feed_memo = Some(FeedMemo {
+                from: modseq,
+                highest: st.idx.highest_modseq,
+                records: st.idx.records.len(),
+                expunged: st.idx.expunged.len(),
+                changes,
+            });
+        }
+        let changes = st.feed_memo.as_ref().map(|m| m.changes.clone())?;
+        let mut recent_first = None;
+        if let Some(above) = claim_above
+            && changes.changed.iter().any(|m| m.uid > above)
+        {
+            let first = st.idx.first_recent_uid;
+            if first != st.idx.next_uid {
+                // Marking the index unclean is a write: leave that to the full path.
+                if st.clean_on_disk {
+                    return None;
+                }
+                st.idx.first_recent_uid = st.idx.next_uid;
+                // Written by the next periodic flush, as any other change.
+                st.dirty = true;
+            }
+            recent_first = Some(first);
+        }
+        Some(Published {
+            changes,
+            recent_first,
+            keyword_names: st.keywords.names.clone(),
+        })
     }
 
     /// Hand the \Recent messages to the calling session: returns the first recent UID and

@@ -454,6 +454,7 @@ impl UserStore {
         if !self.store.cfg.autocreate || marker.exists() {
             return Ok(());
         }
+        let mut created = Vec::new();
         for s in &self.store.cfg.special_use {
             let name = MailboxName::new(&s.name)?;
             if !self.exists(&name) {
@@ -462,9 +463,12 @@ impl UserStore {
                     Ok(()) | Err(StorageError::AlreadyExists(_)) => {}
                     Err(e) => return Err(e),
                 }
-                self.subscribe(name.as_str())?;
+                created.push(name.as_str().to_string());
             }
         }
+        // One subscriptions rewrite (and fsync) for all of them: one per mailbox, under
+        // the store-wide tree lock, made 100 simultaneous first logins wait on each other.
+        self.subscribe_all(&created)?;
         std::fs::write(&marker, b"").map_err(|e| StorageError::io("writing marker", e))?;
         Ok(())
     }
@@ -690,6 +694,25 @@ impl UserStore {
             subs.push(name.to_string());
             subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
             self.tree_changed();
+        }
+        Ok(())
+    }
+
+    /// Add names to the subscriptions with at most one write.
+    pub fn subscribe_all(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let _g = lock(&self.store.tree_lock);
+        let mut subs = subscriptions::read_subscriptions(&self.root)?;
+        let before = subs.len();
+        for name in names {
+            if !subs.contains(name) {
+                subs.push(name.clone());
+            }
+        }
+        if subs.len() != before {
+            subscriptions::write_subscriptions(&self.root, &subs, self.store.cfg.mailbox.fsync)?;
         }
         Ok(())
     }

@@ -166,7 +166,20 @@ struct Ctx<'e, 'a> {
 enum Loaded {
     No,
     Expunged,
+    /// Read up to (at least) the end of the header only; the file is kept for the rest.
+    Head(std::fs::File, Vec<u8>),
     Yes(Vec<u8>),
+}
+
+/// Header reads go in steps of this size: most headers fit in one.
+const HEAD_CHUNK: usize = 8 * 1024;
+
+/// Whether `data` holds the whole header: the blank line that ends it was read.
+fn has_header_end(data: &[u8]) -> bool {
+    data.starts_with(b"\n")
+        || data.starts_with(b"\r\n")
+        || data.windows(2).any(|w| w == b"\n\n")
+        || data.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// One message's text and what is derived from it, each computed at most once.
@@ -181,17 +194,24 @@ struct Content<'a> {
 impl Content<'_> {
     /// The stored message, or None when it has been expunged meanwhile.
     fn msg(&mut self) -> Result<Option<&[u8]>, SearchError> {
-        if let Loaded::No = self.state {
-            self.state = match self.mailbox.open_message(self.uid)? {
-                None => Loaded::Expunged,
-                Some((mut file, _)) => {
-                    let mut data = Vec::new();
-                    file.read_to_end(&mut data).map_err(|e| {
-                        StorageError::io(format!("reading message UID {}", self.uid), e)
-                    })?;
-                    Loaded::Yes(data)
-                }
-            };
+        let uid = self.uid;
+        let read_err = |e| StorageError::io(format!("reading message UID {uid}"), e);
+        match std::mem::replace(&mut self.state, Loaded::Expunged) {
+            Loaded::No => {
+                self.state = match self.mailbox.open_message(uid)? {
+                    None => Loaded::Expunged,
+                    Some((mut file, _)) => {
+                        let mut data = Vec::new();
+                        file.read_to_end(&mut data).map_err(read_err)?;
+                        Loaded::Yes(data)
+                    }
+                };
+            }
+            Loaded::Head(mut file, mut data) => {
+                file.read_to_end(&mut data).map_err(read_err)?;
+                self.state = Loaded::Yes(data);
+            }
+            other => self.state = other,
         }
         Ok(match &self.state {
             Loaded::Yes(d) => Some(d),
@@ -210,9 +230,41 @@ impl Content<'_> {
             .map(|m| crate::fetch::store_email_id(mailbox, uid, m)))
     }
 
+    /// At least the message's header (all of it when the file has no blank line), or
+    /// None when it has been expunged: HEADER and SENT* keys need nothing else, and
+    /// reading only this far skips the body and attachments of every message.
+    fn head(&mut self) -> Result<Option<&[u8]>, SearchError> {
+        let uid = self.uid;
+        let read_err = |e| StorageError::io(format!("reading message UID {uid}"), e);
+        if let Loaded::No = self.state {
+            self.state = match self.mailbox.open_message(uid)? {
+                None => Loaded::Expunged,
+                Some((mut file, _)) => {
+                    let mut data = Vec::new();
+                    loop {
+                        let got = (&mut file)
+                            .take(HEAD_CHUNK as u64)
+                            .read_to_end(&mut data)
+                            .map_err(read_err)?;
+                        if got == 0 {
+                            break Loaded::Yes(data);
+                        }
+                        if has_header_end(&data) {
+                            break Loaded::Head(file, data);
+                        }
+                    }
+                }
+            };
+        }
+        Ok(match &self.state {
+            Loaded::Yes(d) | Loaded::Head(_, d) => Some(d),
+            Loaded::No | Loaded::Expunged => None,
+        })
+    }
+
     /// Whether any value of header `name` contains `needle`.
     fn header_has(&mut self, name: &str, needle: &str) -> Result<bool, SearchError> {
-        let Some(msg) = self.msg()? else {
+        let Some(msg) = self.head()? else {
             return Ok(false);
         };
         Ok(header_values(msg, name)
@@ -252,7 +304,7 @@ impl Content<'_> {
     /// disregarded). A missing or unparsable Date: counts as 1-Jan-1970, as in Dovecot
     /// (so it is SENTBEFORE any date). None only for a vanished message.
     fn sent_date(&mut self) -> Result<Option<Date>, SearchError> {
-        let Some(msg) = self.msg()? else {
+        let Some(msg) = self.head()? else {
             return Ok(None);
         };
         let epoch = Date {

@@ -318,6 +318,26 @@ impl View {
         Ok(self.apply(changes, allow_expunge))
     }
 
+    /// [`View::sync`] for a wake-up by the change feed, answered from what the mailbox
+    /// last published ([`Mailbox::try_published`]): no disk access and no waiting. Also
+    /// returns the keyword names. `None`: the caller must use [`View::sync`] instead.
+    pub fn try_sync_published(
+        &mut self,
+        allow_expunge: bool,
+    ) -> Option<(Vec<Update>, Vec<Option<String>>)> {
+        let before = self.messages.last().map_or(0, |m| m.uid);
+        let claim = (!self.read_only).then_some(before);
+        let p = self.mailbox.try_published(self.modseq, claim)?;
+        if let Some(first) = p.recent_first {
+            // As in `sync`: the first claim of this session sets its boundary.
+            let newest = p.changes.changed.last().map_or(0, |m| m.uid);
+            if self.recent_from == u32::MAX && first <= newest {
+                self.recent_from = first.max(before + 1);
+            }
+        }
+        Some((self.apply(p.changes, allow_expunge), p.keyword_names))
+    }
+
     /// Applies a change set (pure; table-tested). Order: EXPUNGEs (highest number first,
     /// so each number is valid when sent), FETCH FLAGS, then EXISTS/RECENT for new mail.
     pub fn apply(&mut self, changes: Changes, allow_expunge: bool) -> Vec<Update> {

@@ -115,6 +115,11 @@ fn parse_path<'a>(arg: &'a str, prefix: &str) -> Option<(String, Vec<&'a str>)> 
     }
     let end = end?;
     let mut addr = &rest[..end];
+    // RFC 5321 paths have no control characters (a quoted-pair is %d32-126); a bare CR
+    // would also break the reply that echoes the address.
+    if addr.chars().any(char::is_control) {
+        return None;
+    }
     // Source routes (`@a,@b:user@c`) are obsolete; the mailbox is after the colon.
     if addr.starts_with('@')
         && let Some((_, m)) = addr.split_once(':')
@@ -471,6 +476,8 @@ mod tests {
         assert!(parse_path("TO:u@x", "TO:").is_none());
         assert!(parse_path("TO:<u@x", "TO:").is_none());
         assert!(parse_path("FROM<u@x>", "FROM:").is_none());
+        // Found by the lmtp_session fuzz target: a CR inside the path was echoed in the reply.
+        assert!(parse_path("TO:<a\r\u{4}b@x>", "TO:").is_none());
         assert_eq!(size_param(&["size=42"]), Ok(Some(42)));
         assert_eq!(size_param(&["SIZE=x"]), Err(()));
         assert_eq!(size_param(&["BODY=7BIT"]), Ok(None));

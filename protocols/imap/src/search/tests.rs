@@ -285,3 +285,34 @@ fn rfc5322_dates() {
         assert_eq!(got, *want, "{s:?}");
     }
 }
+
+/// HEADER reads only up to the blank line, in chunks: a header longer than one chunk is
+/// still searched whole, the body is not mistaken for header, and a BODY key on the same
+/// message then reads the rest.
+#[test]
+fn header_keys_read_the_header_only_and_body_keys_the_rest() {
+    let tb = TestBox::new();
+    let long = format!(
+        "X-Filler: {}\r\nSubject: needle late in a long header\r\n\r\nX-Fake: in the body\r\nbody text\r\n",
+        "f".repeat(3 * HEAD_CHUNK)
+    );
+    tb.add(long.as_bytes(), Flags::default(), &[], JAN3);
+    tb.add(b"Subject: none\n\nbody only\n", Flags::default(), &[], JAN3);
+    tb.add(
+        b"Subject: no body, no blank line",
+        Flags::default(),
+        &[],
+        JAN3,
+    );
+    let m = tb.messages();
+    let q = |k: &str| run(&tb, &m, None, &key(k));
+    assert_eq!(q("HEADER Subject needle"), [1]);
+    assert!(q("HEADER X-Fake body").is_empty());
+    assert_eq!(q("HEADER Subject needle BODY \"body text\""), [1]);
+    assert_eq!(q("HEADER Subject blank"), [3]);
+    assert_eq!(q("SENTBEFORE 1-Jan-2030"), [1, 2, 3]);
+    assert!(has_header_end(b"\r\n"));
+    assert!(has_header_end(b"A: b\r\n\r\nbody"));
+    assert!(has_header_end(b"A: b\n\nbody"));
+    assert!(!has_header_end(b"A: b\r\nC: d\r\n"));
+}

@@ -514,6 +514,22 @@ impl ImapSession {
         std::mem::take(&mut self.out)
     }
 
+    /// [`ImapSession::idle_update`] without blocking: answered from what the mailbox last
+    /// published, so the driver can run it on the async runtime for every idle session
+    /// at once. `None`: nothing was done; call `idle_update` on the blocking pool.
+    pub fn try_idle_update(&mut self) -> Option<Vec<Output>> {
+        if self.is_idling()
+            && let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut())
+        {
+            let known = view.messages().len();
+            let (updates, names) = view.try_sync_published(true)?;
+            if let Err(e) = self.send_updates(updates, Some(names), known) {
+                tracing::warn!(error = %e, "update during IDLE failed");
+            }
+        }
+        Some(std::mem::take(&mut self.out))
+    }
+
     /// The one dispatch point.
     fn command(&mut self, cmd: Command) {
         use CommandBody as C;
@@ -744,14 +760,28 @@ impl ImapSession {
 
     /// Untagged updates of the selected mailbox, where the command allows them.
     pub(crate) fn report_updates(&mut self, allow_expunge: bool) -> Result<(), CmdError> {
+        let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
+            return Ok(());
+        };
+        let known = view.messages().len();
+        let updates = view.sync(allow_expunge)?;
+        self.send_updates(updates, None, known)
+    }
+
+    /// Turns view updates into untagged responses; `names` are the keyword names when the
+    /// caller already has them, `known` the number of messages the client knew before.
+    fn send_updates(
+        &mut self,
+        updates: Vec<Update>,
+        names: Option<Vec<Option<String>>>,
+        known: usize,
+    ) -> Result<(), CmdError> {
         let rev2 = self.rev2;
         let flags_wanted = self.selected_flag_updates();
         let Some(view) = self.user.as_mut().and_then(|u| u.selected.as_mut()) else {
             return Ok(());
         };
         let condstore = self.condstore;
-        let known = view.messages().len();
-        let updates = view.sync(allow_expunge)?;
         // QRESYNC clients keep the highest modseq as their resync point; tell them when it
         // moved (own STOREs and APPENDs too), as Dovecot does, but never past an expunge
         // not reported yet.
@@ -766,7 +796,7 @@ impl ImapSession {
             }
             return Ok(());
         }
-        let names = view.mailbox().keyword_names();
+        let names = names.unwrap_or_else(|| view.mailbox().keyword_names());
         // Another session's new keyword: FLAGS first, so no FETCH names an unknown flag.
         let new_keywords = view
             .take_new_keywords(names.len())

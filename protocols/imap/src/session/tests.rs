@@ -864,3 +864,56 @@ fn uidonly_fetch_streamed_and_in_memory_agree() {
         assert!(text.ends_with(want), "stream_from {stream_from}: {text}");
     }
 }
+
+/// One IDLE scenario (two EXAMINE sessions, two SELECT sessions, two deliveries), with
+/// the driver's non-blocking path or the blocking one: what each session was told.
+fn idle_scenario(fast: bool) -> Vec<String> {
+    let fx = Fixture::new();
+    let mut sessions: Vec<ImapSession> = (0..4).map(|_| fx.session(true)).collect();
+    for (i, s) in sessions.iter_mut().enumerate() {
+        let select: &[u8] = if i % 2 == 0 { b"SELECT" } else { b"EXAMINE" };
+        talk(
+            s,
+            &[
+                b"1 LOGIN alice secret\r\n2 ",
+                select,
+                b" INBOX\r\n3 IDLE\r\n",
+            ]
+            .concat(),
+        );
+    }
+    let inbox = fx.mailbox("INBOX");
+    let mut told = Vec::new();
+    let mut update = |s: &mut ImapSession| {
+        let outputs = if fast {
+            s.try_idle_update().expect("answered without blocking")
+        } else {
+            s.idle_update()
+        };
+        let mut out = Vec::new();
+        execute(s, outputs, &mut out);
+        told.push(String::from_utf8_lossy(&out).to_string());
+    };
+    inbox.deliver(&mut &MSG1[..], 1 << 20).expect("deliver");
+    // Sessions 1 and 3 sleep through the first delivery: the diff computed for the
+    // others must not be handed to them after the second.
+    update(&mut sessions[2]);
+    update(&mut sessions[0]);
+    inbox.deliver(&mut &MSG2[..], 1 << 20).expect("deliver");
+    for s in sessions.iter_mut() {
+        update(s);
+    }
+    // Nothing new: nothing said.
+    update(&mut sessions[1]);
+    told
+}
+
+/// The driver's non-blocking IDLE path tells every session what the blocking one does.
+#[test]
+fn idle_updates_from_the_published_feed_match_the_full_sync() {
+    let fast = idle_scenario(true);
+    assert_eq!(fast, idle_scenario(false));
+    assert_eq!(fast[0], "* 4 EXISTS\r\n* 1 RECENT\r\n", "{fast:?}");
+    assert_eq!(fast[2], "* 5 EXISTS\r\n* 5 RECENT\r\n", "{fast:?}");
+    assert_eq!(fast[6], "");
+}
