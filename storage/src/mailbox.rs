@@ -574,25 +574,7 @@ impl Mailbox {
     pub fn changes_since(&self, modseq: u64) -> Result<Changes> {
         let mut st = self.lock();
         self.sync_locked(&mut st, false)?;
-        let floor = st.idx.expunge_floor;
-        Ok(Changes {
-            highest_modseq: st.idx.highest_modseq,
-            expunged: st
-                .idx
-                .expunged
-                .iter()
-                .filter(|e| e.1 > modseq)
-                .map(|e| e.0)
-                .collect(),
-            changed: st
-                .idx
-                .records
-                .iter()
-                .filter(|r| r.modseq > modseq)
-                .map(MessageInfo::from_record)
-                .collect(),
-            complete: modseq >= floor,
-        })
+        Ok(changes_in(&st.idx, modseq))
     }
 
     /// Messages and octets of the given UIDs (all messages with `None`), for quota.
@@ -640,24 +622,8 @@ impl Mailbox {
                 && m.expunged == st.idx.expunged.len()
         });
         if !fresh {
-            let changes = Changes {
-                highest_modseq: st.idx.highest_modseq,
-                expunged: st
-                    .idx
-                    .expunged
-                    .iter()
-                    .filter(|e| e.1 > modseq)
-                    .map(|e| e.0)
-                    .collect(),
-                changed: st
-                    .idx
-                    .records
-                    .iter()
-                    .filter(|r| r.modseq > modseq)
-                    .map(MessageInfo::from_record)
-                    .collect(),
-                complete: true,
-            };
+            // Complete: the expunge floor was checked above.
+            let changes = changes_in(&st.idx, modseq);
             st.feed_memo = Some(FeedMemo {
                 from: modseq,
                 highest: st.idx.highest_modseq,
@@ -1873,4 +1839,25 @@ pub(crate) fn new_uid_validity() -> u32 {
 fn new_guid() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What changed after `modseq` according to the index in memory; incomplete when the
+/// expunge log no longer reaches back that far.
+fn changes_in(idx: &IndexFile, modseq: u64) -> Changes {
+    Changes {
+        highest_modseq: idx.highest_modseq,
+        expunged: idx
+            .expunged
+            .iter()
+            .filter(|e| e.1 > modseq)
+            .map(|e| e.0)
+            .collect(),
+        changed: idx
+            .records
+            .iter()
+            .filter(|r| r.modseq > modseq)
+            .map(MessageInfo::from_record)
+            .collect(),
+        complete: modseq >= idx.expunge_floor,
+    }
 }
