@@ -43,6 +43,7 @@ fn context() -> &'static LmtpContext {
             rescan_interval: Duration::from_secs(3600),
             autocreate: false,
             special_use: Vec::new(),
+            aliases: Vec::new(),
         });
         LmtpContext {
             hostname: "fuzz.example".into(),
