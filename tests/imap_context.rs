@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Server, config_yaml, have};
+use common::{ALICE, Server, config_yaml_lmtp, have, python_client};
 
 #[test]
 fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
@@ -16,28 +13,17 @@ fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
-    let server = Server::start_with_users(dir.path(), yaml, "alice:{PLAIN}secret\n", 5);
-    let imap = server.addr("imap");
-    let lmtp = server.addr("lmtp");
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_context.py"))
-        .args([
-            &imap.ip().to_string(),
-            &imap.port().to_string(),
-            &lmtp.port().to_string(),
-            "alice",
-            "secret",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.stderr()
-    );
+    let yaml = config_yaml_lmtp(&dir.path().join("data"));
+    let server = Server::start_with_users(dir.path(), yaml, ALICE, 5);
+    let (imap, lmtp) = (server.addr("imap"), server.addr("lmtp"));
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        lmtp.port().to_string(),
+        "alice".into(),
+        "secret".into(),
+    ];
+    let stdout = python_client(&server, "imap_context.py", &args);
     let got: Vec<&str> = stdout
         .lines()
         .filter(|l| {

@@ -4,29 +4,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{Server, config_yaml, connect, have, read_line, send};
-
-const USERS: &str = "alice:{PLAIN}secret\n";
+use common::imap::answer;
+use common::{ALICE, Server, config_yaml, connect, have, python_client, read_line, send};
 
 fn start(dir: &Path, extra: &str) -> Server {
     let mut yaml = config_yaml(&dir.join("data"));
     yaml.push_str(extra);
-    Server::start_with_users(dir, yaml, USERS, 4)
-}
-
-/// Lines up to and including the tagged answer.
-fn until(s: &mut impl std::io::Read, tag: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF before {tag}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
+    Server::start_with_users(dir, yaml, ALICE, 4)
 }
 
 #[test]
@@ -37,25 +22,14 @@ fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_special_use.py");
     let addr = server.addr("imap");
-    let out = Command::new("python3")
-        .arg(script)
-        .args([
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-            "alice",
-            "secret",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.stderr()
-    );
+    let args = [
+        addr.ip().to_string(),
+        addr.port().to_string(),
+        "alice".into(),
+        "secret".into(),
+    ];
+    let stdout = python_client(&server, "imap_special_use.py", &args);
     let want = [
         "caps: CREATE-SPECIAL-USE METADATA METADATA-SERVER NOTIFY",
         "create-use: OK ['CREATE completed']",
@@ -94,7 +68,7 @@ fn metadata_bytes_limits_and_literals() {
     let mut s = connect(server.addr("imap"));
     read_line(&mut s).unwrap();
     send(&mut s, "a LOGIN alice secret\r\n");
-    until(&mut s, "a");
+    answer(&mut s, "a");
     let steps: &[(&str, &[&str])] = &[
         (
             "b SETMETADATA INBOX (/private/a \"0123456789\" /shared/b ~{3}\r\nx\0y)\r\n",
@@ -158,7 +132,7 @@ fn metadata_bytes_limits_and_literals() {
     for (cmd, want) in steps {
         send(&mut s, cmd);
         let tag = &cmd[..1];
-        let got = until(&mut s, tag);
+        let got = answer(&mut s, tag);
         assert_eq!(&got, want, "{cmd:?}");
     }
     // The per-user file is where the docs say, and holds nothing after the removals.

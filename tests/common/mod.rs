@@ -18,6 +18,8 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+pub mod imap;
+
 /// How long any single wait in a test may take before it is a failure.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -38,6 +40,14 @@ pub fn config_yaml(data_dir: &Path) -> String {
         data_dir.display()
     )
 }
+
+/// [`config_yaml`] with an LMTP listener on 127.0.0.1:0 too.
+pub fn config_yaml_lmtp(data_dir: &Path) -> String {
+    config_yaml(data_dir).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
+}
+
+/// The users file of most tests: alice with password `secret`.
+pub const ALICE: &str = "alice:{PLAIN}secret\n";
 
 /// A running `roost serve`, killed on drop.
 pub struct Server {
@@ -73,6 +83,12 @@ impl Server {
         Server::spawn(dir, yaml, move |lines| {
             lines.iter().filter(|l| l.starts_with("listening ")).count() >= listeners
         })
+    }
+
+    /// Start with the standard test config and `users`; ready once its four listeners
+    /// (imap, imaps, pop3, pop3s) are up.
+    pub fn start_users(dir: &Path, users: &str) -> Server {
+        Server::start_with_users(dir, config_yaml(&dir.join("data")), users, 4)
     }
 
     /// The server's process id.
@@ -344,6 +360,28 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// Run `tests/clients/<script>` with python3 and `args`; its stdout, failing the test
+/// (with the client's and the server's logs) unless it exits 0.
+pub fn python_client(server: &Server, script: &str, args: &[String]) -> String {
+    let out = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    stdout
 }
 
 /// Whether a program is on PATH (tests of optional clients say so when it is missing).
