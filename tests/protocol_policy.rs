@@ -4,11 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
-use common::{Server, WAIT};
+use common::buffered::{connect, line, send};
+use common::{Server, plain_yaml};
 
 const USERS: &str = "imaponly:{PLAIN}pw-i::::::protocols=imap\n\
                      poponly:{PLAIN}pw-p::::::protocols=pop3\n\
@@ -16,33 +17,12 @@ const USERS: &str = "imaponly:{PLAIN}pw-i::::::protocols=imap\n\
                      free:{PLAIN}pw-f\n";
 
 fn yaml(data: &Path) -> String {
-    format!(
-        "data_dir: {}\n\
-         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
-         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
-         log:\n  level: info\n\
-         storage:\n  fsync: false\n\
-         pop3:\n  apop: true\n\
+    plain_yaml(
+        data,
+        "pop3:\n  apop: true\n\
          auth:\n  failure_delay_ms: 0\n  \
-         protocol_denied_message: \"No {{protocol}} for you; call 555-0100.\"\n",
-        data.display()
+         protocol_denied_message: \"No {protocol} for you; call 555-0100.\"\n",
     )
-}
-
-fn connect(addr: SocketAddr) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    BufReader::new(s)
-}
-
-fn line(r: &mut BufReader<TcpStream>) -> String {
-    let mut l = String::new();
-    r.read_line(&mut l).unwrap();
-    l
-}
-
-fn send(r: &mut BufReader<TcpStream>, text: &str) {
-    r.get_mut().write_all(text.as_bytes()).unwrap();
 }
 
 /// Sends one tagged IMAP command and returns its tagged answer line.

@@ -18,6 +18,7 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+pub mod buffered;
 pub mod imap;
 
 /// How long any single wait in a test may take before it is a failure.
@@ -37,6 +38,19 @@ pub fn config_yaml(data_dir: &Path) -> String {
          log:\n  level: debug\n\
          limits:\n  shutdown_grace_secs: 5\n\
          storage:\n  fsync: false\n",
+        data_dir.display()
+    )
+}
+
+/// A config with plain IMAP and POP3 on 127.0.0.1:0 only (no TLS listeners, no LMTP), info
+/// logging, then `extra` (more top-level sections).
+pub fn plain_yaml(data_dir: &Path, extra: &str) -> String {
+    format!(
+        "data_dir: {}\n\
+         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
+         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
+         log:\n  level: info\n\
+         storage:\n  fsync: false\n{extra}",
         data_dir.display()
     )
 }
