@@ -20,6 +20,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 pub mod buffered;
 pub mod imap;
+pub mod privs;
 
 /// How long any single wait in a test may take before it is a failure.
 pub const WAIT: Duration = Duration::from_secs(20);
