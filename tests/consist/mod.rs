@@ -11,8 +11,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{Server, config_yaml_lmtp, let_unprivileged_in};
+
 /// Longest a client waits for one answer before the test calls it a hang.
 pub const CLIENT_WAIT: Duration = Duration::from_secs(30);
+
+/// The users file of the consistency and soak tests.
+pub const USERS: &str = "alice:{PLAIN}pw::::::\n";
+
+/// Start `roost serve` in `dir` on `data` (perhaps another server's), LMTP included.
+pub fn start(dir: &Path, data: &Path) -> Server {
+    Server::start_with_users(dir, config_yaml_lmtp(data), USERS, 5)
+}
+
+/// Server dirs `a` and `b` below `tmp` and the one data dir (in `a`) both serve, as two
+/// machines on shared storage would.
+pub fn two_server_dirs(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let_unprivileged_in(tmp);
+    let (a_dir, b_dir) = (tmp.join("a"), tmp.join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let data = a_dir.join("data");
+    (a_dir, b_dir, data)
+}
 
 fn proto_err(what: impl Into<String>) -> io::Error {
     io::Error::other(what.into())
