@@ -63,6 +63,15 @@ impl StoreBuilder {
         self
     }
 
+    /// Adds `name` as another name of the special-use mailbox with `attribute`.
+    pub fn alias(mut self, attribute: &str, name: &str) -> StoreBuilder {
+        self.config.aliases.push(roost_storage::SpecialAlias {
+            attribute: attribute.into(),
+            name: name.into(),
+        });
+        self
+    }
+
     /// Replaces the per-mailbox options (fsync, lock timeouts).
     pub fn mailbox_options(mut self, options: MailboxOptions) -> StoreBuilder {
         self.config.mailbox = options;

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use roost_storage::auth::Authenticator;
-use roost_storage::{Mailbox, MailboxName, MailboxOptions, SpecialMailbox, Store, StoreConfig};
+use roost_storage::{Mailbox, MailboxName, Store};
+use roost_testkit::StoreBuilder;
 
 use super::{ImapContext, ImapSession, ImapSettings, Output};
 use crate::testing::assert_imap_codec_parses;
@@ -21,24 +21,10 @@ const MSG3: &[u8] = b"Subject: three\n\nbody 1\nbody 2\n";
 pub(super) fn alice_store(root: &Path) -> (Arc<Store>, Arc<Authenticator>) {
     std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
     let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
-    let store = Store::new(StoreConfig {
-        mail_path: format!("{}/mail/{{user}}", root.display()),
-        mailbox: MailboxOptions {
-            fsync: false,
-            lock_timeout: Duration::from_secs(5),
-            stale_lock: Duration::from_secs(120),
-        },
-        rescan_interval: Duration::from_secs(3600),
-        autocreate: true,
-        special_use: vec![SpecialMailbox {
-            name: "Sent".into(),
-            attribute: "\\Sent".into(),
-        }],
-        aliases: vec![roost_storage::SpecialAlias {
-            attribute: "\\Sent".into(),
-            name: "Sent Items".into(),
-        }],
-    });
+    let store = StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display()))
+        .special_use("Sent", "\\Sent")
+        .alias("\\Sent", "Sent Items")
+        .build();
     (store, auth)
 }
 
