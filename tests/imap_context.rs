@@ -4,26 +4,13 @@
 
 mod common;
 
-use common::{ALICE, Server, config_yaml_lmtp, have, python_client};
+use common::python_with_lmtp;
 
 #[test]
 fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
-    if !have("python3") {
-        eprintln!("python3 missing; skipped");
+    let Some(stdout) = python_with_lmtp("imap_context.py") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = config_yaml_lmtp(&dir.path().join("data"));
-    let server = Server::start_with_users(dir.path(), yaml, ALICE, 5);
-    let (imap, lmtp) = (server.addr("imap"), server.addr("lmtp"));
-    let args = [
-        imap.ip().to_string(),
-        imap.port().to_string(),
-        lmtp.port().to_string(),
-        "alice".into(),
-        "secret".into(),
-    ];
-    let stdout = python_client(&server, "imap_context.py", &args);
+    };
     let got: Vec<&str> = stdout
         .lines()
         .filter(|l| {

@@ -399,6 +399,27 @@ pub fn python_client(server: &Server, script: &str, args: &[String]) -> String {
     stdout
 }
 
+/// `python_client` against a fresh server with LMTP and [`ALICE`], called as `script
+/// IMAP-HOST IMAP-PORT LMTP-PORT alice secret`; None (said on stderr) without python3.
+pub fn python_with_lmtp(script: &str) -> Option<String> {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config_yaml_lmtp(&dir.path().join("data"));
+    let server = Server::start_with_users(dir.path(), yaml, ALICE, 5);
+    let (imap, lmtp) = (server.addr("imap"), server.addr("lmtp"));
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        lmtp.port().to_string(),
+        "alice".into(),
+        "secret".into(),
+    ];
+    Some(python_client(&server, script, &args))
+}
+
 /// Whether a program is on PATH (tests of optional clients say so when it is missing).
 pub fn have(program: &str) -> bool {
     Command::new("sh")
