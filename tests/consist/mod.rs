@@ -35,6 +35,14 @@ pub fn two_server_dirs(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (a_dir, b_dir, data)
 }
 
+/// A connection that gives up after [`CLIENT_WAIT`], split into its reading and writing
+/// halves.
+fn open(addr: SocketAddr) -> io::Result<(BufReader<TcpStream>, TcpStream)> {
+    let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
+    tcp.set_read_timeout(Some(CLIENT_WAIT))?;
+    Ok((BufReader::new(tcp.try_clone()?), tcp))
+}
+
 fn proto_err(what: impl Into<String>) -> io::Error {
     io::Error::other(what.into())
 }
@@ -96,13 +104,8 @@ pub struct Imap {
 impl Imap {
     /// Connect and LOGIN.
     pub fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Imap> {
-        let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-        tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-        let mut c = Imap {
-            r: BufReader::new(tcp.try_clone()?),
-            w: tcp,
-            tag: 0,
-        };
+        let (r, w) = open(addr)?;
+        let mut c = Imap { r, w, tag: 0 };
         let greeting = c.read_resp()?;
         if !greeting.text.starts_with("* OK") {
             return Err(proto_err(format!("greeting {}", greeting.text)));
@@ -361,12 +364,8 @@ pub struct Pop3 {
 impl Pop3 {
     /// Connect, USER and PASS.
     pub fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Pop3> {
-        let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-        tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-        let mut c = Pop3 {
-            r: BufReader::new(tcp.try_clone()?),
-            w: tcp,
-        };
+        let (r, w) = open(addr)?;
+        let mut c = Pop3 { r, w };
         c.line()?;
         c.ok(&format!("USER {user}"))?;
         c.ok(&format!("PASS {pass}"))?;
@@ -463,10 +462,7 @@ pub fn lmtp_cut(addr: SocketAddr, rcpt: &str, body: &[u8]) -> io::Result<()> {
 }
 
 fn lmtp_send(addr: SocketAddr, rcpt: &str, body: &[u8], cut: bool) -> io::Result<()> {
-    let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-    tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-    let mut r = BufReader::new(tcp.try_clone()?);
-    let mut w = tcp;
+    let (mut r, mut w) = open(addr)?;
     let expect = |r: &mut BufReader<TcpStream>, code: &str| -> io::Result<()> {
         loop {
             let mut line = String::new();
