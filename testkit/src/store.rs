@@ -114,6 +114,16 @@ pub fn open(store: &Arc<Store>, user: &str, mailbox: &str) -> Arc<Mailbox> {
         .unwrap_or_else(|e| panic!("open {mailbox}: {e}"))
 }
 
+/// INBOX of user `u` in a fresh store below `root`, with `messages` delivered in order
+/// (the corpus tests compare answers by message number).
+pub fn corpus_inbox(root: &Path, messages: &[Vec<u8>]) -> Arc<Mailbox> {
+    let mb = open(&StoreBuilder::new(root).build(), "u", "INBOX");
+    for m in messages {
+        mb.deliver(&mut &m[..], 1 << 30).expect("deliver");
+    }
+    mb
+}
+
 /// Writes `body` into `mailbox`'s `tmp/`, ready to commit with these flags, keywords and
 /// INTERNALDATE (`None`: now).
 pub fn stage(
