@@ -5,10 +5,9 @@ mod common;
 
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 
 use common::imap::{answer, cmd, login};
-use common::{Server, config_yaml_lmtp, roost, send};
+use common::{Server, config_yaml_lmtp, lmtp_send_py, roost, send};
 use roost_testkit::process::output_with_input;
 
 /// alice: 4 KiB from her users-file rule, 3 messages from the config default.
@@ -116,17 +115,10 @@ fn lmtp_and_deliver_refuse_only_the_full_recipient() {
     for t in ["a", "b", "c"] {
         assert!(append(&mut s, t, "INBOX", 50).starts_with(&format!("{t} OK")));
     }
-    let addr = server.addr("lmtp");
-    let out = output_with_input(
-        Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/clients/lmtp_send.py"
-            ))
-            .arg(addr.ip().to_string())
-            .arg(addr.port().to_string())
-            .arg("sender@example.org")
-            .args(["alice", "bob"]),
+    let out = lmtp_send_py(
+        server.addr("lmtp"),
+        "sender@example.org",
+        &["alice", "bob"],
         b"Subject: hi\n\nbody\n",
     );
     let text = String::from_utf8_lossy(&out.stdout);

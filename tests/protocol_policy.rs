@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
 use common::buffered::{connect, line, send};
 use common::{Server, plain_yaml};
+use roost_testkit::process::output_with_input;
 
 const USERS: &str = "imaponly:{PLAIN}pw-i::::::protocols=imap\n\
                      poponly:{PLAIN}pw-p::::::protocols=pop3\n\
@@ -47,18 +48,7 @@ fn pop3_login(addr: SocketAddr, user: &str, pass: &str) -> String {
 }
 
 fn md5_hex(data: &str) -> String {
-    let mut child = std::process::Command::new("md5sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(data.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(&mut std::process::Command::new("md5sum"), data.as_bytes());
     String::from_utf8(out.stdout).unwrap()[..32].to_owned()
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -418,6 +418,20 @@ pub fn python_with_lmtp(script: &str) -> Option<String> {
         "secret".into(),
     ];
     Some(python_client(&server, script, &args))
+}
+
+/// `tests/clients/lmtp_send.py` delivering `message` from `from` to `rcpts` over the LMTP
+/// listener at `addr`; its output as is (it prints one `DONE` line a recipient).
+pub fn lmtp_send_py(addr: SocketAddr, from: &str, rcpts: &[&str], message: &[u8]) -> Output {
+    roost_testkit::process::output_with_input(
+        Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/lmtp_send.py"))
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .arg(from)
+            .args(rcpts),
+        message,
+    )
 }
 
 /// Whether a program is on PATH (tests of optional clients say so when it is missing).
