@@ -3,16 +3,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::imap::answer;
-use common::{ALICE, Server, config_yaml, connect, have, python_client, read_line, send};
-
-fn start(dir: &Path, extra: &str) -> Server {
-    let mut yaml = config_yaml(&dir.join("data"));
-    yaml.push_str(extra);
-    Server::start_with_users(dir, yaml, ALICE, 4)
-}
+use common::{ALICE, Server, connect, have, python_client, read_line, send};
 
 #[test]
 fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
@@ -21,7 +13,7 @@ fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = Server::start_users(dir.path(), ALICE);
     let addr = server.addr("imap");
     let args = [
         addr.ip().to_string(),
@@ -61,8 +53,9 @@ fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
 #[test]
 fn metadata_bytes_limits_and_literals() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
+    let server = Server::start_users_with(
         dir.path(),
+        ALICE,
         "imap:\n  metadata_max_size: 10\n  metadata_max_entries: 3\n",
     );
     let mut s = connect(server.addr("imap"));

@@ -103,7 +103,13 @@ impl Server {
     /// Start with the standard test config and `users`; ready once its four listeners
     /// (imap, imaps, pop3, pop3s) are up.
     pub fn start_users(dir: &Path, users: &str) -> Server {
-        Server::start_with_users(dir, config_yaml(&dir.join("data")), users, 4)
+        Server::start_users_with(dir, users, "")
+    }
+
+    /// [`Server::start_users`] with `extra` (more top-level sections) after the config.
+    pub fn start_users_with(dir: &Path, users: &str, extra: &str) -> Server {
+        let yaml = config_yaml(&dir.join("data")) + extra;
+        Server::start_with_users(dir, yaml, users, 4)
     }
 
     /// The server's process id.
