@@ -43,6 +43,21 @@ fn open(addr: SocketAddr) -> io::Result<(BufReader<TcpStream>, TcpStream)> {
     Ok((BufReader::new(tcp.try_clone()?), tcp))
 }
 
+/// One line without its line end; end of stream is an error (the server went away).
+fn read_line(r: &mut BufReader<TcpStream>) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    if r.read_until(b'\n', &mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "server closed",
+        ));
+    }
+    while matches!(line.last(), Some(b'\n' | b'\r')) {
+        line.pop();
+    }
+    Ok(line)
+}
+
 fn proto_err(what: impl Into<String>) -> io::Error {
     io::Error::other(what.into())
 }
@@ -128,16 +143,7 @@ impl Imap {
         let mut text = Vec::new();
         let mut literals = Vec::new();
         loop {
-            let mut line = Vec::new();
-            if self.r.read_until(b'\n', &mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            while matches!(line.last(), Some(b'\n' | b'\r')) {
-                line.pop();
-            }
+            let line = read_line(&mut self.r)?;
             let lit = line
                 .strip_suffix(b"}")
                 .and_then(|l| l.iter().rposition(|&b| b == b'{').map(|i| &l[i + 1..]))
@@ -397,16 +403,7 @@ impl Pop3 {
         self.ok(cmd)?;
         let mut lines = Vec::new();
         loop {
-            let mut line = Vec::new();
-            if self.r.read_until(b'\n', &mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            while matches!(line.last(), Some(b'\n' | b'\r')) {
-                line.pop();
-            }
+            let mut line = read_line(&mut self.r)?;
             if line == b"." {
                 return Ok(lines);
             }
