@@ -14,24 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, config_yaml, let_unprivileged_in};
+use common::{Server, config_yaml_lmtp};
 use consist::{
-    Imap, ImapMsg, Pop3, check_inbox, lmtp_deliver, message, number_after, outside_write,
-    roost_deliver,
+    Imap, ImapMsg, Pop3, USERS, check_inbox, lmtp_deliver, message, number_after, outside_write,
+    roost_deliver, start, two_server_dirs,
 };
 
-const USERS: &str = "alice:{PLAIN}pw::::::\n";
 /// How soon a change made through one process must show in another's open session. The
 /// design target is well under a second (inotify); the bound leaves room for a loaded CI box.
 const SEEN_WITHIN: Duration = Duration::from_secs(3);
-
-fn yaml(data: &Path) -> String {
-    config_yaml(data).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
-}
-
-fn start(dir: &Path, data: &Path) -> Server {
-    Server::start_with_users(dir, yaml(data), USERS, 5)
-}
 
 fn inbox(data: &Path) -> PathBuf {
     data.join("mail/alice/Maildir")
@@ -302,11 +293,7 @@ fn cross_changes(one: &mut Imap, other: &mut Imap, uids: &[u32]) {
 #[test]
 fn two_servers_on_one_data_dir_never_share_a_uid_and_see_each_others_changes() {
     let tmp = tempfile::tempdir().unwrap();
-    let_unprivileged_in(tmp.path());
-    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
-    std::fs::create_dir_all(&a_dir).unwrap();
-    std::fs::create_dir_all(&b_dir).unwrap();
-    let data = a_dir.join("data");
+    let (a_dir, b_dir, data) = two_server_dirs(tmp.path());
     let a = start(&a_dir, &data);
     // b's own `data/users` is written but unused: its config points at a's data dir.
     let b = start(&b_dir, &data);
@@ -378,7 +365,7 @@ fn roost_beside_dovecot_on_one_maildir() {
     let maildir = dv.maildir("alice");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut yaml = yaml(&data).replace(
+    let mut yaml = config_yaml_lmtp(&data).replace(
         "storage:\n",
         &format!(
             "mail_path: \"{}/{{user}}/Maildir\"\nstorage:\n",
@@ -673,11 +660,7 @@ fn highest_modseq(addr: std::net::SocketAddr) -> u64 {
 #[test]
 fn a_restarted_server_never_goes_below_its_own_modseqs() {
     let tmp = tempfile::tempdir().unwrap();
-    let_unprivileged_in(tmp.path());
-    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
-    std::fs::create_dir_all(&a_dir).unwrap();
-    std::fs::create_dir_all(&b_dir).unwrap();
-    let data = a_dir.join("data");
+    let (a_dir, b_dir, data) = two_server_dirs(tmp.path());
     // A clean index both servers will open from, with the same modseqs.
     let mut a = start(&a_dir, &data);
     let mut sa = Imap::login(a.addr("imap"), "alice", "pw").unwrap();

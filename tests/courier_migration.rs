@@ -6,19 +6,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, connect, read_line, send};
+use common::imap::cmd;
+use common::{Server, connect, plain_yaml, read_line, send};
 
 const USERS: &str = "cora:{PLAIN}pw\n";
 
 fn yaml(data: &Path) -> String {
-    format!(
-        "data_dir: {}\n\
-         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
-         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
-         log:\n  level: info\n\
-         storage:\n  fsync: false\n",
-        data.display()
-    )
+    plain_yaml(data, "")
 }
 
 fn maildir(dir: &Path) {
@@ -29,20 +23,6 @@ fn maildir(dir: &Path) {
 
 fn message(subject: &str) -> String {
     format!("From: a@example.org\r\nSubject: {subject}\r\n\r\nbody of {subject}\r\n")
-}
-
-/// Everything up to and including the tagged answer.
-fn imap(s: &mut std::net::TcpStream, cmd: &str) -> Vec<String> {
-    send(s, &format!("a {cmd}\r\n"));
-    let mut out = Vec::new();
-    loop {
-        let l = read_line(s).expect("connection open");
-        let done = l.starts_with("a ");
-        out.push(l);
-        if done {
-            return out;
-        }
-    }
 }
 
 #[test]
@@ -104,8 +84,8 @@ fn courier_uids_and_uidls_are_kept() {
 
     let mut s = connect(server.addr("imap"));
     read_line(&mut s);
-    imap(&mut s, "LOGIN cora pw");
-    let select = imap(&mut s, "SELECT INBOX");
+    cmd(&mut s, "a", "LOGIN cora pw");
+    let select = cmd(&mut s, "a", "SELECT INBOX");
     assert!(
         select
             .iter()
@@ -116,7 +96,7 @@ fn courier_uids_and_uidls_are_kept() {
         select.iter().any(|l| l.contains("[UIDNEXT 51]")),
         "{select:?}"
     );
-    let fetch = imap(&mut s, "FETCH 1:* (UID FLAGS)");
+    let fetch = cmd(&mut s, "a", "FETCH 1:* (UID FLAGS)");
     assert_eq!(
         fetch[..3],
         [
@@ -126,19 +106,19 @@ fn courier_uids_and_uidls_are_kept() {
             "* 3 FETCH (UID 50 FLAGS (\\Recent))"
         ]
     );
-    let status = imap(&mut s, "STATUS Sent (UIDVALIDITY UIDNEXT MESSAGES)");
+    let status = cmd(&mut s, "a", "STATUS Sent (UIDVALIDITY UIDNEXT MESSAGES)");
     assert_eq!(
         status[0],
         "* STATUS Sent (UIDVALIDITY 1600000000 UIDNEXT 8 MESSAGES 1)"
     );
-    let select = imap(&mut s, "SELECT Sent");
+    let select = cmd(&mut s, "a", "SELECT Sent");
     assert!(
         select
             .iter()
             .any(|l| l.contains("[UIDVALIDITY 1600000000]"))
     );
-    assert_eq!(imap(&mut s, "UID FETCH 7 UID")[0], "* 1 FETCH (UID 7)");
-    imap(&mut s, "LOGOUT");
+    assert_eq!(cmd(&mut s, "a", "UID FETCH 7 UID")[0], "* 1 FETCH (UID 7)");
+    cmd(&mut s, "a", "LOGOUT");
 
     // The adopted numbers are in dovecot-uidlist now, so Dovecot would agree too.
     let uidlist = std::fs::read_to_string(inbox.join("dovecot-uidlist")).unwrap();

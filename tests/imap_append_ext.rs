@@ -3,26 +3,8 @@
 
 mod common;
 
-use std::net::TcpStream;
-
-use common::{Server, config_yaml, connect, read_line, send};
-
-fn answer(s: &mut TcpStream, tag: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    answer(s, tag)
-}
+use common::imap::{answer, cmd, login};
+use common::{ALICE, Server, read_line, send};
 
 /// `[APPENDUID v uids]` of a line, without the UIDVALIDITY.
 fn appenduid(line: &str) -> &str {
@@ -35,15 +17,8 @@ fn appenduid(line: &str) -> &str {
 #[test]
 fn multiappend_replace_and_catenate_over_tcp() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_users(
-        dir.path(),
-        config_yaml(&dir.path().join("data")),
-        "alice:{PLAIN}secret\n",
-        4,
-    );
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).unwrap();
-    cmd(&mut s, "l", "LOGIN alice secret");
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     let caps = cmd(&mut s, "c", "CAPABILITY");
     for cap in [" MULTIAPPEND", " REPLACE", " CATENATE", " UTF8=ACCEPT"] {
         assert!(caps[0].contains(cap), "{cap}: {caps:?}");
@@ -123,15 +98,8 @@ fn multiappend_replace_and_catenate_over_tcp() {
 #[test]
 fn uidonly_over_tcp() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_users(
-        dir.path(),
-        config_yaml(&dir.path().join("data")),
-        "alice:{PLAIN}secret\n",
-        4,
-    );
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).unwrap();
-    cmd(&mut s, "l", "LOGIN alice secret");
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     send(&mut s, "a APPEND INBOX {3+}\r\nabc {3+}\r\ndef\r\n");
     answer(&mut s, "a");
     assert_eq!(

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, config_yaml, connect, drop_message, have, read_line, send, vm_rss_kib};
+use common::{
+    Server, config_yaml, connect, drop_message, have, lmtp_send_py, python_client, read_line, send,
+    vm_rss_kib,
+};
 
 const USERS: &str = "alice:{PLAIN}secret\n";
 const M1: &[u8] = b"Subject: one\nFrom: a@example.org\n\nHello\n";
@@ -45,22 +48,16 @@ fn start(dir: &Path, extra: &str) -> Server {
 }
 
 fn imaplib(server: &Server, proto: &str, mode: &str) -> Vec<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_imaplib.py");
     let addr = server.addr(proto);
-    let out = Command::new("python3")
-        .arg(script)
-        .args([&addr.ip().to_string(), &addr.port().to_string(), mode])
-        .args(["alice", "secret"])
-        .arg(server.dir.join("data/tls/cert.pem"))
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "imaplib {mode} failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.stderr()
-    );
+    let args = [
+        addr.ip().to_string(),
+        addr.port().to_string(),
+        mode.into(),
+        "alice".into(),
+        "secret".into(),
+        server.dir.join("data/tls/cert.pem").display().to_string(),
+    ];
+    let stdout = python_client(server, "imap_imaplib.py", &args);
     stdout.lines().map(str::to_string).collect()
 }
 
@@ -186,22 +183,12 @@ fn idle_sees_pop3_dele_and_lmtp_delivery_within_a_second() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 
     // A delivery over LMTP shows up as EXISTS (and RECENT) in the same IDLE.
-    let addr = server.addr("lmtp");
-    let mut child = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/lmtp_send.py"))
-        .args([&addr.ip().to_string(), &addr.port().to_string()])
-        .args(["bob@example.org", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Subject: via lmtp\n\nhi\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = lmtp_send_py(
+        server.addr("lmtp"),
+        "bob@example.org",
+        &["alice"],
+        b"Subject: via lmtp\n\nhi\n",
+    );
     let t = Instant::now();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("250"),

@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::imap::{cmd, login};
 use common::{Server, config_yaml, connect, drop_message, have, read_line, send};
 
 const USERS: &str = "alice:{PLAIN}secret\nbob:{PLAIN}secret\n";
@@ -27,28 +27,6 @@ fn start(dir: &Path) -> Server {
     drop_message(&md, "1700000003.M1P1.mta", M3);
     let yaml = config_yaml(&dir.join("data"));
     Server::start_with_users(dir, yaml, USERS, 4)
-}
-
-/// Sends one command and returns every line up to and including its tagged answer.
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF after {text}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
-fn login(server: &Server, user: &str) -> TcpStream {
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).expect("greeting");
-    let r = cmd(&mut s, "l", &format!("LOGIN {user} secret"));
-    assert!(r.last().is_some_and(|l| l.starts_with("l OK")), "{r:?}");
-    s
 }
 
 /// The number in `[CODE n]` on one of the lines.

@@ -4,40 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Server, config_yaml, have};
+use common::python_with_lmtp;
 
 #[test]
 fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
-    if !have("python3") {
-        eprintln!("python3 missing; skipped");
+    let Some(stdout) = python_with_lmtp("imap_context.py") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = config_yaml(&dir.path().join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
-    let server = Server::start_with_users(dir.path(), yaml, "alice:{PLAIN}secret\n", 5);
-    let imap = server.addr("imap");
-    let lmtp = server.addr("lmtp");
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_context.py"))
-        .args([
-            &imap.ip().to_string(),
-            &imap.port().to_string(),
-            &lmtp.port().to_string(),
-            "alice",
-            "secret",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.stderr()
-    );
+    };
     let got: Vec<&str> = stdout
         .lines()
         .filter(|l| {

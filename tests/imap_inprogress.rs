@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, config_yaml, connect, drop_message, read_line, send};
+use common::{ALICE, Server, connect, drop_message, read_line, send};
 
 const COUNT: usize = 3000;
 
@@ -48,9 +48,8 @@ fn start(dir: &Path) -> Server {
         let body = format!("Subject: message {i}\n\n{}\n", "filler text ".repeat(20));
         drop_message(&md, &format!("17000{i:05}.M1P1.mta"), body.as_bytes());
     }
-    let mut yaml = config_yaml(&dir.join("data"));
-    yaml.push_str("imap:\n  inprogress_after_ms: 0\n  inprogress_interval_ms: 5\n");
-    Server::start_with_users(dir, yaml, "alice:{PLAIN}secret\n", 4)
+    let extra = "imap:\n  inprogress_after_ms: 0\n  inprogress_interval_ms: 5\n";
+    Server::start_users_with(dir, ALICE, extra)
 }
 
 #[test]

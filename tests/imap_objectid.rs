@@ -4,35 +4,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::Path;
+use common::imap::{cmd, login, ok};
+use common::{ALICE, Server};
 
-use common::{Server, config_yaml, connect, read_line, send};
-
-const USERS: &str = "alice:{PLAIN}secret\n";
 const MSG: &str = "From: a@example.org\r\nSubject: id\r\n\r\nbody\r\n";
-
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF after {text}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
-fn ok(s: &mut TcpStream, text: &str) -> Vec<String> {
-    let r = cmd(s, "t", text);
-    assert!(
-        r.last().is_some_and(|l| l.starts_with("t OK")),
-        "{text}: {r:?}"
-    );
-    r
-}
 
 /// The text inside `NAME (` ... `)` on any of the lines.
 fn paren_value(lines: &[String], name: &str) -> String {
@@ -46,22 +21,11 @@ fn paren_value(lines: &[String], name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
 }
 
-fn login(server: &Server) -> TcpStream {
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).expect("greeting");
-    ok(&mut s, "LOGIN alice secret");
-    s
-}
-
-fn start(dir: &Path) -> Server {
-    Server::start_with_users(dir, config_yaml(&dir.join("data")), USERS, 4)
-}
-
 #[test]
 fn object_ids_are_stable_and_follow_the_message_and_mailbox() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path());
-    let mut s = login(&server);
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     let caps = ok(&mut s, "CAPABILITY").join(" ");
     assert!(caps.contains(" OBJECTID"), "{caps}");
     ok(&mut s, "CREATE Box");
@@ -106,8 +70,8 @@ fn object_ids_are_stable_and_follow_the_message_and_mailbox() {
     drop(s);
     drop(server);
 
-    let server = start(dir.path());
-    let mut s = login(&server);
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     let again = ok(&mut s, "SELECT Renamed");
     assert_eq!(paren_value(&again, "MAILBOXID"), box_id);
     let f = ok(&mut s, "FETCH 1 (EMAILID)");

@@ -5,9 +5,9 @@ mod common;
 
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 
-use common::{Server, config_yaml, connect, read_line, roost, send};
+use common::imap::{answer, cmd, login};
+use common::{Server, config_yaml_lmtp, lmtp_send_py, roost, send};
 use roost_testkit::process::output_with_input;
 
 /// alice: 4 KiB from her users-file rule, 3 messages from the config default.
@@ -16,35 +16,8 @@ const USERS: &str = "alice:{PLAIN}secret::::::userdb_quota_rule=*:storage=4\n\
                      bob:{PLAIN}secret::::::quota_storage=0 quota_messages=0\n";
 
 fn start(dir: &Path) -> Server {
-    let yaml = config_yaml(&dir.join("data")).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
-        + "quota:\n  storage_kib: 1\n  messages: 3\n";
+    let yaml = config_yaml_lmtp(&dir.join("data")) + "quota:\n  storage_kib: 1\n  messages: 3\n";
     Server::start_with_users(dir, yaml, USERS, 5)
-}
-
-/// Sends one command and returns every line up to and including its tagged answer.
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    answer(s, tag)
-}
-
-fn answer(s: &mut TcpStream, tag: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
-fn login(server: &Server, user: &str) -> TcpStream {
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).expect("greeting");
-    let r = cmd(&mut s, "l", &format!("LOGIN {user} secret"));
-    assert!(r.last().is_some_and(|l| l.starts_with("l OK")), "{r:?}");
-    s
 }
 
 /// APPEND with a non-synchronizing literal; returns the tagged answer.
@@ -142,17 +115,10 @@ fn lmtp_and_deliver_refuse_only_the_full_recipient() {
     for t in ["a", "b", "c"] {
         assert!(append(&mut s, t, "INBOX", 50).starts_with(&format!("{t} OK")));
     }
-    let addr = server.addr("lmtp");
-    let out = output_with_input(
-        Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/clients/lmtp_send.py"
-            ))
-            .arg(addr.ip().to_string())
-            .arg(addr.port().to_string())
-            .arg("sender@example.org")
-            .args(["alice", "bob"]),
+    let out = lmtp_send_py(
+        server.addr("lmtp"),
+        "sender@example.org",
+        &["alice", "bob"],
         b"Subject: hi\n\nbody\n",
     );
     let text = String::from_utf8_lossy(&out.stdout);

@@ -4,35 +4,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::Path;
+use common::imap::{cmd, login, ok};
+use common::{ALICE, Server, drop_message};
 
-use common::{Server, config_yaml, connect, drop_message, read_line, send};
-
-const USERS: &str = "alice:{PLAIN}secret\n";
 const MSG: &str = "From: a@example.org\r\nSubject: saved\r\n\r\nbody\r\n";
-
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF after {text}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
-fn ok(s: &mut TcpStream, text: &str) -> Vec<String> {
-    let r = cmd(s, "t", text);
-    assert!(
-        r.last().is_some_and(|l| l.starts_with("t OK")),
-        "{text}: {r:?}"
-    );
-    r
-}
 
 /// The quoted value after `NAME "` on the first line.
 fn quoted(lines: &[String], name: &str) -> String {
@@ -42,22 +17,11 @@ fn quoted(lines: &[String], name: &str) -> String {
     rest[..rest.find('"').expect("closing quote")].to_string()
 }
 
-fn start(dir: &Path) -> Server {
-    Server::start_with_users(dir, config_yaml(&dir.join("data")), USERS, 4)
-}
-
-fn login(server: &Server) -> TcpStream {
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).expect("greeting");
-    ok(&mut s, "LOGIN alice secret");
-    s
-}
-
 #[test]
 fn save_dates_are_kept_and_searchable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path());
-    let mut s = login(&server);
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     assert!(ok(&mut s, "CAPABILITY")[0].contains(" SAVEDATE"));
     ok(&mut s, "CREATE Box");
     ok(
@@ -117,8 +81,8 @@ fn save_dates_are_kept_and_searchable() {
     drop(s);
     drop(server);
 
-    let server = start(dir.path());
-    let mut s = login(&server);
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     ok(&mut s, "SELECT INBOX");
     let again = ok(&mut s, "FETCH 1 (SAVEDATE)");
     assert_eq!(quoted(&again, "SAVEDATE"), saved);

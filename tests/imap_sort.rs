@@ -8,10 +8,9 @@ mod common;
 use std::net::TcpStream;
 use std::path::Path;
 
-use common::{Server, config_yaml, connect, have, read_line, send};
+use common::imap::{cmd, login};
+use common::{ALICE, Server, connect, have, read_line, send};
 use roost_testkit::Dovecot;
-
-const USERS: &str = "alice:{PLAIN}secret\n";
 
 /// (INTERNALDATE, message). Threads with References chains, an In-Reply-To only reply,
 /// missing parents, subject-only groups, duplicate and missing Message-IDs, a reference
@@ -231,8 +230,7 @@ fn answers(out: &str) -> Vec<(Option<String>, String)> {
 }
 
 fn roost_output(dir: &Path) -> String {
-    let yaml = config_yaml(&dir.join("data"));
-    let server = Server::start_with_users(dir, yaml, USERS, 4);
+    let server = Server::start_users(dir, ALICE);
     let mut s: TcpStream = connect(server.addr("imap"));
     read_line(&mut s).expect("greeting");
     send(&mut s, "l LOGIN alice secret\r\n");
@@ -282,30 +280,13 @@ fn sort_and_thread_match_dovecot() {
     );
 }
 
-/// Sends one command and returns every line up to and including its tagged answer.
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF after {text}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
-
 /// What Dovecot 2.3 cannot be compared on: RFC 9394 ranges from the end, the UID FETCH
 /// PARTIAL modifier, and the errors (each must be a clear BAD/NO, never a panic).
 #[test]
 fn partial_ranges_and_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let yaml = config_yaml(&dir.path().join("data"));
-    let server = Server::start_with_users(dir.path(), yaml, USERS, 4);
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).expect("greeting");
-    assert!(cmd(&mut s, "l", "LOGIN alice secret")[0].starts_with("l OK"));
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     let caps = cmd(&mut s, "c", "CAPABILITY").join("\n");
     for c in [
         " SORT ",
@@ -409,8 +390,7 @@ fn imaplib_sorts_threads_and_previews() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let yaml = config_yaml(&dir.path().join("data"));
-    let server = Server::start_with_users(dir.path(), yaml, USERS, 4);
+    let server = Server::start_users(dir.path(), ALICE);
     let port = server.addr("imap").port();
     let script = r#"
 import imaplib, sys

@@ -3,31 +3,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{Server, config_yaml, connect, have, read_line, send};
-
-const USERS: &str = "alice:{PLAIN}secret\n";
-
-fn start(dir: &Path, extra: &str) -> Server {
-    let mut yaml = config_yaml(&dir.join("data"));
-    yaml.push_str(extra);
-    Server::start_with_users(dir, yaml, USERS, 4)
-}
-
-/// Lines up to and including the tagged answer.
-fn until(s: &mut impl std::io::Read, tag: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF before {tag}: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
+use common::imap::answer;
+use common::{ALICE, Server, connect, have, python_client, read_line, send};
 
 #[test]
 fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
@@ -36,26 +13,15 @@ fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_special_use.py");
+    let server = Server::start_users(dir.path(), ALICE);
     let addr = server.addr("imap");
-    let out = Command::new("python3")
-        .arg(script)
-        .args([
-            &addr.ip().to_string(),
-            &addr.port().to_string(),
-            "alice",
-            "secret",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.stderr()
-    );
+    let args = [
+        addr.ip().to_string(),
+        addr.port().to_string(),
+        "alice".into(),
+        "secret".into(),
+    ];
+    let stdout = python_client(&server, "imap_special_use.py", &args);
     let want = [
         "caps: CREATE-SPECIAL-USE METADATA METADATA-SERVER NOTIFY",
         "create-use: OK ['CREATE completed']",
@@ -87,14 +53,15 @@ fn imaplib_creates_special_use_finds_aliases_and_keeps_metadata() {
 #[test]
 fn metadata_bytes_limits_and_literals() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
+    let server = Server::start_users_with(
         dir.path(),
+        ALICE,
         "imap:\n  metadata_max_size: 10\n  metadata_max_entries: 3\n",
     );
     let mut s = connect(server.addr("imap"));
     read_line(&mut s).unwrap();
     send(&mut s, "a LOGIN alice secret\r\n");
-    until(&mut s, "a");
+    answer(&mut s, "a");
     let steps: &[(&str, &[&str])] = &[
         (
             "b SETMETADATA INBOX (/private/a \"0123456789\" /shared/b ~{3}\r\nx\0y)\r\n",
@@ -158,7 +125,7 @@ fn metadata_bytes_limits_and_literals() {
     for (cmd, want) in steps {
         send(&mut s, cmd);
         let tag = &cmd[..1];
-        let got = until(&mut s, tag);
+        let got = answer(&mut s, tag);
         assert_eq!(&got, want, "{cmd:?}");
     }
     // The per-user file is where the docs say, and holds nothing after the removals.

@@ -3,35 +3,14 @@
 
 mod common;
 
-use std::net::TcpStream;
-
-use common::{Server, config_yaml, connect, read_line, send};
-
-fn cmd(s: &mut TcpStream, tag: &str, text: &str) -> Vec<String> {
-    send(s, &format!("{tag} {text}\r\n"));
-    let mut lines = Vec::new();
-    loop {
-        let l = read_line(s).unwrap_or_else(|| panic!("EOF: {lines:?}"));
-        let done = l.starts_with(&format!("{tag} "));
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
+use common::imap::{cmd, login};
+use common::{ALICE, Server, read_line, send};
 
 #[test]
 fn utf8_accept_names_are_utf8_on_the_wire_and_mutf7_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_users(
-        dir.path(),
-        config_yaml(&dir.path().join("data")),
-        "alice:{PLAIN}secret\n",
-        4,
-    );
-    let mut s = connect(server.addr("imap"));
-    read_line(&mut s).unwrap();
-    cmd(&mut s, "l", "LOGIN alice secret");
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = login(&server, "alice");
     assert_eq!(
         cmd(&mut s, "a", "ENABLE UTF8=ACCEPT"),
         ["* ENABLED UTF8=ACCEPT", "a OK ENABLE completed"]
@@ -53,9 +32,7 @@ fn utf8_accept_names_are_utf8_on_the_wire_and_mutf7_on_disk() {
     let r = cmd(&mut s, "e", "FETCH 1 BODY.PEEK[]");
     assert_eq!(r[0], format!("* 1 FETCH (BODY[] {{{}}}", msg.len()));
     // A second session without UTF8=ACCEPT sees the same mailbox in modified UTF-7.
-    let mut t = connect(server.addr("imap"));
-    read_line(&mut t).unwrap();
-    cmd(&mut t, "l", "LOGIN alice secret");
+    let mut t = login(&server, "alice");
     let r = cmd(&mut t, "a", "LIST \"\" \"Gr*\"");
     assert_eq!(r[0], "* LIST (\\HasNoChildren) \".\" Gr&APwA3w-e", "{r:?}");
 }

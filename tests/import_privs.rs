@@ -4,34 +4,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
-use common::{config_yaml, roost};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn uid_of(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&name)).then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
-    })
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    if dir.is_dir() {
-        for e in std::fs::read_dir(dir).unwrap() {
-            out.extend(walk(&e.unwrap().path()));
-        }
-    }
-    out
-}
+use common::privs::{config_with_user, is_root, uid_of, walk};
+use common::roost;
 
 #[test]
 fn import_started_as_root_writes_files_the_server_account_owns() {
@@ -41,21 +17,7 @@ fn import_started_as_root_writes_files_the_server_account_owns() {
     }
     let (uid, gid) = uid_of("mail").expect("the mail account exists on Debian");
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let data = tmp.path().join("data");
-    let config = tmp.path().join("roost.yaml");
-    std::fs::write(&config, config_yaml(&data)).unwrap();
-    let add = roost()
-        .args(["user", "add", "una", "--password-stdin", "-c"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"pw\n")?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(add.success());
+    let (data, _) = config_with_user(tmp.path(), "una");
     // Root's own file, which the mail account could not open.
     let mbox = tmp.path().join("old.mbox");
     std::fs::write(

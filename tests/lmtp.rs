@@ -6,12 +6,10 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{Server, config_yaml};
+use common::{Server, config_yaml, lmtp_send_py};
 use roost_testkit::maildir::read_messages;
-use roost_testkit::process::output_with_input;
 
 fn start(dir: &Path, max_size: u64) -> Server {
     let yaml = config_yaml(&dir.join("data"))
@@ -35,19 +33,7 @@ fn messages(dir: &Path, user: &str) -> Vec<Vec<u8>> {
 }
 
 fn python_lmtp(server: &Server, from: &str, rcpts: &[&str], message: &[u8]) -> String {
-    let addr = server.addr("lmtp");
-    let out = output_with_input(
-        Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/clients/lmtp_send.py"
-            ))
-            .arg(addr.ip().to_string())
-            .arg(addr.port().to_string())
-            .arg(from)
-            .args(rcpts),
-        message,
-    );
+    let out = lmtp_send_py(server.addr("lmtp"), from, rcpts, message);
     assert!(
         out.status.success(),
         "lmtp_send.py failed: {}",

@@ -4,11 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
-use common::{Server, WAIT};
+use common::buffered::{connect, line, send};
+use common::{Server, plain_yaml};
+use roost_testkit::process::output_with_input;
 
 const USERS: &str = "imaponly:{PLAIN}pw-i::::::protocols=imap\n\
                      poponly:{PLAIN}pw-p::::::protocols=pop3\n\
@@ -16,33 +18,12 @@ const USERS: &str = "imaponly:{PLAIN}pw-i::::::protocols=imap\n\
                      free:{PLAIN}pw-f\n";
 
 fn yaml(data: &Path) -> String {
-    format!(
-        "data_dir: {}\n\
-         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
-         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
-         log:\n  level: info\n\
-         storage:\n  fsync: false\n\
-         pop3:\n  apop: true\n\
+    plain_yaml(
+        data,
+        "pop3:\n  apop: true\n\
          auth:\n  failure_delay_ms: 0\n  \
-         protocol_denied_message: \"No {{protocol}} for you; call 555-0100.\"\n",
-        data.display()
+         protocol_denied_message: \"No {protocol} for you; call 555-0100.\"\n",
     )
-}
-
-fn connect(addr: SocketAddr) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    BufReader::new(s)
-}
-
-fn line(r: &mut BufReader<TcpStream>) -> String {
-    let mut l = String::new();
-    r.read_line(&mut l).unwrap();
-    l
-}
-
-fn send(r: &mut BufReader<TcpStream>, text: &str) {
-    r.get_mut().write_all(text.as_bytes()).unwrap();
 }
 
 /// Sends one tagged IMAP command and returns its tagged answer line.
@@ -67,18 +48,7 @@ fn pop3_login(addr: SocketAddr, user: &str, pass: &str) -> String {
 }
 
 fn md5_hex(data: &str) -> String {
-    let mut child = std::process::Command::new("md5sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(data.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_input(&mut std::process::Command::new("md5sum"), data.as_bytes());
     String::from_utf8(out.stdout).unwrap()[..32].to_owned()
 }
 

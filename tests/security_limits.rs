@@ -4,10 +4,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::buffered::connect_from;
 use common::{Server, WAIT};
 
 const USERS: &str = "alice:{PLAIN}secret\n";
@@ -27,24 +28,6 @@ fn yaml(data: &Path) -> String {
 
 fn start(dir: &Path) -> Server {
     Server::start_with_users(dir, yaml(&dir.join("data")), USERS, 2)
-}
-
-/// A connection from a chosen loopback source address (Linux routes all of 127/8 locally).
-fn connect_from(src: &str, addr: SocketAddr) -> BufReader<TcpStream> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let stream = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        let src: IpAddr = src.parse().unwrap();
-        socket.bind(SocketAddr::new(src, 0)).unwrap();
-        socket.connect(addr).await.unwrap()
-    });
-    let std = stream.into_std().unwrap();
-    std.set_nonblocking(false).unwrap();
-    std.set_read_timeout(Some(WAIT)).unwrap();
-    BufReader::new(std)
 }
 
 fn line(r: &mut BufReader<TcpStream>) -> String {

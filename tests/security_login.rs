@@ -3,56 +3,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::io::BufReader;
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, WAIT, roost};
+use common::buffered::{connect_from, line, send};
+use common::{Server, WAIT, plain_yaml, roost};
 
 const USERS: &str = "alice:{PLAIN}secret\n";
 
 /// A config for the ban tests: 3 failures ban for a minute, 200 ms first delay doubling up
 /// to 1 s, and 127.0.0.2 on the allow-list (loopback is not, unlike the default).
 fn yaml(data: &Path) -> String {
-    format!(
-        "data_dir: {}\n\
-         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
-         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: [\"127.0.0.1:0\"]\n\
-         log:\n  level: info\n\
-         storage:\n  fsync: false\n\
-         auth:\n  failure_delay_ms: 200\n  penalty_max_secs: 1\n  ban_after_failures: 3\n  \
+    plain_yaml(
+        data,
+        "auth:\n  failure_delay_ms: 200\n  penalty_max_secs: 1\n  ban_after_failures: 3\n  \
          ban_window_secs: 60\n  ban_secs: 60\n  ban_allow: [\"127.0.0.2/32\"]\n",
-        data.display()
     )
-}
-
-/// A connection from a chosen loopback source address (Linux routes all of 127/8 locally).
-fn connect_from(src: &str, addr: SocketAddr) -> BufReader<TcpStream> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let stream = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        let src: IpAddr = src.parse().unwrap();
-        socket.bind(SocketAddr::new(src, 0)).unwrap();
-        socket.connect(addr).await.unwrap()
-    });
-    let std = stream.into_std().unwrap();
-    std.set_nonblocking(false).unwrap();
-    std.set_read_timeout(Some(WAIT)).unwrap();
-    BufReader::new(std)
-}
-
-fn line(r: &mut BufReader<TcpStream>) -> String {
-    let mut l = String::new();
-    r.read_line(&mut l).unwrap();
-    l
-}
-
-fn send(r: &mut BufReader<TcpStream>, text: &str) {
-    r.get_mut().write_all(text.as_bytes()).unwrap();
+    .replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
 }
 
 /// USER/PASS with a wrong password; returns the answer and how long it took.

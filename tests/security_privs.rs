@@ -9,12 +9,8 @@ use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use common::privs::{config_with_user, is_root, uid_of, walk};
 use common::{Server, WAIT, config_yaml, roost};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// `(real, effective, saved, fs)` uids and gids, and the supplementary groups, of a process.
 fn ids(pid: u32) -> (Vec<u32>, Vec<u32>, String) {
@@ -29,14 +25,6 @@ fn ids(pid: u32) -> (Vec<u32>, Vec<u32>, String) {
     };
     let nums = |s: String| s.split_whitespace().map(|n| n.parse().unwrap()).collect();
     (nums(field("Uid:")), nums(field("Gid:")), field("Groups:"))
-}
-
-fn uid_of(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&name)).then(|| (f[2].parse().unwrap(), f[3].parse().unwrap()))
-    })
 }
 
 fn imap_login(server: &Server) {
@@ -156,23 +144,7 @@ fn deliver_started_as_root_writes_files_the_server_account_owns() {
     }
     let (uid, gid) = uid_of("mail").expect("the mail account exists on Debian");
     let tmp = tempfile::tempdir().unwrap();
-    // The temp dir is root's 0700: let the mail account through to data_dir, as for serve.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-    let data = tmp.path().join("data");
-    let config = tmp.path().join("roost.yaml");
-    std::fs::write(&config, config_yaml(&data)).unwrap();
-    let add = roost()
-        .args(["user", "add", "una", "--password-stdin", "-c"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"pw\n")?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(add.success());
+    let (data, config) = config_with_user(tmp.path(), "una");
     let deliver = roost()
         .args(["deliver", "--user", "una", "-c"])
         .arg(&config)
@@ -194,16 +166,6 @@ fn deliver_started_as_root_writes_files_the_server_account_owns() {
         seen += 1;
     }
     assert!(seen >= 5, "Maildir, its three directories and the message");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = vec![dir.to_path_buf()];
-    if dir.is_dir() {
-        for e in std::fs::read_dir(dir).unwrap() {
-            out.extend(walk(&e.unwrap().path()));
-        }
-    }
-    out
 }
 
 #[test]

@@ -15,19 +15,17 @@ mod consist;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, config_yaml, let_unprivileged_in};
+use common::Server;
 use consist::{
     Imap, ImapMsg, Pop3, Rng, check_copies, check_inbox, identify, lmtp_cut, lmtp_deliver, message,
-    number_after, outside_write, roost_deliver,
+    number_after, outside_write, roost_deliver, start, two_server_dirs,
 };
-
-const USERS: &str = "alice:{PLAIN}pw::::::\n";
 
 /// The listeners of each server; B's change when it restarts.
 #[derive(Clone, Copy)]
@@ -346,11 +344,6 @@ fn restarter(sh: Arc<Shared>, mut b: Server, dir: PathBuf, data: PathBuf, mut rn
     }
 }
 
-fn start(dir: &Path, data: &Path) -> Server {
-    let yaml = config_yaml(data).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]");
-    Server::start_with_users(dir, yaml, USERS, 5)
-}
-
 fn view(addr: SocketAddr, mailbox: &str) -> (u32, Vec<ImapMsg>) {
     let mut c = Imap::login(addr, "alice", "pw").expect("login");
     let v = c.select(mailbox).expect("select");
@@ -373,11 +366,7 @@ fn soak_everything_at_once_then_check_every_mailbox() {
         .unwrap_or(120);
     let mut rng = Rng::from_env();
     let tmp = tempfile::tempdir().unwrap();
-    let_unprivileged_in(tmp.path());
-    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
-    std::fs::create_dir_all(&a_dir).unwrap();
-    std::fs::create_dir_all(&b_dir).unwrap();
-    let data = a_dir.join("data");
+    let (a_dir, b_dir, data) = two_server_dirs(tmp.path());
     let a = start(&a_dir, &data);
     let b = start(&b_dir, &data);
     let validity = {

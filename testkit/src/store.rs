@@ -63,6 +63,15 @@ impl StoreBuilder {
         self
     }
 
+    /// Adds `name` as another name of the special-use mailbox with `attribute`.
+    pub fn alias(mut self, attribute: &str, name: &str) -> StoreBuilder {
+        self.config.aliases.push(roost_storage::SpecialAlias {
+            attribute: attribute.into(),
+            name: name.into(),
+        });
+        self
+    }
+
     /// Replaces the per-mailbox options (fsync, lock timeouts).
     pub fn mailbox_options(mut self, options: MailboxOptions) -> StoreBuilder {
         self.config.mailbox = options;
@@ -103,6 +112,16 @@ pub fn open(store: &Arc<Store>, user: &str, mailbox: &str) -> Arc<Mailbox> {
         .unwrap_or_else(|e| panic!("user {user}: {e}"))
         .open(&mailbox_name(mailbox))
         .unwrap_or_else(|e| panic!("open {mailbox}: {e}"))
+}
+
+/// INBOX of user `u` in a fresh store below `root`, with `messages` delivered in order
+/// (the corpus tests compare answers by message number).
+pub fn corpus_inbox(root: &Path, messages: &[Vec<u8>]) -> Arc<Mailbox> {
+    let mb = open(&StoreBuilder::new(root).build(), "u", "INBOX");
+    for m in messages {
+        mb.deliver(&mut &m[..], 1 << 30).expect("deliver");
+    }
+    mb
 }
 
 /// Writes `body` into `mailbox`'s `tmp/`, ready to commit with these flags, keywords and

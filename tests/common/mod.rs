@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+pub mod buffered;
+pub mod imap;
+pub mod privs;
 
 /// How long any single wait in a test may take before it is a failure.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -38,6 +42,27 @@ pub fn config_yaml(data_dir: &Path) -> String {
         data_dir.display()
     )
 }
+
+/// A config with plain IMAP and POP3 on 127.0.0.1:0 only (no TLS listeners, no LMTP), info
+/// logging, then `extra` (more top-level sections).
+pub fn plain_yaml(data_dir: &Path, extra: &str) -> String {
+    format!(
+        "data_dir: {}\n\
+         listen:\n  imap: [\"127.0.0.1:0\"]\n  imaps: []\n  \
+         pop3: [\"127.0.0.1:0\"]\n  pop3s: []\n  lmtp: []\n\
+         log:\n  level: info\n\
+         storage:\n  fsync: false\n{extra}",
+        data_dir.display()
+    )
+}
+
+/// [`config_yaml`] with an LMTP listener on 127.0.0.1:0 too.
+pub fn config_yaml_lmtp(data_dir: &Path) -> String {
+    config_yaml(data_dir).replace("lmtp: []", "lmtp: [\"127.0.0.1:0\"]")
+}
+
+/// The users file of most tests: alice with password `secret`.
+pub const ALICE: &str = "alice:{PLAIN}secret\n";
 
 /// A running `roost serve`, killed on drop.
 pub struct Server {
@@ -73,6 +98,18 @@ impl Server {
         Server::spawn(dir, yaml, move |lines| {
             lines.iter().filter(|l| l.starts_with("listening ")).count() >= listeners
         })
+    }
+
+    /// Start with the standard test config and `users`; ready once its four listeners
+    /// (imap, imaps, pop3, pop3s) are up.
+    pub fn start_users(dir: &Path, users: &str) -> Server {
+        Server::start_users_with(dir, users, "")
+    }
+
+    /// [`Server::start_users`] with `extra` (more top-level sections) after the config.
+    pub fn start_users_with(dir: &Path, users: &str, extra: &str) -> Server {
+        let yaml = config_yaml(&dir.join("data")) + extra;
+        Server::start_with_users(dir, yaml, users, 4)
     }
 
     /// The server's process id.
@@ -344,6 +381,63 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// Run `tests/clients/<script>` with python3 and `args`; its stdout, failing the test
+/// (with the client's and the server's logs) unless it exits 0.
+pub fn python_client(server: &Server, script: &str, args: &[String]) -> String {
+    let out = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr()
+    );
+    stdout
+}
+
+/// `python_client` against a fresh server with LMTP and [`ALICE`], called as `script
+/// IMAP-HOST IMAP-PORT LMTP-PORT alice secret`; None (said on stderr) without python3.
+pub fn python_with_lmtp(script: &str) -> Option<String> {
+    if !have("python3") {
+        eprintln!("python3 missing; skipped");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = config_yaml_lmtp(&dir.path().join("data"));
+    let server = Server::start_with_users(dir.path(), yaml, ALICE, 5);
+    let (imap, lmtp) = (server.addr("imap"), server.addr("lmtp"));
+    let args = [
+        imap.ip().to_string(),
+        imap.port().to_string(),
+        lmtp.port().to_string(),
+        "alice".into(),
+        "secret".into(),
+    ];
+    Some(python_client(&server, script, &args))
+}
+
+/// `tests/clients/lmtp_send.py` delivering `message` from `from` to `rcpts` over the LMTP
+/// listener at `addr`; its output as is (it prints one `DONE` line a recipient).
+pub fn lmtp_send_py(addr: SocketAddr, from: &str, rcpts: &[&str], message: &[u8]) -> Output {
+    roost_testkit::process::output_with_input(
+        Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/lmtp_send.py"))
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .arg(from)
+            .args(rcpts),
+        message,
+    )
 }
 
 /// Whether a program is on PATH (tests of optional clients say so when it is missing).

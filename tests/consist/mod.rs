@@ -11,8 +11,52 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{Server, config_yaml_lmtp, let_unprivileged_in};
+
 /// Longest a client waits for one answer before the test calls it a hang.
 pub const CLIENT_WAIT: Duration = Duration::from_secs(30);
+
+/// The users file of the consistency and soak tests.
+pub const USERS: &str = "alice:{PLAIN}pw::::::\n";
+
+/// Start `roost serve` in `dir` on `data` (perhaps another server's), LMTP included.
+pub fn start(dir: &Path, data: &Path) -> Server {
+    Server::start_with_users(dir, config_yaml_lmtp(data), USERS, 5)
+}
+
+/// Server dirs `a` and `b` below `tmp` and the one data dir (in `a`) both serve, as two
+/// machines on shared storage would.
+pub fn two_server_dirs(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let_unprivileged_in(tmp);
+    let (a_dir, b_dir) = (tmp.join("a"), tmp.join("b"));
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let data = a_dir.join("data");
+    (a_dir, b_dir, data)
+}
+
+/// A connection that gives up after [`CLIENT_WAIT`], split into its reading and writing
+/// halves.
+fn open(addr: SocketAddr) -> io::Result<(BufReader<TcpStream>, TcpStream)> {
+    let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
+    tcp.set_read_timeout(Some(CLIENT_WAIT))?;
+    Ok((BufReader::new(tcp.try_clone()?), tcp))
+}
+
+/// One line without its line end; end of stream is an error (the server went away).
+fn read_line(r: &mut BufReader<TcpStream>) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    if r.read_until(b'\n', &mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "server closed",
+        ));
+    }
+    while matches!(line.last(), Some(b'\n' | b'\r')) {
+        line.pop();
+    }
+    Ok(line)
+}
 
 fn proto_err(what: impl Into<String>) -> io::Error {
     io::Error::other(what.into())
@@ -75,13 +119,8 @@ pub struct Imap {
 impl Imap {
     /// Connect and LOGIN.
     pub fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Imap> {
-        let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-        tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-        let mut c = Imap {
-            r: BufReader::new(tcp.try_clone()?),
-            w: tcp,
-            tag: 0,
-        };
+        let (r, w) = open(addr)?;
+        let mut c = Imap { r, w, tag: 0 };
         let greeting = c.read_resp()?;
         if !greeting.text.starts_with("* OK") {
             return Err(proto_err(format!("greeting {}", greeting.text)));
@@ -104,16 +143,7 @@ impl Imap {
         let mut text = Vec::new();
         let mut literals = Vec::new();
         loop {
-            let mut line = Vec::new();
-            if self.r.read_until(b'\n', &mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            while matches!(line.last(), Some(b'\n' | b'\r')) {
-                line.pop();
-            }
+            let line = read_line(&mut self.r)?;
             let lit = line
                 .strip_suffix(b"}")
                 .and_then(|l| l.iter().rposition(|&b| b == b'{').map(|i| &l[i + 1..]))
@@ -340,12 +370,8 @@ pub struct Pop3 {
 impl Pop3 {
     /// Connect, USER and PASS.
     pub fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Pop3> {
-        let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-        tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-        let mut c = Pop3 {
-            r: BufReader::new(tcp.try_clone()?),
-            w: tcp,
-        };
+        let (r, w) = open(addr)?;
+        let mut c = Pop3 { r, w };
         c.line()?;
         c.ok(&format!("USER {user}"))?;
         c.ok(&format!("PASS {pass}"))?;
@@ -377,16 +403,7 @@ impl Pop3 {
         self.ok(cmd)?;
         let mut lines = Vec::new();
         loop {
-            let mut line = Vec::new();
-            if self.r.read_until(b'\n', &mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "server closed",
-                ));
-            }
-            while matches!(line.last(), Some(b'\n' | b'\r')) {
-                line.pop();
-            }
+            let mut line = read_line(&mut self.r)?;
             if line == b"." {
                 return Ok(lines);
             }
@@ -442,10 +459,7 @@ pub fn lmtp_cut(addr: SocketAddr, rcpt: &str, body: &[u8]) -> io::Result<()> {
 }
 
 fn lmtp_send(addr: SocketAddr, rcpt: &str, body: &[u8], cut: bool) -> io::Result<()> {
-    let tcp = TcpStream::connect_timeout(&addr, CLIENT_WAIT)?;
-    tcp.set_read_timeout(Some(CLIENT_WAIT))?;
-    let mut r = BufReader::new(tcp.try_clone()?);
-    let mut w = tcp;
+    let (mut r, mut w) = open(addr)?;
     let expect = |r: &mut BufReader<TcpStream>, code: &str| -> io::Result<()> {
         loop {
             let mut line = String::new();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use roost_imap::fetch::{FetchEnv, fetch_message};
 use roost_imap::types::FetchAttribute;
 use roost_testkit::maildir::read_files_with_extension;
-use roost_testkit::store::open;
+use roost_testkit::store::{corpus_inbox, open};
 use roost_testkit::{Dovecot, StoreBuilder};
 
 const EXTRA: &[&str] = &[
@@ -68,10 +68,7 @@ fn preview_matches_dovecot() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mb = open(&StoreBuilder::new(tmp.path()).build(), "u", "INBOX");
-    for m in &msgs {
-        mb.deliver(&mut &m[..], 1 << 30).expect("deliver");
-    }
+    let mb = corpus_inbox(tmp.path(), &msgs);
     let infos = mb.snapshot().expect("snapshot").messages;
     let names = mb.keyword_names();
     let env = FetchEnv {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use roost_imap::command::{CommandBody, Parsed, parse_command};
 use roost_imap::search::{SearchEnv, search};
+use roost_testkit::Dovecot;
 use roost_testkit::maildir::read_files_with_extension;
-use roost_testkit::store::open;
-use roost_testkit::{Dovecot, StoreBuilder};
+use roost_testkit::store::corpus_inbox;
 
 /// Content keys (the ones that need message text), as sent by a client. Non-ASCII
 /// arguments go as LITERAL+ so both servers read the same bytes.
@@ -136,10 +136,7 @@ fn search_matches_dovecot_on_corpus() {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mb = open(&StoreBuilder::new(tmp.path()).build(), "u", "INBOX");
-    for m in &msgs {
-        mb.deliver(&mut &m[..], 1 << 30).expect("deliver");
-    }
+    let mb = corpus_inbox(tmp.path(), &msgs);
     let messages = mb.snapshot().expect("snapshot").messages;
     let names = mb.keyword_names();
     let env = SearchEnv {

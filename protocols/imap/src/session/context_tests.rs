@@ -4,18 +4,7 @@
 use roost_storage::MailboxName;
 
 use super::ImapSettings;
-use super::ext_tests::{Fx, talk, text};
-
-/// Two sessions on INBOX with `n` messages: `a` (IMAP4rev2, so no \Recent noise) and `b`.
-fn two(fx: &Fx, n: usize) -> (super::ImapSession, super::ImapSession) {
-    fx.deliver("INBOX", n);
-    let mut a = fx.session(ImapSettings::default());
-    let mut b = fx.session(ImapSettings::default());
-    talk(&mut a, b"e ENABLE IMAP4rev2\r\n");
-    talk(&mut a, b"s SELECT INBOX\r\n");
-    talk(&mut b, b"s SELECT INBOX\r\n");
-    (a, b)
-}
+use super::ext_tests::{Fx, talk, text, two};
 
 #[test]
 fn uid_search_update_reports_flag_changes_new_messages_and_expunges() {

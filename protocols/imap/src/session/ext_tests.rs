@@ -5,10 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use roost_storage::auth::Authenticator;
-use roost_storage::{
-    MailboxName, MailboxOptions, SpecialAlias, SpecialMailbox, Store, StoreConfig,
-};
+use roost_storage::{MailboxName, Store};
 
+use super::tests::alice_store;
 use super::{ImapContext, ImapSession, ImapSettings, Output};
 
 pub(super) struct Fx {
@@ -20,27 +19,7 @@ pub(super) struct Fx {
 impl Fx {
     pub(super) fn new() -> Fx {
         let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
-        let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
-        let store = Store::new(StoreConfig {
-            mail_path: format!("{}/mail/{{user}}", root.display()),
-            mailbox: MailboxOptions {
-                fsync: false,
-                lock_timeout: Duration::from_secs(5),
-                stale_lock: Duration::from_secs(120),
-            },
-            rescan_interval: Duration::from_secs(3600),
-            autocreate: true,
-            special_use: vec![SpecialMailbox {
-                name: "Sent".into(),
-                attribute: "\\Sent".into(),
-            }],
-            aliases: vec![SpecialAlias {
-                attribute: "\\Sent".into(),
-                name: "Sent Items".into(),
-            }],
-        });
+        let (store, auth) = alice_store(dir.path());
         Fx {
             _dir: dir,
             store,
@@ -73,6 +52,17 @@ impl Fx {
             mb.deliver(&mut m.as_bytes(), 1 << 20).expect("deliver");
         }
     }
+}
+
+/// Two sessions on INBOX with `n` messages: `a` (IMAP4rev2, so no \Recent noise) and `b`.
+pub(super) fn two(fx: &Fx, n: usize) -> (ImapSession, ImapSession) {
+    fx.deliver("INBOX", n);
+    let mut a = fx.session(ImapSettings::default());
+    let mut b = fx.session(ImapSettings::default());
+    talk(&mut a, b"e ENABLE IMAP4rev2\r\n");
+    talk(&mut a, b"s SELECT INBOX\r\n");
+    talk(&mut b, b"s SELECT INBOX\r\n");
+    (a, b)
 }
 
 pub(super) fn text(outputs: Vec<Output>) -> String {

@@ -2,18 +2,7 @@
 //! on the sans-IO session, with real Maildirs and a second session making the changes.
 
 use super::ImapSettings;
-use super::ext_tests::{Fx, talk, text};
-
-/// `a` (IMAP4rev2, so no \Recent) and `b`, both on INBOX with `n` messages.
-fn two(fx: &Fx, n: usize) -> (super::ImapSession, super::ImapSession) {
-    fx.deliver("INBOX", n);
-    let mut a = fx.session(ImapSettings::default());
-    let mut b = fx.session(ImapSettings::default());
-    talk(&mut a, b"e ENABLE IMAP4rev2\r\n");
-    talk(&mut a, b"s SELECT INBOX\r\n");
-    talk(&mut b, b"s SELECT INBOX\r\n");
-    (a, b)
-}
+use super::ext_tests::{Fx, talk, text, two};
 
 #[test]
 fn selected_flag_changes_only_with_flagchange() {

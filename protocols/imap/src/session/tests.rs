@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use roost_storage::auth::Authenticator;
-use roost_storage::{Mailbox, MailboxName, MailboxOptions, SpecialMailbox, Store, StoreConfig};
+use roost_storage::{Mailbox, MailboxName, Store};
+use roost_testkit::StoreBuilder;
 
 use super::{ImapContext, ImapSession, ImapSettings, Output};
 use crate::testing::assert_imap_codec_parses;
@@ -15,6 +15,18 @@ use crate::testing::assert_imap_codec_parses;
 const MSG1: &[u8] = b"Subject: one\n\nHello\n";
 const MSG2: &[u8] = b"Subject: two\n\nA\r\nB\n";
 const MSG3: &[u8] = b"Subject: three\n\nbody 1\nbody 2\n";
+
+/// A users file with alice ({PLAIN}secret) and a store below `root` that autocreates
+/// mailboxes, with a Sent mailbox and "Sent Items" as its alias.
+pub(super) fn alice_store(root: &Path) -> (Arc<Store>, Arc<Authenticator>) {
+    std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
+    let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
+    let store = StoreBuilder::for_mail_path(format!("{}/mail/{{user}}", root.display()))
+        .special_use("Sent", "\\Sent")
+        .alias("\\Sent", "Sent Items")
+        .build();
+    (store, auth)
+}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -30,27 +42,7 @@ impl Fixture {
     /// alice ({PLAIN}secret) with MSG1..MSG3 in INBOX and a Sent mailbox.
     fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        std::fs::write(root.join("users"), "alice:{PLAIN}secret\n").expect("users");
-        let auth = Arc::new(Authenticator::open(root.join("users")).expect("auth"));
-        let store = Store::new(StoreConfig {
-            mail_path: format!("{}/mail/{{user}}", root.display()),
-            mailbox: MailboxOptions {
-                fsync: false,
-                lock_timeout: Duration::from_secs(5),
-                stale_lock: Duration::from_secs(120),
-            },
-            rescan_interval: Duration::from_secs(3600),
-            autocreate: true,
-            special_use: vec![SpecialMailbox {
-                name: "Sent".into(),
-                attribute: "\\Sent".into(),
-            }],
-            aliases: vec![roost_storage::SpecialAlias {
-                attribute: "\\Sent".into(),
-                name: "Sent Items".into(),
-            }],
-        });
+        let (store, auth) = alice_store(dir.path());
         let mut fx = Fixture {
             _dir: dir,
             _inbox: None,
