@@ -693,7 +693,10 @@ pub fn message_files(maildir: &Path) -> Vec<PathBuf> {
 }
 
 /// `dovecot-uidlist`: header `3 V<validity> N<next> ...`, then `<uid> [fields] :<name>`.
-/// Every UID and every base name at most once, every file listed, every UID below next.
+/// Every UID and every base name at most once, UIDs strictly increasing, every file listed.
+/// `N` may lag behind the last record: Dovecot appends records to a v3 file without
+/// rewriting the header, and every reader (Dovecot's, Roost's `uidlist.rs`) then takes one
+/// past the last record as the next UID.
 pub fn check_uidlist(maildir: &Path, files: &[PathBuf]) -> u32 {
     let text = std::fs::read_to_string(maildir.join("dovecot-uidlist")).expect("uidlist");
     let mut lines = text.lines();
@@ -708,6 +711,7 @@ pub fn check_uidlist(maildir: &Path, files: &[PathBuf]) -> u32 {
         .expect("uidvalidity in header");
     let mut uids = HashSet::new();
     let mut names = HashSet::new();
+    let mut last = 0;
     for line in lines {
         let uid: u32 = line.split(' ').next().unwrap().parse().unwrap();
         // The name may carry the `:2,` flags it had when first listed; the base is the key.
@@ -718,7 +722,11 @@ pub fn check_uidlist(maildir: &Path, files: &[PathBuf]) -> u32 {
             names.insert(name.to_string()),
             "{name} twice in dovecot-uidlist"
         );
-        assert!(uid < next, "UID {uid} not below next {next}");
+        assert!(
+            uid > last,
+            "UID {uid} after {last} in dovecot-uidlist (header N{next})"
+        );
+        last = uid;
     }
     for f in files {
         let base = f.file_name().unwrap().to_string_lossy();
