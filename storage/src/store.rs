@@ -178,8 +178,22 @@ impl Store {
 
     /// The shared object for the mailbox in `dir`, opening it if nobody has it open.
     fn open_dir(&self, name: MailboxName, dir: PathBuf) -> Result<Arc<Mailbox>> {
+        // The deleted check takes the mailbox's own lock, which an APPEND holds through its
+        // fsyncs: asked under the registry lock, it made every open of every user wait
+        // behind one busy mailbox (SELECT/STATUS p99 of 0.3 to 0.5 s at 100 clients).
+        let known = lock(&self.open).get_mut(&dir).map(|e| {
+            e.last_used = Instant::now();
+            e.mailbox.clone()
+        });
+        if let Some(mb) = &known
+            && !mb.is_deleted()
+        {
+            return Ok(mb.clone());
+        }
         let mut open = lock(&self.open);
+        // Someone may have replaced the deleted object (or dropped it) while we looked.
         if let Some(e) = open.get_mut(&dir)
+            && known.as_ref().is_none_or(|k| !Arc::ptr_eq(k, &e.mailbox))
             && !e.mailbox.is_deleted()
         {
             e.last_used = Instant::now();
