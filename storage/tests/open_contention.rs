@@ -51,3 +51,39 @@ fn open_does_not_wait_for_another_users_busy_mailbox() {
         .unwrap_or_else(|_| panic!("b's open waited {waited:?} for a's busy mailbox"))
         .unwrap();
 }
+
+#[test]
+fn cold_open_runs_outside_the_registry_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = StoreBuilder::new(tmp.path())
+        .lock_timeout(Duration::from_secs(3))
+        .build();
+    let inbox = MailboxName::new("INBOX").unwrap();
+    let (a, b) = (store.user("a").unwrap(), store.user("b").unwrap());
+    b.open(&inbox).unwrap();
+    // a's INBOX was never opened and has a file that needs a UID, while another program
+    // holds the uidlist lock: its first open waits for that lock (here up to 3 s).
+    let root = a.root().to_path_buf();
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::write(
+        root.join("new/1700000000.M1P1.other"),
+        "Subject: x\n\nbody\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("dovecot-uidlist.lock"), "").unwrap();
+    let inbox2 = inbox.clone();
+    let cold = thread::spawn(move || a.open(&inbox2).map(|_| ()));
+    thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || done_tx.send(b.open(&inbox).map(|_| ())).unwrap());
+    let opened = done_rx.recv_timeout(Duration::from_secs(1));
+    let waited = t0.elapsed();
+    std::fs::remove_file(root.join("dovecot-uidlist.lock")).unwrap();
+    cold.join().unwrap().unwrap();
+    opened
+        .unwrap_or_else(|_| panic!("b's open waited {waited:?} for a's cold open"))
+        .unwrap();
+}
