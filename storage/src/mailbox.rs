@@ -1683,6 +1683,9 @@ impl Mailbox {
             st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
         }
         let mut placed = Vec::with_capacity(msgs.len());
+        // Only a directory that gained an entry needs its fsync; an APPEND without flags
+        // lands in new/ alone, and each directory fsync is a synchronous disk write.
+        let mut touched = [false; 2];
         for (((m, kw), uid), pop3_uidl) in msgs.into_iter().zip(kw_sets).zip(uids).zip(pop3_uidls) {
             let base = filename::new_unique_base(m.tmp.size, m.tmp.vsize);
             let in_new = deliver_to_new && m.flags.is_empty() && kw.is_empty();
@@ -1696,6 +1699,7 @@ impl Mailbox {
                 .join(if in_new { "new" } else { "cur" })
                 .join(&fname);
             std::fs::rename(&m.tmp.path, &dest).map_err(io_ctx("moving message to", &dest))?;
+            touched[usize::from(!in_new)] = true;
             let internal_date = match m.tmp.internal_date {
                 Some(t) => t,
                 None => std::fs::metadata(&dest)
@@ -1731,7 +1735,7 @@ impl Mailbox {
             });
         }
         if self.opts.fsync {
-            for sub in ["new", "cur"] {
+            for (sub, _) in ["new", "cur"].into_iter().zip(touched).filter(|(_, t)| *t) {
                 crate::maildir::fsync_dir(&self.dir.join(sub))?;
             }
         }
