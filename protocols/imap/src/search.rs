@@ -480,10 +480,23 @@ const MONTHS: [&str; 12] = [
 /// The date part of an RFC 5322 `date-time` (`[day-of-week ","] day month year ...`),
 /// with the obsolete two- and three-digit years of RFC 5322 section 4.3.
 fn parse_rfc5322_date(s: &str) -> Option<Date> {
-    let mut words = s
-        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+    rfc5322_date_words(&mut date_words(s), true)
+}
+
+/// The words of a `date-time`: split at white space and commas.
+pub(crate) fn date_words(s: &str) -> std::iter::Peekable<impl Iterator<Item = &str>> {
+    s.split(|c: char| c.is_ascii_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
-        .peekable();
+        .peekable()
+}
+
+/// `[day-of-week] day month year` from the front of `words`, leaving the time and zone.
+/// SEARCH's SENT* keys take a month by its first three letters (`month_prefix`), SORT
+/// only the three-letter name; each matches Dovecot's answers on the corpus tests.
+pub(crate) fn rfc5322_date_words<'a>(
+    words: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>,
+    month_prefix: bool,
+) -> Option<Date> {
     // Skip a day-of-week (anything not starting with a digit).
     if words
         .peek()
@@ -495,7 +508,13 @@ fn parse_rfc5322_date(s: &str) -> Option<Date> {
     let month_word = words.next()?.to_ascii_lowercase();
     let month = MONTHS
         .iter()
-        .position(|m| month_word.starts_with(m))
+        .position(|m| {
+            if month_prefix {
+                month_word.starts_with(m)
+            } else {
+                month_word == *m
+            }
+        })
         .map(|m| m as u8 + 1)?;
     let year_word = words.next()?;
     if !year_word.bytes().all(|b| b.is_ascii_digit()) {
@@ -504,8 +523,7 @@ fn parse_rfc5322_date(s: &str) -> Option<Date> {
     let year: u16 = year_word.parse().ok()?;
     let year = match year_word.len() {
         1 | 2 if year < 50 => year + 2000,
-        1 | 2 => year + 1900,
-        3 => year + 1900,
+        1..=3 => year + 1900,
         _ => year,
     };
     Date::new(year, month, day).ok()

@@ -15,7 +15,6 @@ use roost_storage::{Mailbox, MessageInfo, StorageError};
 
 use crate::fetch::days_from_civil;
 use crate::search::{SearchEnv, SearchError};
-use crate::types::Date;
 
 mod decompose;
 #[cfg(test)]
@@ -222,10 +221,6 @@ pub(crate) fn sent_time(header: &[u8]) -> Option<i64> {
     parse_date_time(&value)
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 /// RFC 5322 `date-time` (with the obsolete forms of section 4.3: two- and three-digit
 /// years, alphabetic zones, missing seconds) to UTC seconds since the epoch.
 pub(crate) fn parse_date_time(s: &str) -> Option<i64> {
@@ -240,30 +235,8 @@ pub(crate) fn parse_date_time(s: &str) -> Option<i64> {
             _ => {}
         }
     }
-    let mut words = clean
-        .split(|c: char| c.is_ascii_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .peekable();
-    if words
-        .peek()
-        .is_some_and(|w| !w.starts_with(|c: char| c.is_ascii_digit()))
-    {
-        words.next();
-    }
-    let day: u8 = words.next()?.parse().ok()?;
-    let month_word = words.next()?.to_ascii_lowercase();
-    let month = MONTHS.iter().position(|m| month_word == *m)? as u8 + 1;
-    let year_word = words.next()?;
-    if !year_word.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let year: u16 = year_word.parse().ok()?;
-    let year = match year_word.len() {
-        1 | 2 if year < 50 => year + 2000,
-        1..=3 => year + 1900,
-        _ => year,
-    };
-    let date = Date::new(year, month, day).ok()?;
+    let mut words = crate::search::date_words(&clean);
+    let date = crate::search::rfc5322_date_words(&mut words, false)?;
     let time = words.next()?;
     let mut hms = time.split(':');
     let h: i64 = hms.next()?.parse().ok()?;
