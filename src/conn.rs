@@ -384,46 +384,6 @@ impl Connection {
         Ok(())
     }
 
-    /// Copy exactly `n` bytes (an IMAP literal) to `out`, buffered bytes first.
-    pub async fn read_exact_into<W>(&mut self, n: u64, out: &mut W) -> io::Result<()>
-    where
-        W: AsyncWrite + Unpin + ?Sized,
-    {
-        let from_buf = usize::try_from(n).unwrap_or(usize::MAX).min(self.buf.len());
-        out.write_all(&self.buf[..from_buf]).await?;
-        self.buf.drain(..from_buf);
-        let mut rest = n - from_buf as u64;
-        if self.deflate.is_some() {
-            // Through the inflater, one bounded slice at a time.
-            while rest > 0 {
-                if self.fill().await? == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "client closed the connection inside a literal",
-                    ));
-                }
-                let take = usize::try_from(rest)
-                    .unwrap_or(usize::MAX)
-                    .min(self.buf.len());
-                out.write_all(&self.buf[..take]).await?;
-                self.buf.drain(..take);
-                rest -= take as u64;
-            }
-            return Ok(());
-        }
-        let copied = tokio::io::copy(&mut (&mut self.stream).take(rest), out).await?;
-        if let Some(c) = &self.bytes {
-            c.received(usize::try_from(copied).unwrap_or(usize::MAX));
-        }
-        if copied < rest {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "client closed the connection inside a literal",
-            ));
-        }
-        Ok(())
-    }
-
     /// Write all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         if let Some(log) = self.rawlog.as_mut() {
@@ -669,23 +629,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn literal_takes_buffered_bytes_first() {
-        let (mut conn, mut client) = pair().await;
-        client.write_all(b"A1 APPEND {10}\r\n0123").await.unwrap();
-        assert_eq!(conn.read_line(100).await.unwrap(), line("A1 APPEND {10}"));
-        client.write_all(b"456789\r\nA2 NOOP\r\n").await.unwrap();
-        let mut out = Vec::new();
-        conn.read_exact_into(10, &mut out).await.unwrap();
-        assert_eq!(out, b"0123456789");
-        assert_eq!(conn.read_line(100).await.unwrap(), line(""));
-        assert_eq!(conn.read_line(100).await.unwrap(), line("A2 NOOP"));
-        client.write_all(b"abc").await.unwrap();
-        drop(client);
-        let err = conn.read_exact_into(5, &mut out).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-    }
-
-    #[tokio::test]
     async fn compressed_both_ways_with_pipelined_input_and_literals() {
         use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
         let (mut conn, mut client) = pair().await;
@@ -704,10 +647,7 @@ mod tests {
         client.write_all(late).await.unwrap();
         assert_eq!(conn.read_line(100).await.unwrap(), line("A1 NOOP"));
         assert_eq!(conn.read_line(100).await.unwrap(), line("A2 APPEND {10}"));
-        let mut lit = Vec::new();
-        conn.read_exact_into(10, &mut lit).await.unwrap();
-        assert_eq!(lit, b"0123456789");
-        assert_eq!(conn.read_some().await.unwrap(), b"A3 X\r\n");
+        assert_eq!(conn.read_some().await.unwrap(), b"0123456789A3 X\r\n");
 
         conn.write_all(b"* OK one\r\n").await.unwrap();
         conn.write_all(b"A1 OK two\r\n").await.unwrap();
