@@ -250,3 +250,27 @@ fn inprogress_lines_go_to_the_sink_while_the_command_runs() {
          * OK [INPROGRESS (\"s\" 2 3)] Still working\r\n"
     );
 }
+
+/// `imap.notify_max_mailboxes`: a NOTIFY SET over more mailboxes is refused with `[LIMIT]`
+/// and watches nothing; within the limit it is accepted.
+#[test]
+fn notify_over_the_mailbox_limit_is_refused() {
+    let fx = Fx::new();
+    let mut s = fx.session(ImapSettings {
+        notify_max_mailboxes: 1,
+        ..ImapSettings::default()
+    });
+    let refused = talk(
+        &mut s,
+        b"n NOTIFY SET (mailboxes (Sent INBOX) (MessageNew MessageExpunge))\r\n",
+    );
+    assert!(
+        refused.starts_with("n NO [LIMIT] NOTIFY may watch at most 1 mailboxes"),
+        "{refused}"
+    );
+    let fine = talk(
+        &mut s,
+        b"m NOTIFY SET (mailboxes (Sent) (MessageNew MessageExpunge))\r\n",
+    );
+    assert!(fine.ends_with("m OK NOTIFY completed\r\n"), "{fine}");
+}
