@@ -1326,6 +1326,12 @@ impl Mailbox {
             // A base both in new/ and cur/ (a crash mid-move) is the cur/ one.
             on_disk.insert(base_of(&name).to_string(), (name, false));
         }
+        let known = st.idx.records.iter().map(|r| base_of(&r.filename)).chain(
+            before
+                .iter()
+                .flat_map(|(l, _)| l.records.iter().map(|r| r.base())),
+        );
+        self.find_missed(known, &mut on_disk)?;
         st.own_names.clear();
 
         let modseq = next_modseq(st.idx.highest_modseq);
@@ -1507,6 +1513,44 @@ impl Mailbox {
         } else {
             st.dirty = true;
             self.maybe_write_index(st);
+        }
+        Ok(())
+    }
+
+    /// readdir promises nothing about an entry renamed while it runs (another process
+    /// changing a message's flags): the listing may show neither name. So a known message
+    /// missing from `on_disk` is looked for again before anyone may take it as expunged;
+    /// treating it as gone would drop its UID and number the file anew. Listing again
+    /// stops as soon as a pass finds none of the missing ones (truly deleted files cost one
+    /// extra listing), or after a few passes.
+    fn find_missed<'a>(
+        &self,
+        known: impl Iterator<Item = &'a str>,
+        on_disk: &mut HashMap<String, (String, bool)>,
+    ) -> Result<()> {
+        const PASSES: usize = 4;
+        let mut missing: HashSet<String> = known
+            .filter(|b| !on_disk.contains_key(*b))
+            .map(str::to_string)
+            .collect();
+        for _ in 0..PASSES {
+            if missing.is_empty() {
+                break;
+            }
+            let mut found = false;
+            // cur/ first: a file found in both (moved between the two listings) is there.
+            for (dir, in_new) in [("cur", false), ("new", true)] {
+                for name in read_dir_names(&self.dir.join(dir))? {
+                    let base = base_of(&name);
+                    if missing.remove(base) {
+                        on_disk.insert(base.to_string(), (name, in_new));
+                        found = true;
+                    }
+                }
+            }
+            if !found {
+                break;
+            }
         }
         Ok(())
     }
