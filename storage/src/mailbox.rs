@@ -1413,6 +1413,9 @@ impl Mailbox {
             .map(|(i, r)| (r.base().to_string(), i))
             .collect();
         let mut added = Vec::new();
+        // Files renamed between the listing and the stat below: still there, only not
+        // indexed this time.
+        let mut moved = HashSet::new();
         let mut uidlist_dirty = salvaged;
         let mut new_names: Vec<(String, String, bool)> = on_disk
             .into_iter()
@@ -1444,7 +1447,11 @@ impl Mailbox {
                 .join(&name);
             let md = match std::fs::metadata(&path) {
                 Ok(md) => md,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    moved.insert(uid);
+                    st.force_sync = true;
+                    continue;
+                }
                 Err(e) => return Err(StorageError::io(format!("reading {}", path.display()), e)),
             };
             let p = filename::parse(&name);
@@ -1489,8 +1496,9 @@ impl Mailbox {
                 .chain(added.iter().map(|r| r.uid))
                 .collect();
             let before_len = list.records.len();
-            list.records
-                .retain(|r| r.uid >= pre_next_uid || present.contains(&r.uid));
+            list.records.retain(|r| {
+                r.uid >= pre_next_uid || present.contains(&r.uid) || moved.contains(&r.uid)
+            });
             uidlist_dirty |= list.records.len() != before_len;
             list.records.sort_by_key(|r| r.uid);
             if uidlist_dirty || before.is_none() {
