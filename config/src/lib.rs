@@ -322,7 +322,7 @@ pub struct Mailboxes {
 pub struct Storage {
     /// Full rescan of open mailboxes as a fallback when inotify misses a change (e.g. NFS).
     pub rescan_interval_secs: u64,
-    /// How long to wait for another process's `dovecot-uidlist.lock` before failing.
+    /// How long to wait for another process's `dovecot-uidlist.lock` (or `roost-quota.lock`) before failing.
     pub lock_timeout_secs: u64,
     /// A lock file untouched this long is taken to be left by a crashed process (Dovecot: 120 s).
     pub stale_lock_secs: u64,

@@ -4,8 +4,17 @@
 //! Usage is the sum over all of the user's mailboxes, taken from each shared mailbox's
 //! in-memory records (kept current by its cheap stamp-checked sync), so no message file is
 //! read and nothing is counted at all while a user has no limit.
+//!
+//! Counting and committing happen under the user's quota lock ([`lock`]), held by this
+//! process's threads and by other Roost processes alike, so the last free bytes go to
+//! exactly one commit.
 
-use std::sync::Arc;
+mod lock;
+
+use std::sync::{Arc, MutexGuard};
+
+pub use lock::QUOTA_LOCK_FILE;
+use lock::QuotaFileLock;
 
 use crate::auth::Authenticator;
 use crate::error::{Result, StorageError};
@@ -140,6 +149,13 @@ fn parse_size(s: &str, unit: u64) -> Option<u64> {
     n.checked_mul(mul)
 }
 
+/// Both halves of the quota lock. Fields drop in order: the file goes first, so a
+/// thread queued on the mutex finds the file free.
+struct QuotaSerial<'a> {
+    _process: QuotaFileLock,
+    _thread: MutexGuard<'a, ()>,
+}
+
 impl UserStore {
     /// This user's limits.
     pub fn quota(&self) -> QuotaLimits {
@@ -188,6 +204,17 @@ impl UserStore {
         Ok(())
     }
 
+    /// The user's quota lock: first against this process's other threads (cheap, and it
+    /// keeps them from polling the file), then against other processes.
+    fn quota_serial(&self) -> Result<QuotaSerial<'_>> {
+        let thread = self.quota_guard();
+        let process = QuotaFileLock::acquire(self.root(), self.lock_timeout())?;
+        Ok(QuotaSerial {
+            _process: process,
+            _thread: thread,
+        })
+    }
+
     /// [`Mailbox::commit`] after the quota check for these messages.
     pub fn commit(
         &self,
@@ -202,7 +229,7 @@ impl UserStore {
         if !self.quota.is_limited() {
             return mailbox.commit(msgs, deliver_to_new);
         }
-        let _serial = self.quota_guard();
+        let _serial = self.quota_serial()?;
         self.check_quota(add)?;
         mailbox.commit(msgs, deliver_to_new)
     }
@@ -221,7 +248,7 @@ impl UserStore {
         if moving || !self.quota.is_limited() {
             return source.copy_to_with_progress(uids, dest, progress);
         }
-        let _serial = self.quota_guard();
+        let _serial = self.quota_serial()?;
         self.check_quota(source.usage_of(Some(uids))?)?;
         source.copy_to_with_progress(uids, dest, progress)
     }
@@ -287,6 +314,55 @@ mod tests {
                 messages: 10
             }
         );
+    }
+
+    #[test]
+    fn a_commit_waits_for_another_processs_quota_lock_and_unlimited_users_never_take_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(StoreConfig {
+            mail_path: format!("{}/{{user}}", dir.path().display()),
+            mailbox: crate::MailboxOptions {
+                fsync: false,
+                lock_timeout: std::time::Duration::from_millis(300),
+                ..Default::default()
+            },
+            rescan_interval: std::time::Duration::from_secs(3600),
+            autocreate: false,
+            special_use: Vec::new(),
+            aliases: Vec::new(),
+        });
+        let users = dir.path().join("users");
+        std::fs::write(
+            &users,
+            "limited:{PLAIN}x::::::quota_messages=5\nfree:{PLAIN}x::::::\n",
+        )
+        .unwrap();
+        store.set_quota_policy(QuotaPolicy {
+            default: QuotaLimits::default(),
+            users: Some(Arc::new(Authenticator::open(users).unwrap())),
+        });
+        let inbox = crate::MailboxName::new("INBOX").unwrap();
+        let commit = |name: &str| {
+            let user = store.user(name).unwrap();
+            let mb = user.open(&inbox).unwrap();
+            let tmp = mb.write_tmp(&mut &b"x"[..], 1 << 20).unwrap();
+            user.commit(&mb, vec![NewMessage::delivered(tmp)], true)
+        };
+        let limited = store.user("limited").unwrap();
+        // Another process's lock: flock conflicts between open files, even in one process.
+        let other = std::fs::File::create(limited.root().join(QUOTA_LOCK_FILE)).unwrap();
+        other.lock().unwrap();
+        match commit("limited") {
+            Err(StorageError::LockTimeout(f)) => assert_eq!(f, QUOTA_LOCK_FILE),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(limited.quota_usage().unwrap().messages, 0);
+        commit("free").unwrap();
+        let free = store.user("free").unwrap();
+        assert!(!free.root().join(QUOTA_LOCK_FILE).exists());
+        other.unlock().unwrap();
+        commit("limited").unwrap();
+        assert_eq!(limited.quota_usage().unwrap().messages, 1);
     }
 
     fn fields(s: &[(&str, &str)]) -> Vec<(String, Option<String>)> {

@@ -342,6 +342,11 @@ impl UserStore {
         lock(&self.store.quota_stripes[i])
     }
 
+    /// How long to wait for another process's lock (the uidlist's, the quota's).
+    pub(crate) fn lock_timeout(&self) -> Duration {
+        self.store.cfg.mailbox.lock_timeout
+    }
+
     /// The user name.
     pub fn user(&self) -> &str {
         &self.user

@@ -454,6 +454,10 @@ fn failure_reply(address: &str, e: &StorageError) -> String {
         // RFC 3463 4.2.2 "mailbox full", temporary like Dovecot's quota_full_tempfail: the
         // MTA keeps the mail and retries once the user made room.
         StorageError::OverQuota(_) => format!("452 4.2.2 <{address}> Mailbox is full ({e})"),
+        // 4.2.0: the mailbox is fine but busy (another process holds its lock).
+        StorageError::LockTimeout(_) => {
+            format!("451 4.2.0 <{address}> Mailbox is busy, try again later ({e})")
+        }
         _ => format!("451 4.3.0 <{address}> Temporary failure, try again later"),
     }
 }
