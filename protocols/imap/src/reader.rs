@@ -338,8 +338,7 @@ impl CommandReader {
         if let Some(message) = tail.literal {
             self.utf8_paren = message.utf8;
         }
-        let in_cat = std::mem::replace(&mut self.in_cat, false);
-        self.in_cat = in_catenate(in_cat, &tail.pieces);
+        self.in_cat = in_catenate(self.in_cat, &tail.pieces);
         // A plain next message keeps MULTIAPPEND's own input.
         if let Some(message) = tail.literal
             && let [

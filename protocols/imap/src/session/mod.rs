@@ -544,6 +544,8 @@ impl ImapSession {
                 Code::UidRequired,
                 format!("{name}: message sequence numbers are not allowed after ENABLE UIDONLY"),
             );
+            // REPLACE's literal must not be awaited.
+            self.reader.reject_command();
             self.finish(tag, name, Err(e));
             return;
         }
