@@ -139,10 +139,8 @@ pub(super) fn pieces<'a>(
         }
         if let Ok((rest, ())) = super::keyword(i, "TEXT") {
             let (rest, _) = sp(rest)?;
+            // `~{n}` too: with BINARY (RFC 3516) a part may hold any octet, as Dovecot accepts.
             let (rest, (len, sync, binary)) = super::literal_announcement(rest)?;
-            if binary {
-                return super::hard(rest, CommandErrorKind::UnexpectedLiteral8);
-            }
             let text = MessageLiteral {
                 len,
                 sync,

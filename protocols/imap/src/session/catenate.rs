@@ -109,9 +109,17 @@ fn parse_partial(s: &str) -> Option<(u64, Option<u64>)> {
 }
 
 /// `imap://[user[;AUTH=..]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]
-/// [/;PARTIAL=o[.l]]` or the same from `/mailbox...` on. A URL naming another user than
-/// `user`, or carrying URLAUTH (`;EXPIRE=`, `;URLAUTH=`), is refused.
-fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
+/// [/;PARTIAL=o[.l]]`, the same from `/mailbox...` on, or from `;UID=n` on relative to the
+/// `selected` mailbox (RFC 4469 section 3: in the selected state the base URL names it). A
+/// URL naming another user than `user`, or carrying URLAUTH (`;EXPIRE=`, `;URLAUTH=`), is
+/// refused.
+fn parse_url(url: &str, user: &str, selected: Option<&str>) -> Option<MessageUrl> {
+    if url
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case(";UID="))
+    {
+        return message_url(selected?.to_string(), None, &url[5..]);
+    }
     let path = if let Some(rest) = url
         .get(..7)
         .filter(|s| s.eq_ignore_ascii_case("imap://"))
@@ -137,6 +145,11 @@ fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
         Some(p) => (&mbox[..p], Some(mbox[p + 13..].parse().ok()?)),
         None => (mbox, None),
     };
+    message_url(percent_decode(mbox)?, uid_validity, rest)
+}
+
+/// `uid [isection] [ipartial]` after `;UID=`.
+fn message_url(mailbox: String, uid_validity: Option<u32>, rest: &str) -> Option<MessageUrl> {
     let (rest, partial) = match rest.to_ascii_uppercase().find("/;PARTIAL=") {
         Some(p) => (&rest[..p], Some(parse_partial(&rest[p + 10..])?)),
         None => (rest, None),
@@ -149,7 +162,7 @@ fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
         None => (rest, None),
     };
     Some(MessageUrl {
-        mailbox: percent_decode(mbox)?,
+        mailbox,
         uid_validity,
         uid: uid.parse().ok().filter(|u| *u > 0)?,
         section,
@@ -211,7 +224,8 @@ impl ImapSession {
         let bad = |why: &str| CmdError::No(Some(Code::BadUrl(url.to_string())), why.to_string());
         let limit = self.ctx.settings.max_append_size;
         let user = self.user()?;
-        let Some(u) = parse_url(url, &user.name) else {
+        let selected = user.selected.as_ref().map(|v| v.mailbox().name().as_str());
+        let Some(u) = parse_url(url, &user.name, selected) else {
             return Err(bad("Unsupported or foreign URL"));
         };
         let name = MailboxName::new(&u.mailbox).map_err(|_| bad("No such mailbox"))?;
@@ -282,35 +296,49 @@ mod tests {
             partial: None,
         };
         assert_eq!(
-            parse_url("/INBOX;UIDVALIDITY=7/;UID=3", "al"),
+            parse_url("/INBOX;UIDVALIDITY=7/;UID=3", "al", None),
             Some(whole("INBOX", Some(7), 3))
         );
         assert_eq!(
             parse_url(
                 "imap://al;AUTH=*@mail.example.org:143/Caf%C3%A9/;uid=9",
-                "al"
+                "al",
+                None
             ),
             Some(whole("Café", None, 9))
         );
-        let s = parse_url("/Sent/;UID=2/;SECTION=1.2.MIME", "al").unwrap();
+        let s = parse_url("/Sent/;UID=2/;SECTION=1.2.MIME", "al", None).unwrap();
         assert_eq!(s.section.unwrap().part, vec![1, 2]);
-        let s = parse_url("/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(To%20From)", "al").unwrap();
+        let s = parse_url(
+            "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(To%20From)",
+            "al",
+            None,
+        )
+        .unwrap();
         assert_eq!(
             s.section.unwrap().text,
             Some(SectionText::HeaderFields(vec!["To".into(), "From".into()]))
         );
-        let s = parse_url("/INBOX/;UID=1/;SECTION=2.HEADER.FIELDS.NOT%20(X-A)", "al").unwrap();
+        let s = parse_url(
+            "/INBOX/;UID=1/;SECTION=2.HEADER.FIELDS.NOT%20(X-A)",
+            "al",
+            None,
+        )
+        .unwrap();
         let spec = s.section.unwrap();
         assert_eq!(spec.part, vec![2]);
         assert_eq!(
             spec.text,
             Some(SectionText::HeaderFieldsNot(vec!["X-A".into()]))
         );
-        let p = parse_url("/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=5.10", "al").unwrap();
+        let p = parse_url("/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=5.10", "al", None).unwrap();
         assert_eq!(p.partial, Some((5, Some(10))));
         assert_eq!(p.section.unwrap().text, Some(SectionText::Text));
-        let p = parse_url("/INBOX/;UID=1/;partial=7", "al").unwrap();
+        let p = parse_url("/INBOX/;UID=1/;partial=7", "al", None).unwrap();
         assert_eq!((p.partial, p.section), (Some((7, None)), None));
+        let r = parse_url(";uid=4/;SECTION=TEXT", "al", Some("Sent")).unwrap();
+        assert_eq!((r.mailbox.as_str(), r.uid), ("Sent", 4));
+        assert_eq!(parse_url(";UID=4", "al", None), None);
         for bad in [
             "imap://bob@host/INBOX/;UID=1",
             "/INBOX/;UID=0",
@@ -327,7 +355,7 @@ mod tests {
             "INBOX/;UID=1",
             "/INBOX",
         ] {
-            assert_eq!(parse_url(bad, "al"), None, "{bad}");
+            assert_eq!(parse_url(bad, "al", None), None, "{bad}");
         }
     }
 
