@@ -9,8 +9,9 @@ fuzz_target!(|data: &[u8]| {
     // The parser alone on the whole input, as if it were one command.
     let _ = parse_command(data);
 
-    // The reader fed in chunks whose size comes from the first byte; APPENDs are accepted and
-    // rejected alternately so both paths run, IDLE switches to line mode until DONE.
+    // The reader fed in chunks whose size comes from the first byte; APPEND literals (messages
+    // and CATENATE TEXT parts) are accepted and rejected alternately so both paths run, IDLE
+    // switches to line mode until DONE.
     let Some((first, rest)) = data.split_first() else {
         return;
     };
@@ -22,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
         while let Some(input) = reader.next_input() {
             match input {
                 Input::Command(c) => match c.body {
-                    CommandBody::Append { .. } => {
+                    CommandBody::Append { .. }
+                    | CommandBody::Replace { .. }
+                    | CommandBody::Catenate {
+                        literal: Some(_), ..
+                    } => {
                         accept = !accept;
                         if accept {
                             reader.accept_append();
@@ -33,6 +38,16 @@ fuzz_target!(|data: &[u8]| {
                     CommandBody::Idle => reader.set_line_mode(true),
                     _ => {}
                 },
+                // MULTIAPPEND's next message and CATENATE's next TEXT part wait for a decision
+                // too (a tail without a literal ends the command and needs none).
+                Input::AppendNext(_) | Input::AppendTail(_) => {
+                    accept = !accept;
+                    if accept {
+                        reader.accept_append();
+                    } else {
+                        reader.reject_command();
+                    }
+                }
                 Input::Line(l) => {
                     let done = l.eq_ignore_ascii_case(b"DONE");
                     if done {

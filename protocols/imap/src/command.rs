@@ -334,17 +334,19 @@ pub enum CommandBody {
     },
     /// `UNAUTHENTICATE` (RFC 8437)
     Unauthenticate,
-    /// `APPEND mailbox [flags] [date-time] CATENATE (part ...)` (RFC 4469); TEXT parts are
-    /// collected like other literals (at most the inline literal limit each).
+    /// `APPEND mailbox [flags] [date-time] CATENATE (part ...) ...` (RFC 4469), also as
+    /// `[UID] REPLACE n mailbox ...` (RFC 8508): the command up to its first streamed literal
+    /// (a TEXT part or a later MULTIAPPEND message) or its end. The first piece is the
+    /// CATENATE message with its flags and date.
     Catenate {
         /// Target mailbox.
         mailbox: Mailbox,
-        /// Initial flags.
-        flags: Vec<Flag>,
-        /// Internal date to set.
-        date: Option<DateTime>,
-        /// The parts, in order.
-        parts: Vec<CatPart>,
+        /// The pieces before `literal`, in order.
+        pieces: Vec<AppendPiece>,
+        /// The literal the session streams next; `None` when the command is complete.
+        literal: Option<MessageLiteral>,
+        /// REPLACE: `(uid, n)` of the message to replace.
+        replace: Option<(bool, NonZeroU32)>,
     },
     /// `[UID] REPLACE n mailbox [flags] [date-time] literal` (RFC 8508)
     Replace {
@@ -415,7 +417,15 @@ impl CommandBody {
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota { .. } => "SETQUOTA",
             Unauthenticate => "UNAUTHENTICATE",
-            Catenate { .. } => "APPEND",
+            Catenate { replace: None, .. } => "APPEND",
+            Catenate {
+                replace: Some((false, _)),
+                ..
+            } => "REPLACE",
+            Catenate {
+                replace: Some((true, _)),
+                ..
+            } => "UID REPLACE",
             Replace { uid: false, .. } => "REPLACE",
             Replace { uid: true, .. } => "UID REPLACE",
             Move { uid: false, .. } => "MOVE",
@@ -565,7 +575,12 @@ pub fn parse_command_with(input: &[u8], limits: &ParserLimits) -> Result<Parsed,
         Ok((rest, body)) => {
             if matches!(
                 body,
-                CommandBody::Append { .. } | CommandBody::Replace { .. }
+                CommandBody::Append { .. }
+                    | CommandBody::Replace { .. }
+                    | CommandBody::Catenate {
+                        literal: Some(_),
+                        ..
+                    }
             ) {
                 if rest.is_empty() {
                     return Ok(Parsed::Command(Command { tag, body }));
@@ -1286,7 +1301,8 @@ fn flag_list<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, Vec<Flag>> {
     paren_list(cx, i, true, flag)
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP append-data`;
+/// `append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"` (RFC 4469)
 fn append<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
     let (i, mailbox) = one_mailbox(cx, i)?;
     let (mut i, _) = sp(i)?;
@@ -1305,14 +1321,20 @@ fn append<'a>(cx: &Cx, i: &'a [u8]) -> BodyResult<'a> {
         i = rest;
     }
     if let Ok((rest, ())) = keyword(i, "CATENATE") {
-        let (rest, parts) = multiappend::catenate_parts(cx, rest)?;
+        let mut pieces = vec![AppendPiece::Message {
+            flags,
+            date,
+            catenate: true,
+        }];
+        let (rest, literal) = multiappend::pieces(cx, rest, multiappend::At::CatOpen, &mut pieces)?;
+        let replace = None;
         return Ok((
             rest,
             CommandBody::Catenate {
                 mailbox,
-                flags,
-                date,
-                parts,
+                pieces,
+                literal,
+                replace,
             },
         ));
     }
@@ -1846,7 +1868,9 @@ mod multiappend;
 mod quota;
 mod sort;
 
-pub use multiappend::{AppendNext, CatPart, parse_append_next};
+pub use multiappend::{
+    AppendNext, AppendPiece, AppendTail, TailParsed, in_catenate, parse_append_tail,
+};
 
 #[cfg(test)]
 mod tests;

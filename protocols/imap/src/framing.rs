@@ -243,6 +243,23 @@ impl Framer {
         }
     }
 
+    /// Accepts the announced literal as data the caller streams elsewhere (an APPEND message
+    /// or CATENATE TEXT part): unlike [`Framer::accept_literal`] it does not count against
+    /// `max_command_len`, which bounds what is held in memory.
+    pub fn accept_streamed_literal(&mut self) -> bool {
+        match self.state {
+            State::Decide(lit) | State::Announce(lit) => {
+                self.state = if lit.len == 0 {
+                    State::Line { scanned: 0 }
+                } else {
+                    State::Data { remaining: lit.len }
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Rejects the current command: the framer discards the rest of it (a non-synchronizing
     /// literal's data and any following lines of the command). Returns false if there was no
     /// literal awaiting a decision; a command without pending literal needs no rejection.

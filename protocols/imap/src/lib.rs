@@ -8,7 +8,8 @@
 //! decide as events: an APPEND arrives as a command before its message literal is consumed
 //! (accept and stream [`reader::Input::AppendData`], or reject with `NO [TRYCREATE]` and no
 //! `+`), a synchronizing literal inside a valid command asks for `+ Ready`, errors arrive as
-//! `BAD` material. [`framing::Framer`] and [`command::parse_command`] can be used on their own.
+//! `BAD` material. MULTIAPPEND messages and CATENATE TEXT parts are streamed the same way,
+//! announced by [`reader::Input::AppendNext`] and [`reader::Input::AppendTail`]. [`framing::Framer`] and [`command::parse_command`] can be used on their own.
 //!
 //! Serving: [`session::ImapSession`] is the state machine on top (bytes in, outputs out),
 //! with [`view::View`] tracking what the client knows of the selected mailbox.

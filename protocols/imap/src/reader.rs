@@ -2,8 +2,8 @@
 //! only the session can make surfaced as events.
 
 use crate::command::{
-    AppendNext, CommandBody, CommandError, CommandErrorKind, Parsed, ParserLimits,
-    parse_append_next, parse_command_with,
+    AppendNext, AppendPiece, AppendTail, CommandBody, CommandError, CommandErrorKind, Parsed,
+    ParserLimits, TailParsed, in_catenate, parse_append_tail, parse_command_with,
 };
 use crate::framing::{Event, Framer, FramingError, FramingLimits};
 
@@ -27,6 +27,10 @@ pub enum Input<'a> {
     /// command, it waits for [`CommandReader::accept_append`] or
     /// [`CommandReader::reject_command`].
     AppendNext(AppendNext),
+    /// CATENATE (RFC 4469): URL parts and message boundaries up to the next streamed literal
+    /// (a TEXT part or a message) or the command's end. With a literal it waits for
+    /// [`CommandReader::accept_append`] or [`CommandReader::reject_command`] like APPEND.
+    AppendTail(AppendTail),
     /// A raw line in line mode (IDLE's `DONE`, SASL responses), without its line end.
     Line(&'a [u8]),
     /// The command is invalid: answer `tag BAD` (or `* BAD` without a tag).
@@ -60,6 +64,8 @@ pub struct CommandReader {
     state: State,
     /// The APPEND message being streamed is a `UTF8 (~{n})`: a `)` must follow it.
     utf8_paren: bool,
+    /// The literal being streamed is a CATENATE TEXT part: more parts or `)` follow it.
+    in_cat: bool,
 }
 
 enum Out {
@@ -78,6 +84,7 @@ impl CommandReader {
             scratch: Vec::new(),
             state: State::Commands,
             utf8_paren: false,
+            in_cat: false,
         }
     }
 
@@ -97,7 +104,7 @@ impl CommandReader {
             return false;
         }
         self.state = State::Appending;
-        self.framer.accept_literal()
+        self.framer.accept_streamed_literal()
     }
 
     /// Rejects the APPEND just returned; the framer skips whatever the client still sends
@@ -190,14 +197,22 @@ impl CommandReader {
                     State::Appending => {
                         self.state = State::Commands;
                         let data = &data[usize::from(self.utf8_paren)..];
-                        if matches!(data, b"\r\n" | b"\n") {
+                        if !self.in_cat && matches!(data, b"\r\n" | b"\n") {
                             return Some(Out::Input(Input::AppendDone));
                         }
-                        return Some(Out::Input(Input::Bad(CommandError {
-                            tag: None,
-                            kind: CommandErrorKind::Syntax,
-                            message: "APPEND: unexpected data after the message".into(),
-                        })));
+                        let result = parse_append_tail(data, self.in_cat, true, &self.parser);
+                        return Some(Out::Input(self.tail_input(result)));
+                    }
+                    State::AppendHeader => {
+                        // The line after a URL given as a literal.
+                        self.command.extend_from_slice(data);
+                        if complete {
+                            let result =
+                                parse_append_tail(&self.command, self.in_cat, true, &self.parser);
+                            self.command.clear();
+                            self.state = State::Commands;
+                            return Some(Out::Input(self.tail_input(result)));
+                        }
                     }
                     _ => {
                         self.command.extend_from_slice(data);
@@ -216,21 +231,35 @@ impl CommandReader {
                         }
                     }
                 },
-                Event::LiteralAnnounced(_) if self.state == State::AppendHeader => {
-                    let result = parse_append_next(&self.command, &self.parser);
-                    self.command.clear();
-                    return Some(Out::Input(match result {
-                        Ok(next) => {
-                            self.state = State::AppendDecision;
-                            self.utf8_paren = next.message.utf8;
-                            Input::AppendNext(next)
-                        }
-                        Err(e) => {
+                Event::LiteralAnnounced(lit) if self.state == State::AppendHeader => {
+                    let result = parse_append_tail(&self.command, self.in_cat, false, &self.parser);
+                    if let Ok(TailParsed::NeedsLiteral) = result {
+                        // A URL sent as a literal: collected like any inline literal.
+                        if u64::from(lit.len) > self.framer.limits().max_inline_literal {
+                            self.command.clear();
                             self.state = State::Commands;
                             self.framer.reject_command();
-                            Input::Bad(e)
+                            return Some(Out::Input(Input::Bad(CommandError {
+                                tag: None,
+                                kind: CommandErrorKind::LiteralTooBig,
+                                message: format!("Literal of {} bytes is too big", lit.len),
+                            })));
                         }
-                    }));
+                        self.framer.accept_literal();
+                        if lit.sync {
+                            return Some(Out::Input(Input::SendContinuation));
+                        }
+                        continue;
+                    }
+                    self.command.clear();
+                    let input = self.tail_input(result);
+                    if matches!(input, Input::Bad(_)) {
+                        self.state = State::Commands;
+                        self.framer.reject_command();
+                    } else {
+                        self.state = State::AppendDecision;
+                    }
+                    return Some(Out::Input(input));
                 }
                 Event::LiteralAnnounced(lit) => {
                     match parse_command_with(&self.command, &self.parser) {
@@ -241,6 +270,18 @@ impl CommandReader {
                             {
                                 self.state = State::AppendDecision;
                                 self.utf8_paren = message.utf8;
+                                self.in_cat = false;
+                                return Some(Out::Input(Input::Command(c)));
+                            }
+                            if let CommandBody::Catenate {
+                                pieces,
+                                literal: Some(message),
+                                ..
+                            } = &c.body
+                            {
+                                self.state = State::AppendDecision;
+                                self.utf8_paren = message.utf8;
+                                self.in_cat = in_catenate(false, pieces);
                                 return Some(Out::Input(Input::Command(c)));
                             }
                             // A literal after a complete command cannot belong to it.
@@ -276,6 +317,48 @@ impl CommandReader {
                 }
             }
         }
+    }
+}
+
+impl CommandReader {
+    /// The input for a parsed APPEND tail; a tail with a literal leaves the reader waiting
+    /// for the session's decision about it (the caller sets the state).
+    fn tail_input(&mut self, result: Result<TailParsed, CommandError>) -> Input<'static> {
+        let mut tail = match result {
+            Ok(TailParsed::Tail(t)) => t,
+            Ok(TailParsed::NeedsLiteral) => {
+                return Input::Bad(CommandError {
+                    tag: None,
+                    kind: CommandErrorKind::Syntax,
+                    message: "Incomplete command".into(),
+                });
+            }
+            Err(e) => return Input::Bad(e),
+        };
+        if let Some(message) = tail.literal {
+            self.utf8_paren = message.utf8;
+        }
+        self.in_cat = in_catenate(self.in_cat, &tail.pieces);
+        // A plain next message keeps MULTIAPPEND's own input.
+        if let Some(message) = tail.literal
+            && let [
+                AppendPiece::Message {
+                    flags,
+                    date,
+                    catenate: false,
+                },
+            ] = tail.pieces.as_mut_slice()
+        {
+            return Input::AppendNext(AppendNext {
+                flags: std::mem::take(flags),
+                date: date.take(),
+                message,
+            });
+        }
+        if tail.pieces.is_empty() && tail.literal.is_none() {
+            return Input::AppendDone;
+        }
+        Input::AppendTail(tail)
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::command::AppendPiece;
 use crate::command::CommandErrorKind as K;
 use crate::types::Mailbox;
 
@@ -11,6 +12,8 @@ enum Got {
     AppendDone,
     /// MULTIAPPEND's next message, by announced length.
     Next(u32),
+    /// CATENATE pieces and the next literal's length.
+    Tail(Vec<AppendPiece>, Option<u32>),
     Line(Vec<u8>),
     Bad(Option<String>, K),
     Framing(FramingError),
@@ -28,7 +31,12 @@ fn drive(input: &[u8], chunk: usize, framing: FramingLimits) -> Vec<Got> {
                 Input::Command(c) => {
                     got.push(Got::Cmd(format!("{} {}", c.tag, c.body.name())));
                     match &c.body {
-                        CommandBody::Append { mailbox, .. } => {
+                        CommandBody::Append { mailbox, .. }
+                        | CommandBody::Catenate {
+                            mailbox,
+                            literal: Some(_),
+                            ..
+                        } => {
                             if *mailbox == Mailbox::try_from("missing").unwrap() {
                                 assert!(r.reject_command());
                             } else {
@@ -48,6 +56,12 @@ fn drive(input: &[u8], chunk: usize, framing: FramingLimits) -> Vec<Got> {
                 Input::AppendNext(n) => {
                     got.push(Got::Next(n.message.len));
                     assert!(r.accept_append());
+                }
+                Input::AppendTail(t) => {
+                    got.push(Got::Tail(t.pieces, t.literal.map(|l| l.len)));
+                    if t.literal.is_some() {
+                        assert!(r.accept_append());
+                    }
                 }
                 Input::Line(l) => {
                     let done = l.eq_ignore_ascii_case(b"DONE");
@@ -211,6 +225,51 @@ m2 APPEND Drafts {1+}\r\nx (\\Seen {1+}\r\ny\r\nm3 NOOP\r\n";
         // A bad next-message header fails the command; its literal is skipped.
         Got::Bad(None, K::Syntax),
         Got::Cmd("m3 NOOP".into()),
+    ];
+    for chunk in 1..=input.len() {
+        assert_eq!(
+            drive(input, chunk, FramingLimits::default()),
+            want,
+            "chunk size {chunk}"
+        );
+    }
+}
+
+#[test]
+fn catenate_text_parts_stream_in_every_chunk_size() {
+    let input =
+        b"c1 APPEND Drafts (\\Seen) CATENATE (URL \"/INBOX/;UID=1\" TEXT {3}\r\nabc URL {4}\r\n\
+/x/y TEXT {2+}\r\nde) CATENATE (URL \"/a\") {1}\r\nf CATENATE (URL \"/b\")\r\n\
+c2 APPEND Drafts CATENATE (TEXT {1+}\r\nx URL)\r\nc3 NOOP\r\n";
+    let cat = |catenate| AppendPiece::Message {
+        flags: Vec::new(),
+        date: None,
+        catenate,
+    };
+    let url = |u: &str| AppendPiece::Url(u.into());
+    let want = vec![
+        Got::Cmd("c1 APPEND".into()),
+        Got::Data(b"abc".to_vec()),
+        // A URL sent as a literal is collected inline, not streamed.
+        Got::Cont,
+        Got::Tail(vec![url("/x/y")], Some(2)),
+        Got::Data(b"de".to_vec()),
+        Got::Tail(
+            vec![
+                AppendPiece::CatenateEnd,
+                cat(true),
+                url("/a"),
+                AppendPiece::CatenateEnd,
+                cat(false),
+            ],
+            Some(1),
+        ),
+        Got::Data(b"f".to_vec()),
+        Got::Tail(vec![cat(true), url("/b"), AppendPiece::CatenateEnd], None),
+        Got::Cmd("c2 APPEND".into()),
+        Got::Data(b"x".to_vec()),
+        Got::Bad(None, K::Syntax),
+        Got::Cmd("c3 NOOP".into()),
     ];
     for chunk in 1..=input.len() {
         assert_eq!(

@@ -5,6 +5,11 @@
 //! MULTIAPPEND (RFC 3502): further messages on the same command line are streamed the same
 //! way and all of them are committed together under one uidlist lock at the end, so either
 //! every message becomes visible or none does.
+//!
+//! CATENATE (RFC 4469, `catenate.rs`): a message may instead be a list of TEXT literals,
+//! streamed like a message literal, and URLs, copied as they are reached; it can be any
+//! message of a MULTIAPPEND and the message of a REPLACE. The reader hands the command over
+//! in pieces, each run ending at a literal to stream or at the command's end.
 
 use std::num::NonZeroU32;
 
@@ -12,9 +17,17 @@ use roost_storage::{NewMessage, StorageError};
 
 use super::messages::split_flags;
 use super::{Append, CmdError, CmdResult, Done, ImapSession, Mode};
-use crate::command::{AppendNext, MessageLiteral};
+use crate::command::{AppendNext, AppendPiece, AppendTail, MessageLiteral};
 use crate::response::{Code, Response, Text};
 use crate::types::{DateTime, Flag, Mailbox, Tag};
+
+/// The answer to a failed write into `tmp/`: over the size limit is `NO [TOOBIG]`.
+pub(super) fn write_error(e: std::io::Error) -> CmdError {
+    if e.kind() == std::io::ErrorKind::FileTooLarge {
+        return CmdError::No(Some(Code::TooBig), "Message is too large".into());
+    }
+    StorageError::io("writing message", e).into()
+}
 
 impl ImapSession {
     pub(super) fn append(
@@ -25,15 +38,13 @@ impl ImapSession {
         date: Option<DateTime>,
         message: MessageLiteral,
     ) -> CmdResult {
-        match self.start_append(tag, mailbox, flags, date, &message) {
-            Ok(append) => {
-                self.reader.accept_append();
-                if message.sync {
-                    self.send(Response::Continue(Text::sanitized("Ready for the message")));
-                }
-                self.mode = Mode::Append(Box::new(append));
-                Ok(Done::Pending)
-            }
+        let first = vec![AppendPiece::Message {
+            flags,
+            date,
+            catenate: false,
+        }];
+        match self.start_append(tag, mailbox, None) {
+            Ok(a) => self.continue_append(a, first, Some(message)),
             Err(e) => {
                 // The client must not send (or we skip) the literal.
                 self.reader.reject_command();
@@ -42,14 +53,13 @@ impl ImapSession {
         }
     }
 
-    fn start_append(
+    /// The target must exist before anything is accepted.
+    pub(super) fn start_append(
         &mut self,
         tag: &Tag,
         mailbox: Mailbox,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        message: &MessageLiteral,
-    ) -> Result<Append, CmdError> {
+        replace: Option<u32>,
+    ) -> Result<Box<Append>, CmdError> {
         let name = self.resolved_name(&mailbox)?;
         let mb = match self.user()?.store.open(&name) {
             Ok(mb) => mb,
@@ -61,7 +71,7 @@ impl ImapSession {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut a = Append {
+        Ok(Box::new(Append {
             tag: tag.clone(),
             name,
             mailbox: mb,
@@ -70,85 +80,127 @@ impl ImapSession {
             date: None,
             failed: None,
             done: Vec::new(),
-            replace: None,
-        };
-        self.open_message(&mut a, flags, date, message)?;
-        Ok(a)
+            replace,
+        }))
     }
 
-    /// Check the announced size and start writing the next message into `tmp/`.
-    fn open_message(
-        &self,
-        a: &mut Append,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        message: &MessageLiteral,
-    ) -> Result<(), CmdError> {
+    /// Applies `pieces`, then either accepts the literal that follows them (the command
+    /// stays pending) or, at the command's end, commits every message. On any failure the
+    /// rest of the command is skipped and nothing is stored.
+    pub(super) fn continue_append(
+        &mut self,
+        mut a: Box<Append>,
+        pieces: Vec<AppendPiece>,
+        literal: Option<MessageLiteral>,
+    ) -> CmdResult {
+        let applied = self
+            .apply_pieces(&mut a, pieces)
+            .and_then(|()| match literal {
+                Some(l) => self.check_literal(&a, &l).map(|()| Some(l)),
+                None => Ok(None),
+            });
+        match applied {
+            Ok(Some(l)) => {
+                self.reader.accept_append();
+                if l.sync {
+                    self.send(Response::Continue(Text::sanitized("Ready for the message")));
+                }
+                self.mode = Mode::Append(a);
+                Ok(Done::Pending)
+            }
+            Ok(None) => self.commit_append(&mut a),
+            Err(e) => {
+                self.reader.reject_command();
+                // Dropping `a` removes every uploaded message from tmp/.
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_pieces(&mut self, a: &mut Append, pieces: Vec<AppendPiece>) -> Result<(), CmdError> {
+        if let Some(e) = a.failed.take() {
+            return Err(write_error(e));
+        }
+        for piece in pieces {
+            match piece {
+                AppendPiece::Message { flags, date, .. } => {
+                    if a.writer.is_some() {
+                        if a.replace.is_some() {
+                            return Err(CmdError::Bad("REPLACE takes exactly one message".into()));
+                        }
+                        let m = Self::finish_message(a)?;
+                        a.done.push(m);
+                    }
+                    a.writer = Some(a.mailbox.create_tmp(self.ctx.settings.max_append_size)?);
+                    a.flags = flags;
+                    a.date = date.as_ref().map(crate::view::unix_time);
+                }
+                AppendPiece::Url(url) => {
+                    let w = a
+                        .writer
+                        .as_mut()
+                        .ok_or_else(|| CmdError::Bad("URL outside a CATENATE message".into()))?;
+                    self.write_url(&url, w)?;
+                }
+                AppendPiece::CatenateEnd => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The literal about to be streamed must fit in the message with what it already holds.
+    fn check_literal(&self, a: &Append, l: &MessageLiteral) -> Result<(), CmdError> {
         let limit = self.ctx.settings.max_append_size;
-        if u64::from(message.len) > limit {
+        let written = a.writer.as_ref().map_or(0, |w| w.size());
+        if written + u64::from(l.len) > limit {
             return Err(CmdError::No(
                 Some(Code::TooBig),
                 format!("Message is larger than the limit of {limit} bytes"),
             ));
         }
-        a.writer = Some(a.mailbox.create_tmp(limit)?);
-        a.flags = flags;
-        a.date = date.as_ref().map(crate::view::unix_time);
-        a.failed = None;
         Ok(())
     }
 
-    /// MULTIAPPEND: the message just received is kept aside and the next one is started,
-    /// or the whole command fails and nothing is stored.
-    pub(super) fn append_next(&mut self, next: AppendNext) {
-        let Mode::Append(mut a) = std::mem::replace(&mut self.mode, Mode::Commands) else {
+    /// The next run of a pending APPEND, or the end of it: answered here unless it stays
+    /// pending.
+    fn append_continue(&mut self, pieces: Vec<AppendPiece>, literal: Option<MessageLiteral>) {
+        let Mode::Append(a) = std::mem::replace(&mut self.mode, Mode::Commands) else {
             self.reader.reject_command();
-            return;
-        };
-        if a.replace.is_some() {
-            self.reader.reject_command();
-            let tag = a.tag.clone();
-            drop(a);
-            let e = CmdError::Bad("REPLACE takes exactly one message".into());
-            self.finish(tag, "REPLACE", Err(e));
-            return;
-        }
-        let result = Self::finish_message(&mut a).and_then(|m| {
-            a.done.push(m);
-            self.open_message(&mut a, next.flags, next.date, &next.message)
-        });
-        match result {
-            Ok(()) => {
-                self.reader.accept_append();
-                if next.message.sync {
-                    self.send(Response::Continue(Text::sanitized("Ready for the message")));
-                }
-                self.mode = Mode::Append(a);
-            }
-            Err(e) => {
-                self.reader.reject_command();
-                let tag = a.tag.clone();
-                // Dropping `a` removes every uploaded message from tmp/.
-                drop(a);
-                self.finish(tag, "APPEND", Err(e));
-            }
-        }
-    }
-
-    pub(super) fn append_done(&mut self) {
-        let Mode::Append(mut a) = std::mem::replace(&mut self.mode, Mode::Commands) else {
             return;
         };
         let tag = a.tag.clone();
-        let result = self.commit_append(&mut a);
         let name = if a.replace.is_some() {
             "REPLACE"
         } else {
             "APPEND"
         };
+        let result = self.continue_append(a, pieces, literal);
+        if matches!(result, Ok(Done::Pending)) {
+            return;
+        }
         // The message lands only now, after the command itself was dispatched.
         self.notify_after_command(name);
         self.finish(tag, name, result);
+    }
+
+    /// MULTIAPPEND: the message just received is kept aside and the next one is started,
+    /// or the whole command fails and nothing is stored.
+    pub(super) fn append_next(&mut self, next: AppendNext) {
+        let piece = AppendPiece::Message {
+            flags: next.flags,
+            date: next.date,
+            catenate: false,
+        };
+        self.append_continue(vec![piece], Some(next.message));
+    }
+
+    /// CATENATE parts, message boundaries and the next literal of a pending APPEND.
+    pub(super) fn append_tail(&mut self, tail: AppendTail) {
+        self.append_continue(tail.pieces, tail.literal);
+    }
+
+    pub(super) fn append_done(&mut self) {
+        self.append_continue(Vec::new(), None);
     }
 
     /// REPLACE (RFC 8508): an APPEND whose success expunges a message of the selected
@@ -163,22 +215,20 @@ impl ImapSession {
         date: Option<DateTime>,
         message: MessageLiteral,
     ) -> CmdResult {
-        let source = match self.replace_source(uid, target) {
-            Ok(s) => s,
-            Err(e) => {
-                self.reader.reject_command();
-                return Err(e);
-            }
-        };
-        let result = self.append(tag, mailbox, flags, date, message);
-        if let Mode::Append(a) = &mut self.mode {
-            a.replace = Some(source);
-        }
-        result
+        let first = vec![AppendPiece::Message {
+            flags,
+            date,
+            catenate: false,
+        }];
+        self.catenate(tag, mailbox, first, Some(message), Some((uid, target)))
     }
 
     /// The UID of the message REPLACE is to expunge.
-    fn replace_source(&mut self, uid: bool, target: NonZeroU32) -> Result<u32, CmdError> {
+    pub(super) fn replace_source(
+        &mut self,
+        uid: bool,
+        target: NonZeroU32,
+    ) -> Result<u32, CmdError> {
         let view = self
             .user()?
             .selected
@@ -216,13 +266,7 @@ impl ImapSession {
             .take()
             .ok_or_else(|| CmdError::Bad("APPEND without a message".into()))?;
         if let Some(e) = a.failed.take() {
-            if e.kind() == std::io::ErrorKind::FileTooLarge {
-                return Err(CmdError::No(
-                    Some(Code::TooBig),
-                    "Message is too large".into(),
-                ));
-            }
-            return Err(StorageError::io("writing message", e).into());
+            return Err(write_error(e));
         }
         let tmp = writer.finish(a.date)?;
         let (flags, keywords) = split_flags(&a.flags);

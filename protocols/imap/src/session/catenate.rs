@@ -1,27 +1,30 @@
 //! CATENATE (RFC 4469): APPEND of a message built from TEXT literals and IMAP URLs
-//! (RFC 5092) naming messages or sections of the user's own mailboxes. A URL that is not
-//! the user's, not found, or uses what is not supported (PARTIAL, URLAUTH) fails the whole
+//! (RFC 5092) naming messages, sections or byte ranges of the user's own mailboxes. TEXT
+//! literals are streamed into the message file like APPEND's literal (see `append.rs`); a
+//! URL's data is written as it is reached. A URL that is not the user's, not found, or uses
+//! what is not supported (URLAUTH, RFC 4467, which we do not advertise) fails the whole
 //! APPEND with `NO [BADURL url]`; nothing is stored.
 
 use std::io::{Read, Write};
 use std::num::NonZeroU32;
 
 use roost_mime::{SectionSpec, SectionText};
-use roost_storage::{MailboxName, NewMessage, StorageError};
+use roost_storage::{MailboxName, StorageError, TmpWriter};
 
-use super::messages::split_flags;
-use super::{CmdError, CmdResult, Done, ImapSession};
-use crate::command::CatPart;
+use super::{CmdError, CmdResult, ImapSession};
+use crate::command::{AppendPiece, MessageLiteral};
 use crate::response::Code;
-use crate::types::{DateTime, Flag, Mailbox};
+use crate::types::{Mailbox, Tag};
 
-/// A parsed IMAP URL to one message, optionally one section of it.
+/// A parsed IMAP URL to one message, optionally one section of it and a byte range.
 #[derive(Debug, PartialEq, Eq)]
 struct MessageUrl {
     mailbox: String,
     uid_validity: Option<u32>,
     uid: u32,
     section: Option<SectionSpec>,
+    /// `;PARTIAL=offset[.length]`
+    partial: Option<(u64, Option<u64>)>,
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -41,31 +44,82 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// `section-text` of a URL: `1.2`, `HEADER`, `TEXT`, `1.MIME`, `2.HEADER`...
+/// `section-text` of a URL after percent-decoding: `1.2`, `HEADER`, `TEXT`, `1.MIME`,
+/// `2.HEADER`, `HEADER.FIELDS (To From)`, `1.HEADER.FIELDS.NOT (Received)`...
 fn parse_section(s: &str) -> Option<SectionSpec> {
     let mut spec = SectionSpec::default();
-    for (i, p) in s.split('.').enumerate() {
-        if spec.text.is_some() {
-            return None;
+    let mut rest = s;
+    loop {
+        let (head, tail) = match rest.split_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        match head.parse::<u32>() {
+            Ok(n) if n > 0 && head.bytes().all(|b| b.is_ascii_digit()) => spec.part.push(n),
+            _ => break,
         }
-        match p.parse::<u32>() {
-            Ok(n) if n > 0 && spec.part.len() == i => spec.part.push(n),
-            _ => {
-                spec.text = Some(match p.to_ascii_uppercase().as_str() {
-                    "HEADER" => SectionText::Header,
-                    "TEXT" => SectionText::Text,
-                    "MIME" if !spec.part.is_empty() => SectionText::Mime,
-                    _ => return None,
-                })
-            }
+        match tail {
+            Some(t) => rest = t,
+            None => return Some(spec),
         }
     }
+    let upper = rest.to_ascii_uppercase();
+    spec.text = Some(match upper.as_str() {
+        "HEADER" => SectionText::Header,
+        "TEXT" => SectionText::Text,
+        "MIME" if !spec.part.is_empty() => SectionText::Mime,
+        _ => {
+            let (word, _) = upper.split_once(' ')?;
+            let list = rest[word.len() + 1..]
+                .strip_prefix('(')?
+                .strip_suffix(')')?;
+            let names: Vec<String> = list.split(' ').map(str::to_string).collect();
+            if names
+                .iter()
+                .any(|n| n.is_empty() || !n.bytes().all(is_field_char))
+            {
+                return None;
+            }
+            match word {
+                "HEADER.FIELDS" => SectionText::HeaderFields(names),
+                "HEADER.FIELDS.NOT" => SectionText::HeaderFieldsNot(names),
+                _ => return None,
+            }
+        }
+    });
     Some(spec)
 }
 
-/// `imap://[user[;AUTH=..]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]` or the
-/// same from `/mailbox...` on. A URL naming another user than `user` is refused.
-fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
+/// RFC 5322 `ftext`: what a header field name is made of.
+fn is_field_char(b: u8) -> bool {
+    (33..=126).contains(&b) && b != b':'
+}
+
+/// `partial-range = number ["." nz-number]` (RFC 5092 section 9)
+fn parse_partial(s: &str) -> Option<(u64, Option<u64>)> {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    match s.split_once('.') {
+        Some((o, l)) if digits(o) && digits(l) => {
+            let len: u64 = l.parse().ok()?;
+            (len > 0).then_some((o.parse().ok()?, Some(len)))
+        }
+        None if digits(s) => Some((s.parse().ok()?, None)),
+        _ => None,
+    }
+}
+
+/// `imap://[user[;AUTH=..]@]host[:port]/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]
+/// [/;PARTIAL=o[.l]]`, the same from `/mailbox...` on, or from `;UID=n` on relative to the
+/// `selected` mailbox (RFC 4469 section 3: in the selected state the base URL names it). A
+/// URL naming another user than `user`, or carrying URLAUTH (`;EXPIRE=`, `;URLAUTH=`), is
+/// refused.
+fn parse_url(url: &str, user: &str, selected: Option<&str>) -> Option<MessageUrl> {
+    if url
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case(";UID="))
+    {
+        return message_url(selected?.to_string(), None, &url[5..]);
+    }
     let path = if let Some(rest) = url
         .get(..7)
         .filter(|s| s.eq_ignore_ascii_case("imap://"))
@@ -91,6 +145,15 @@ fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
         Some(p) => (&mbox[..p], Some(mbox[p + 13..].parse().ok()?)),
         None => (mbox, None),
     };
+    message_url(percent_decode(mbox)?, uid_validity, rest)
+}
+
+/// `uid [isection] [ipartial]` after `;UID=`.
+fn message_url(mailbox: String, uid_validity: Option<u32>, rest: &str) -> Option<MessageUrl> {
+    let (rest, partial) = match rest.to_ascii_uppercase().find("/;PARTIAL=") {
+        Some(p) => (&rest[..p], Some(parse_partial(&rest[p + 10..])?)),
+        None => (rest, None),
+    };
     let (uid, section) = match rest.to_ascii_uppercase().find("/;SECTION=") {
         Some(p) => (
             &rest[..p],
@@ -99,78 +162,70 @@ fn parse_url(url: &str, user: &str) -> Option<MessageUrl> {
         None => (rest, None),
     };
     Some(MessageUrl {
-        mailbox: percent_decode(mbox)?,
+        mailbox,
         uid_validity,
         uid: uid.parse().ok().filter(|u| *u > 0)?,
         section,
+        partial,
     })
 }
 
-impl ImapSession {
-    pub(super) fn catenate(
-        &mut self,
-        mailbox: Mailbox,
-        flags: Vec<Flag>,
-        date: Option<DateTime>,
-        parts: Vec<CatPart>,
-    ) -> CmdResult {
-        let name = self.resolved_name(&mailbox)?;
-        let limit = self.ctx.settings.max_append_size;
-        let target = match self.user()?.store.open(&name) {
-            Ok(mb) => mb,
-            Err(StorageError::NoSuchMailbox(_)) => {
-                return Err(CmdError::No(
-                    Some(Code::TryCreate),
-                    format!("Mailbox {} does not exist", name.as_str()),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut writer = target.create_tmp(limit)?;
-        let too_big = || {
-            CmdError::No(
-                Some(Code::TooBig),
-                format!("Message is larger than the limit of {limit} bytes"),
-            )
-        };
-        for part in &parts {
-            let data = match part {
-                CatPart::Text(t) => t.clone(),
-                CatPart::Url(url) => self.url_data(url, limit)?,
-            };
-            writer.write_all(&data).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::FileTooLarge {
-                    too_big()
-                } else {
-                    StorageError::io("writing message", e).into()
-                }
-            })?;
+/// Passes on the bytes of `[skip, skip + take)` of a stream given chunk by chunk.
+struct Window {
+    skip: u64,
+    take: Option<u64>,
+}
+
+impl Window {
+    fn cut<'a>(&mut self, mut data: &'a [u8]) -> &'a [u8] {
+        let drop = self.skip.min(data.len() as u64);
+        self.skip -= drop;
+        data = &data[drop as usize..];
+        if let Some(left) = self.take.as_mut() {
+            let keep = (*left).min(data.len() as u64);
+            *left -= keep;
+            data = &data[..keep as usize];
         }
-        let tmp = writer.finish(date.as_ref().map(crate::view::unix_time))?;
-        let (flags, keywords) = split_flags(&flags);
-        let uids = self.user()?.store.commit(
-            &target,
-            vec![NewMessage {
-                tmp,
-                flags,
-                keywords,
-            }],
-            false,
-        )?;
-        let validity = target.status()?.uid_validity;
-        self.report_updates(true)?;
-        let code = match (NonZeroU32::new(validity), super::messages::to_set(&uids)) {
-            (Some(uid_validity), Some(uids)) => Some(Code::AppendUid { uid_validity, uids }),
-            _ => None,
-        };
-        Ok(Done::Ok(code, "APPEND completed".into()))
+        data
     }
 
-    /// The bytes a CATENATE URL names, as a FETCH would send them (CRLF line ends).
-    fn url_data(&mut self, url: &str, limit: u64) -> Result<Vec<u8>, CmdError> {
+    fn full(&self) -> bool {
+        self.take == Some(0)
+    }
+}
+
+impl ImapSession {
+    /// APPEND or REPLACE whose first message is a CATENATE list.
+    pub(super) fn catenate(
+        &mut self,
+        tag: &Tag,
+        mailbox: Mailbox,
+        pieces: Vec<AppendPiece>,
+        literal: Option<MessageLiteral>,
+        replace: Option<(bool, NonZeroU32)>,
+    ) -> CmdResult {
+        let start = match replace {
+            Some((uid, n)) => self
+                .replace_source(uid, n)
+                .and_then(|source| self.start_append(tag, mailbox, Some(source))),
+            None => self.start_append(tag, mailbox, None),
+        };
+        match start {
+            Ok(a) => self.continue_append(a, pieces, literal),
+            Err(e) => {
+                self.reader.reject_command();
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the bytes a CATENATE URL names, as a FETCH would send them (CRLF line ends).
+    pub(super) fn write_url(&mut self, url: &str, out: &mut TmpWriter) -> Result<(), CmdError> {
         let bad = |why: &str| CmdError::No(Some(Code::BadUrl(url.to_string())), why.to_string());
+        let limit = self.ctx.settings.max_append_size;
         let user = self.user()?;
-        let Some(u) = parse_url(url, &user.name) else {
+        let selected = user.selected.as_ref().map(|v| v.mailbox().name().as_str());
+        let Some(u) = parse_url(url, &user.name, selected) else {
             return Err(bad("Unsupported or foreign URL"));
         };
         let name = MailboxName::new(&u.mailbox).map_err(|_| bad("No such mailbox"))?;
@@ -180,8 +235,37 @@ impl ImapSession {
         {
             return Err(bad("UIDVALIDITY does not match"));
         }
-        let Some((file, info)) = mb.open_message(u.uid)? else {
+        let Some((mut file, info)) = mb.open_message(u.uid)? else {
             return Err(bad("No such message"));
+        };
+        let (skip, take) = u.partial.unwrap_or((0, None));
+        let mut window = Window { skip, take };
+        let write = |out: &mut TmpWriter, data: &[u8]| {
+            out.write_all(data).map_err(super::append::write_error)
+        };
+        let Some(spec) = &u.section else {
+            // A whole message is copied in chunks, so it costs no more memory than a TEXT part.
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut prev = 0u8;
+            let mut converted = Vec::with_capacity(2 * buf.len());
+            while !window.full() {
+                let n = file
+                    .read(&mut buf)
+                    .map_err(|e| StorageError::io("reading message", e))?;
+                if n == 0 {
+                    break;
+                }
+                converted.clear();
+                for &b in &buf[..n] {
+                    if b == b'\n' && prev != b'\r' {
+                        converted.push(b'\r');
+                    }
+                    converted.push(b);
+                    prev = b;
+                }
+                write(out, window.cut(&converted))?;
+            }
+            return Ok(());
         };
         if info.size > limit {
             return Err(CmdError::No(
@@ -193,11 +277,8 @@ impl ImapSession {
         file.take(limit + 1)
             .read_to_end(&mut msg)
             .map_err(|e| StorageError::io("reading message", e))?;
-        let data = match &u.section {
-            None => msg,
-            Some(spec) => roost_mime::section(&msg, &roost_mime::body_structure(&msg), spec),
-        };
-        Ok(roost_mime::crlf(&data))
+        let data = roost_mime::section(&msg, &roost_mime::body_structure(&msg), spec);
+        write(out, window.cut(&data))
     }
 }
 
@@ -212,30 +293,93 @@ mod tests {
             uid_validity: v,
             uid,
             section: None,
+            partial: None,
         };
         assert_eq!(
-            parse_url("/INBOX;UIDVALIDITY=7/;UID=3", "al"),
+            parse_url("/INBOX;UIDVALIDITY=7/;UID=3", "al", None),
             Some(whole("INBOX", Some(7), 3))
         );
         assert_eq!(
             parse_url(
                 "imap://al;AUTH=*@mail.example.org:143/Caf%C3%A9/;uid=9",
-                "al"
+                "al",
+                None
             ),
             Some(whole("Café", None, 9))
         );
-        let s = parse_url("/Sent/;UID=2/;SECTION=1.2.MIME", "al").unwrap();
+        let s = parse_url("/Sent/;UID=2/;SECTION=1.2.MIME", "al", None).unwrap();
         assert_eq!(s.section.unwrap().part, vec![1, 2]);
+        let s = parse_url(
+            "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(To%20From)",
+            "al",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            s.section.unwrap().text,
+            Some(SectionText::HeaderFields(vec!["To".into(), "From".into()]))
+        );
+        let s = parse_url(
+            "/INBOX/;UID=1/;SECTION=2.HEADER.FIELDS.NOT%20(X-A)",
+            "al",
+            None,
+        )
+        .unwrap();
+        let spec = s.section.unwrap();
+        assert_eq!(spec.part, vec![2]);
+        assert_eq!(
+            spec.text,
+            Some(SectionText::HeaderFieldsNot(vec!["X-A".into()]))
+        );
+        let p = parse_url("/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=5.10", "al", None).unwrap();
+        assert_eq!(p.partial, Some((5, Some(10))));
+        assert_eq!(p.section.unwrap().text, Some(SectionText::Text));
+        let p = parse_url("/INBOX/;UID=1/;partial=7", "al", None).unwrap();
+        assert_eq!((p.partial, p.section), (Some((7, None)), None));
+        let r = parse_url(";uid=4/;SECTION=TEXT", "al", Some("Sent")).unwrap();
+        assert_eq!((r.mailbox.as_str(), r.uid), ("Sent", 4));
+        assert_eq!(parse_url(";UID=4", "al", None), None);
         for bad in [
             "imap://bob@host/INBOX/;UID=1",
             "/INBOX/;UID=0",
             "/INBOX;UIDVALIDITY=x/;UID=1",
-            "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(To)",
-            "/INBOX/;UID=1/;PARTIAL=0.10",
+            "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20()",
+            "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(To:)",
+            "/INBOX/;UID=1/;SECTION=HEADER.FOO%20(To)",
+            "/INBOX/;UID=1/;SECTION=0",
+            "/INBOX/;UID=1/;PARTIAL=0.0",
+            "/INBOX/;UID=1/;PARTIAL=x",
+            "/INBOX/;UID=1/;PARTIAL=1.",
+            "/INBOX/;UID=1;URLAUTH=anonymous:internal:0123",
+            "/INBOX/;UID=1;EXPIRE=2030-01-01T00:00:00Z;URLAUTH=anonymous",
             "INBOX/;UID=1",
             "/INBOX",
         ] {
-            assert_eq!(parse_url(bad, "al"), None, "{bad}");
+            assert_eq!(parse_url(bad, "al", None), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_window_cuts_a_stream_given_in_any_chunks() {
+        let data: Vec<u8> = (0..50u8).collect();
+        for (skip, take) in [
+            (0, None),
+            (3, Some(10)),
+            (49, Some(5)),
+            (60, None),
+            (0, Some(1)),
+        ] {
+            let want: Vec<u8> = data
+                .iter()
+                .skip(skip as usize)
+                .take(take.unwrap_or(u64::MAX) as usize)
+                .copied()
+                .collect();
+            for chunk in 1..=7 {
+                let mut w = Window { skip, take };
+                let got: Vec<u8> = data.chunks(chunk).flat_map(|c| w.cut(c).to_vec()).collect();
+                assert_eq!(got, want, "{skip} {take:?} {chunk}");
+            }
         }
     }
 }

@@ -259,6 +259,7 @@ enum Event {
     Continue,
     AppendDone,
     AppendNext(crate::command::AppendNext),
+    AppendTail(crate::command::AppendTail),
     Line(Vec<u8>),
     Bad(crate::command::CommandError),
     Framing(crate::framing::FramingError),
@@ -392,6 +393,7 @@ impl ImapSession {
                 Some(Input::SendContinuation) => Event::Continue,
                 Some(Input::AppendDone) => Event::AppendDone,
                 Some(Input::AppendNext(n)) => Event::AppendNext(n),
+                Some(Input::AppendTail(t)) => Event::AppendTail(t),
                 Some(Input::Line(l)) => Event::Line(l.to_vec()),
                 Some(Input::Bad(e)) => Event::Bad(e),
                 Some(Input::Framing(e)) => Event::Framing(e),
@@ -417,6 +419,7 @@ impl ImapSession {
                 Event::Continue => self.send(Response::Continue(Text::sanitized("Ready"))),
                 Event::AppendDone => self.append_done(),
                 Event::AppendNext(n) => self.append_next(n),
+                Event::AppendTail(t) => self.append_tail(t),
                 Event::Line(l) => self.line(l),
                 Event::Bad(mut e) => {
                     self.stats.refused();
@@ -541,6 +544,8 @@ impl ImapSession {
                 Code::UidRequired,
                 format!("{name}: message sequence numbers are not allowed after ENABLE UIDONLY"),
             );
+            // REPLACE's literal must not be awaited.
+            self.reader.reject_command();
             self.finish(tag, name, Err(e));
             return;
         }
@@ -612,10 +617,10 @@ impl ImapSession {
             C::Idle => self.idle(&tag),
             C::Catenate {
                 mailbox,
-                flags,
-                date,
-                parts,
-            } => self.catenate(mailbox, flags, date, parts),
+                pieces,
+                literal,
+                replace: None,
+            } => self.catenate(&tag, mailbox, pieces, literal, None),
             C::GetQuota(root) => self.getquota(&root),
             C::GetQuotaRoot(m) => self.getquotaroot(m),
             C::SetQuota { .. } => self.setquota(),
@@ -668,7 +673,18 @@ impl ImapSession {
                 date,
                 message,
             } => self.replace(&tag, (uid, target), mailbox, flags, date, message),
+            C::Catenate {
+                mailbox,
+                pieces,
+                literal,
+                replace,
+            } => self.catenate(&tag, mailbox, pieces, literal, replace),
         };
+        if !matches!(result, Ok(Done::Pending)) {
+            // A refused APPEND-like command (not logged in, no mailbox selected...) must not
+            // leave the reader waiting for a decision about its literal.
+            self.reader.reject_command();
+        }
         self.notify_after_command(name);
         self.context_after_command(name);
         self.finish(tag, name, result);

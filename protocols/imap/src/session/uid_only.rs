@@ -17,6 +17,10 @@ pub(super) fn uses_sequence_numbers(body: &CommandBody) -> bool {
             | C::Copy { uid: false, .. }
             | C::Move { uid: false, .. }
             | C::Replace { uid: false, .. }
+            | C::Catenate {
+                replace: Some((false, _)),
+                ..
+            }
     )
 }
 
