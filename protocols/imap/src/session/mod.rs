@@ -946,3 +946,6 @@ mod context_tests;
 
 #[cfg(test)]
 mod notify_tests;
+
+#[cfg(test)]
+mod uid_only_tests;
