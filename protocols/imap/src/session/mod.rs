@@ -801,6 +801,13 @@ impl ImapSession {
         let new_keywords = view
             .take_new_keywords(names.len())
             .then_some(view.read_only());
+        // The messages the client still knows once these expunges are through: NOTIFY's
+        // MessageNew FETCH is for those after them.
+        let gone = updates
+            .iter()
+            .filter(|u| matches!(u, Update::Expunge(_) | Update::Vanished(_)))
+            .count();
+        let known = known.saturating_sub(gone);
         let mut responses = Vec::new();
         // Expunges come first and highest first; VANISHED takes them as one UID set.
         let mut vanished: Vec<u32> = Vec::new();

@@ -120,3 +120,39 @@ fn select_sends_no_unseen_message_number() {
     let out = talk(&mut plain, b"s SELECT INBOX\r\n");
     assert!(out.contains("* OK [UNSEEN 1] First unseen\r\n"), "{out}");
 }
+
+/// Sections 3.3 and 3.4 for what other sessions do: flag news and the FETCH of NOTIFY's
+/// `MessageNew (fetch-att)` (RFC 5465 5.2) are UIDFETCH without the UID item, expunges are
+/// VANISHED, EXISTS stays (section 3.6).
+#[test]
+fn news_from_other_sessions_are_uidfetch_and_vanished() {
+    let fx = Fx::new();
+    let (mut a, _) = uidonly(&fx, 2);
+    let mut b = fx.session(ImapSettings::default());
+    talk(&mut b, b"s SELECT INBOX\r\n");
+    assert_eq!(
+        talk(
+            &mut a,
+            b"n NOTIFY SET (selected (MessageNew (FLAGS) MessageExpunge FlagChange))\r\n"
+        ),
+        "n OK NOTIFY completed\r\n"
+    );
+    talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+    talk(&mut b, b"x EXPUNGE\r\n");
+    fx.deliver("INBOX", 1);
+    let out = super::ext_tests::text(a.notify_update());
+    let out: String = out
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("* OK [HIGHESTMODSEQ "))
+        .collect();
+    assert_eq!(
+        out,
+        "* VANISHED 1\r\n* 2 EXISTS\r\n* 2 RECENT\r\n* 3 UIDFETCH (FLAGS (\\Recent))\r\n"
+    );
+    talk(&mut b, b"f UID STORE 2 +FLAGS.SILENT (\\Flagged)\r\n");
+    let out = super::ext_tests::text(a.notify_update());
+    assert!(
+        out.starts_with("* 2 UIDFETCH (FLAGS (\\Flagged \\Recent) MODSEQ ("),
+        "{out}"
+    );
+}
