@@ -166,7 +166,7 @@ fn notify_status_and_list_from_other_sessions() {
             &mut a,
             b"y NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))\r\n"
         ),
-        "y NO [BADEVENT (AnnotationChange)] Unsupported NOTIFY events\r\n"
+        "y NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] Unsupported NOTIFY events\r\n"
     );
     // No wake-ups in the middle of an APPEND literal.
     assert_eq!(

@@ -956,3 +956,6 @@ mod notify_tests;
 
 #[cfg(test)]
 mod uid_only_tests;
+
+#[cfg(test)]
+mod notify_rules_tests;

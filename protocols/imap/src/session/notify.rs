@@ -25,6 +25,10 @@ use crate::types::{FetchAttribute, FetchItems, SeqSet, StatusItem};
 /// unseen, highest modseq.
 type Counts = (u32, u32, u32, u32, u64);
 
+/// The events NOTIFY supports, as `[BADEVENT (...)]` lists them.
+const SUPPORTED_EVENTS: &str = "MessageNew MessageExpunge FlagChange MailboxName \
+                                SubscriptionChange MailboxMetadataChange ServerMetadataChange";
+
 /// Events wanted for one mailbox.
 #[derive(Debug, Clone, Copy, Default)]
 struct Wants {
@@ -97,11 +101,30 @@ impl ImapSession {
                 })
                 .collect();
             if !bad.is_empty() {
-                // As Dovecot: the code names the events refused.
+                // RFC 5465 3.1: NO, not BAD, and the code "MUST list names of all events
+                // supported by the server" (Dovecot names the refused ones instead).
                 return Err(CmdError::No(
-                    Some(Code::Other(format!("BADEVENT ({})", bad.join(" ")))),
+                    Some(Code::Other(format!("BADEVENT ({SUPPORTED_EVENTS})"))),
                     "Unsupported NOTIFY events".into(),
                 ));
+            }
+            // RFC 5465 6.1 and its ABNF: only message events for the selected mailbox.
+            let selected_filter = match g.filter {
+                NotifyFilter::Selected => Some("selected"),
+                NotifyFilter::SelectedDelayed => Some("selected-delayed"),
+                _ => None,
+            };
+            if let Some(f) = selected_filter
+                && g.events.iter().any(|e| {
+                    !matches!(
+                        e,
+                        NotifyEvent::MessageNew(_)
+                            | NotifyEvent::MessageExpunge
+                            | NotifyEvent::FlagChange
+                    )
+                })
+            {
+                return Err(CmdError::Bad(format!("{f} takes only message events")));
             }
             // RFC 5465 5.1: FlagChange needs MessageNew and MessageExpunge beside it, and
             // MessageNew and MessageExpunge go together.
@@ -128,6 +151,23 @@ impl ImapSession {
                     "MessageNew FETCH attributes are only for the selected mailbox".into(),
                 ));
             }
+        }
+        // RFC 5465 6.1: "Only one of the mailbox specifiers affecting the currently
+        // selected mailbox can be specified in any NOTIFY command."
+        let selected_groups = set
+            .groups
+            .iter()
+            .filter(|g| {
+                matches!(
+                    g.filter,
+                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+                )
+            })
+            .count();
+        if selected_groups > 1 {
+            return Err(CmdError::Bad(
+                "Only one of selected and selected-delayed may be given".into(),
+            ));
         }
         let tree_rx = self.user()?.store.tree_changes();
         let any = |f: fn(&NotifyEvent) -> bool| set.groups.iter().any(|g| g.events.iter().any(f));
@@ -184,6 +224,9 @@ impl ImapSession {
             .map(|(n, w)| (n.clone(), w.last))
             .collect();
         self.notify = Some(Box::new(state));
+        // RFC 5465 3.1: a successful NOTIFY SET is an implicit NOOP for the selected
+        // mailbox, with the new event lists already in force.
+        self.report_updates(true)?;
         if send_status {
             for (name, c) in statuses {
                 self.send_status(&name, c);
@@ -219,14 +262,6 @@ impl ImapSession {
         for g in &state.set.groups {
             let has = |f: fn(&NotifyEvent) -> bool| g.events.iter().any(f);
             let meta = has(|e| matches!(e, NotifyEvent::MailboxMetadataChange));
-            if meta
-                && matches!(
-                    g.filter,
-                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-                )
-            {
-                state.meta_mailboxes.extend(selected.clone());
-            }
             let wants = Wants {
                 new: has(|e| matches!(e, NotifyEvent::MessageNew(_))),
                 expunge: has(|e| matches!(e, NotifyEvent::MessageExpunge)),

@@ -1,0 +1,97 @@
+//! NOTIFY (RFC 5465) rules checked one by one against the RFC text on the sans-IO session:
+//! the command's own checks (3.1, 5, 6.1) and the implicit NOOP of NOTIFY SET (3.1).
+
+use super::ext_tests::{Fx, talk, two};
+
+/// Every event Roost supports, in the order it names them in `[BADEVENT (...)]`.
+const SUPPORTED: &str = "MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange \
+                         MailboxMetadataChange ServerMetadataChange";
+
+/// 3.1: an unsupported event gets a tagged NO, not BAD, whose BADEVENT code "MUST list
+/// names of all events supported by the server"; AnnotationChange (RFC 5257 ANNOTATE,
+/// which Roost lacks) is one, as is an unknown event name.
+#[test]
+fn unsupported_events_get_no_badevent_with_the_supported_ones() {
+    let fx = Fx::new();
+    let (mut a, _b) = two(&fx, 1);
+    for events in [
+        "MessageNew MessageExpunge AnnotationChange",
+        "MessageNew MessageExpunge FlagChange AnnotationChange",
+        "MailboxName XUnknownEvent",
+    ] {
+        assert_eq!(
+            talk(
+                &mut a,
+                format!("y NOTIFY SET (personal ({events}))\r\n").as_bytes()
+            ),
+            format!("y NO [BADEVENT ({SUPPORTED})] Unsupported NOTIFY events\r\n"),
+            "{events}"
+        );
+    }
+}
+
+/// 6.1: "Only one of the mailbox specifiers affecting the currently selected mailbox can
+/// be specified", and "It is an error to specify other types of events with either the
+/// SELECTED or the SELECTED-DELAYED selector" (the ABNF allows only message events there).
+#[test]
+fn selected_specifiers_take_one_group_of_message_events() {
+    let fx = Fx::new();
+    let (mut a, _b) = two(&fx, 1);
+    for line in [
+        "NOTIFY SET (selected (MessageNew MessageExpunge)) (selected-delayed NONE)",
+        "NOTIFY SET (selected NONE) (selected (MessageNew MessageExpunge))",
+    ] {
+        assert_eq!(
+            talk(&mut a, format!("x {line}\r\n").as_bytes()),
+            "x BAD Only one of selected and selected-delayed may be given\r\n",
+            "{line}"
+        );
+    }
+    for events in [
+        "MailboxName",
+        "SubscriptionChange",
+        "MailboxMetadataChange",
+        "ServerMetadataChange",
+        "MessageNew MessageExpunge MailboxName",
+    ] {
+        for filter in ["selected", "selected-delayed"] {
+            assert_eq!(
+                talk(
+                    &mut a,
+                    format!("x NOTIFY SET ({filter} ({events}))\r\n").as_bytes()
+                ),
+                format!("x BAD {filter} takes only message events\r\n"),
+                "{filter} {events}"
+            );
+        }
+    }
+    assert_eq!(
+        talk(
+            &mut a,
+            b"x NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MailboxName))\r\n"
+        ),
+        "x OK NOTIFY completed\r\n"
+    );
+}
+
+/// 3.1: "A successful NOTIFY SET command MUST cause the server to immediately return any
+/// accumulated changes to the currently selected mailbox (if any), such as flag changes
+/// and new or expunged messages. Thus, a successful NOTIFY SET command implies an implicit
+/// NOOP command."
+#[test]
+fn notify_set_is_an_implicit_noop() {
+    let fx = Fx::new();
+    let (mut a, mut b) = two(&fx, 2);
+    talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+    talk(&mut b, b"x EXPUNGE\r\n");
+    talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Seen)\r\n");
+    fx.deliver("INBOX", 1);
+    assert_eq!(
+        talk(
+            &mut a,
+            b"n NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))\r\n"
+        ),
+        "* 1 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Seen) UID 2)\r\n* 2 EXISTS\r\n\
+         n OK NOTIFY completed\r\n"
+    );
+}
