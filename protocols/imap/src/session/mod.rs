@@ -876,6 +876,7 @@ impl ImapSession {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         self.notify_new_messages(known);
+        self.context_fetches();
         self.write_some(adds);
         Ok(())
     }

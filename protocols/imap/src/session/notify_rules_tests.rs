@@ -95,3 +95,56 @@ fn notify_set_is_an_implicit_noop() {
          n OK NOTIFY completed\r\n"
     );
 }
+
+/// Section 7: with CONTEXT=SEARCH/SORT, `UPDATE (fetch-att ...)` FETCHes those items for a
+/// new message that joins the result, after its EXISTS and before the ESEARCH ADDTO; a
+/// message that joins by a flag change gets no such FETCH ("No untagged FETCH responses
+/// SHOULD be sent if a message becomes a member of UPDATE SEARCH due to flag changes").
+#[test]
+fn update_with_fetch_atts_fetches_new_members() {
+    let fx = Fx::new();
+    let (mut a, mut b) = two(&fx, 2);
+    assert_eq!(
+        talk(
+            &mut a,
+            b"t SEARCH RETURN (COUNT UPDATE (BODY.PEEK[HEADER.FIELDS (SUBJECT)])) UNSEEN\r\n"
+        ),
+        "* ESEARCH (TAG \"t\") COUNT 2\r\nt OK SEARCH completed\r\n"
+    );
+    talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Seen)\r\n");
+    assert_eq!(
+        talk(&mut a, b"o NOOP\r\n"),
+        "* ESEARCH (TAG \"t\") REMOVEFROM (0 1)\r\n* 1 FETCH (FLAGS (\\Seen) UID 1)\r\n\
+         o OK NOOP completed\r\n"
+    );
+    talk(&mut b, b"f STORE 1 -FLAGS.SILENT (\\Seen)\r\n");
+    assert_eq!(
+        talk(&mut a, b"o NOOP\r\n"),
+        "* 1 FETCH (FLAGS () UID 1)\r\n* ESEARCH (TAG \"t\") ADDTO (0 1)\r\n\
+         o OK NOOP completed\r\n"
+    );
+    fx.deliver("INBOX", 1);
+    assert_eq!(
+        talk(&mut a, b"o NOOP\r\n"),
+        "* 3 EXISTS\r\n* 3 FETCH (UID 3 BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: 0\r\n\r\n)\r\n\
+         * ESEARCH (TAG \"t\") ADDTO (0 3)\r\no OK NOOP completed\r\n"
+    );
+    // The same for UID SORT, live through NOTIFY.
+    talk(&mut a, b"c CANCELUPDATE \"t\"\r\n");
+    talk(
+        &mut a,
+        b"n NOTIFY SET (selected (MessageNew MessageExpunge))\r\n",
+    );
+    assert_eq!(
+        talk(
+            &mut a,
+            b"s UID SORT RETURN (UPDATE (FLAGS)) (SUBJECT) UTF-8 ALL\r\n"
+        ),
+        "* ESEARCH (TAG \"s\") UID\r\ns OK UID SORT completed\r\n"
+    );
+    fx.deliver("INBOX", 1);
+    assert_eq!(
+        super::ext_tests::text(a.notify_update()),
+        "* 4 EXISTS\r\n* 4 FETCH (UID 4 FLAGS ())\r\n* ESEARCH (TAG \"s\") UID ADDTO (3 4)\r\n"
+    );
+}
