@@ -672,6 +672,9 @@ impl ImapSession {
         self.notify_after_command(name);
         self.context_after_command(name);
         self.finish(tag, name, result);
+        // FETCHes NOTIFY and search contexts send between commands name no command, so
+        // they send no INPROGRESS.
+        self.current_tag = None;
     }
 
     /// The capabilities true on this connection now.
@@ -960,3 +963,6 @@ mod uid_only_tests;
 
 #[cfg(test)]
 mod notify_rules_tests;
+
+#[cfg(test)]
+mod progress_tests;
