@@ -157,6 +157,7 @@ impl ImapSession {
             }],
             false,
         )?;
+        self.notify_own_new(&target, &uids);
         let validity = target.status()?.uid_validity;
         self.report_updates(true)?;
         let code = match (NonZeroU32::new(validity), super::messages::to_set(&uids)) {

@@ -528,6 +528,7 @@ impl ImapSession {
             .user()?
             .store
             .copy(&source, &uids, &dest, moving, &mut |n| progress.tick(n))?;
+        self.notify_own_new(&dest, &pairs.iter().map(|p| p.1).collect::<Vec<_>>());
         let validity = dest.status()?.uid_validity;
         let code = match (
             NonZeroU32::new(validity),

@@ -19,7 +19,7 @@ use super::list::wildcard_match;
 use super::{CmdError, CmdResult, ImapSession, Output, ok};
 use crate::command::{NotifyEvent, NotifyFilter, NotifySet};
 use crate::response::{Code, Data, ListEntry, ListExtended, MailboxAttr};
-use crate::types::{FetchAttribute, FetchItems, SeqSet, StatusItem};
+use crate::types::{FetchAttribute, FetchItems, StatusItem};
 
 /// The counts last reported for a watched mailbox: messages, UIDNEXT, UIDVALIDITY,
 /// unseen, highest modseq.
@@ -70,6 +70,9 @@ pub(crate) struct NotifyState {
     /// FlagChange is among the `selected`/`selected-delayed` events: other sessions' flag
     /// changes are sent as FETCH (RFC 5465 5.1); without it they are not.
     selected_flags: bool,
+    /// UIDs this session's own APPEND or COPY just added to the selected mailbox: no
+    /// MessageNew FETCH for them (RFC 5465 5.2).
+    own_new: std::collections::BTreeSet<u32>,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
@@ -205,6 +208,7 @@ impl ImapSession {
             meta_mailboxes: Default::default(),
             metadata: None,
             selected_flags,
+            own_new: Default::default(),
             selected_live,
             selected_rx: None,
             selected_fetch,
@@ -382,21 +386,44 @@ impl ImapSession {
         });
     }
 
-    /// After EXISTS grew from `known`: the FETCH that `MessageNew (fetch-att ...)` asked for.
-    pub(super) fn notify_new_messages(&mut self, known: usize) {
-        let atts = match &self.notify {
-            Some(n) if !n.selected_fetch.is_empty() => n.selected_fetch.clone(),
-            _ => return,
-        };
-        let now = self
+    /// Notes messages this session's own command added to `mailbox`: when that is the
+    /// selected one, they get no MessageNew FETCH, as RFC 5465 5.2 asks ("A FETCH response
+    /// SHOULD NOT be generated for a new message created by the client on this particular
+    /// connection"); the client has their UIDs from APPENDUID/COPYUID.
+    pub(super) fn notify_own_new(&mut self, mailbox: &Arc<Mailbox>, uids: &[u32]) {
+        let selected = self
             .user
             .as_ref()
             .and_then(|u| u.selected.as_ref())
-            .map_or(0, |v| v.messages().len());
-        if now <= known {
-            return;
+            .is_some_and(|v| Arc::ptr_eq(v.mailbox(), mailbox));
+        if let Some(n) = self.notify.as_mut()
+            && selected
+            && !n.selected_fetch.is_empty()
+        {
+            n.own_new.extend(uids);
         }
-        let Ok(set) = SeqSet::parse(&format!("{}:{now}", known + 1), 1) else {
+    }
+
+    /// After EXISTS grew from `known`: the FETCH that `MessageNew (fetch-att ...)` asked for.
+    pub(super) fn notify_new_messages(&mut self, known: usize) {
+        let (atts, own) = match self.notify.as_mut() {
+            Some(n) if !n.selected_fetch.is_empty() => {
+                (n.selected_fetch.clone(), std::mem::take(&mut n.own_new))
+            }
+            _ => return,
+        };
+        let Some(view) = self.user.as_ref().and_then(|u| u.selected.as_ref()) else {
+            return;
+        };
+        let seqs: Vec<u32> = view
+            .messages()
+            .iter()
+            .enumerate()
+            .skip(known)
+            .filter(|(_, m)| !own.contains(&m.uid))
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        let Some(set) = super::messages::to_set(&seqs) else {
             return;
         };
         if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {

@@ -148,3 +148,25 @@ fn update_with_fetch_atts_fetches_new_members() {
         "* 4 EXISTS\r\n* 4 FETCH (UID 4 FLAGS ())\r\n* ESEARCH (TAG \"s\") UID ADDTO (3 4)\r\n"
     );
 }
+
+/// 5.2: "A FETCH response SHOULD NOT be generated for a new message created by the client
+/// on this particular connection" (APPEND or COPY to the selected mailbox); a delivery in
+/// the same sync still gets its FETCH.
+#[test]
+fn own_appends_and_copies_get_no_messagenew_fetch() {
+    let fx = Fx::new();
+    let (mut a, _b) = two(&fx, 1);
+    talk(
+        &mut a,
+        b"n NOTIFY SET (selected (MessageNew (UID) MessageExpunge))\r\n",
+    );
+    let out = talk(&mut a, b"p APPEND INBOX {3+}\r\nabc\r\n");
+    assert!(out.starts_with("* 2 EXISTS\r\np OK [APPENDUID "), "{out}");
+    let out = talk(&mut a, b"c UID COPY 1 INBOX\r\n");
+    assert!(out.starts_with("* 3 EXISTS\r\nc OK [COPYUID "), "{out}");
+    fx.deliver("INBOX", 1);
+    assert_eq!(
+        super::ext_tests::text(a.notify_update()),
+        "* 4 EXISTS\r\n* 4 FETCH (UID 4)\r\n"
+    );
+}
