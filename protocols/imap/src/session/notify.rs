@@ -29,6 +29,9 @@ type Counts = (u32, u32, u32, u32, u64);
 const SUPPORTED_EVENTS: &str = "MessageNew MessageExpunge FlagChange MailboxName \
                                 SubscriptionChange MailboxMetadataChange ServerMetadataChange";
 
+/// The response code of a watch list over `imap.notify_max_mailboxes` (RFC 5465 3.1, 5.8).
+const OVERFLOW: &str = "NOTIFICATIONOVERFLOW";
+
 /// Events wanted for one mailbox.
 #[derive(Debug, Clone, Copy, Default)]
 struct Wants {
@@ -310,8 +313,9 @@ impl ImapSession {
         }
         wanted.retain(|_, w| w.new || w.expunge || w.flags);
         if wanted.len() > max {
+            // RFC 5465 3.1: the code for notifications too expensive to give.
             return Err(CmdError::No(
-                Some(Code::Limit),
+                Some(Code::Other(OVERFLOW.into())),
                 format!("NOTIFY may watch at most {max} mailboxes"),
             ));
         }
@@ -511,6 +515,15 @@ impl ImapSession {
             let before = state.tree.clone();
             let result = self.notify_rebuild(&mut state);
             if let Err(e) = result {
+                if matches!(&e, CmdError::No(Some(Code::Other(c)), _) if c == OVERFLOW) {
+                    // RFC 5465 5.8: new mailboxes took the watch list over the limit; say
+                    // so and carry on as after NOTIFY NONE, rather than miss events.
+                    self.untagged_ok(
+                        Some(Code::Other(OVERFLOW.into())),
+                        "Too many mailboxes to watch, NOTIFY is off",
+                    );
+                    return Ok(());
+                }
                 self.notify = Some(state);
                 return Err(e);
             }

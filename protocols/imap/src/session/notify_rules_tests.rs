@@ -170,3 +170,32 @@ fn own_appends_and_copies_get_no_messagenew_fetch() {
         "* 4 EXISTS\r\n* 4 FETCH (UID 4)\r\n"
     );
 }
+
+/// 5.8: when new mailboxes take the watch list over `imap.notify_max_mailboxes`, the
+/// server "MUST notify these clients by sending an untagged OK [NOTIFICATIONOVERFLOW]
+/// response and behave as if a NOTIFY NONE command had just been received".
+#[test]
+fn growing_past_the_limit_sends_notificationoverflow_and_stops() {
+    let fx = Fx::new();
+    let mut a = fx.session(super::ImapSettings {
+        notify_max_mailboxes: 2,
+        ..super::ImapSettings::default()
+    });
+    let mut b = fx.session(super::ImapSettings::default());
+    talk(&mut b, b"c CREATE Work\r\nd CREATE Work.a\r\n");
+    assert_eq!(
+        talk(
+            &mut a,
+            b"n NOTIFY SET (subtree Work (MessageNew MessageExpunge MailboxName))\r\n"
+        ),
+        "n OK NOTIFY completed\r\n"
+    );
+    talk(&mut b, b"e CREATE Work.b\r\n");
+    assert_eq!(
+        super::ext_tests::text(a.notify_update()),
+        "* OK [NOTIFICATIONOVERFLOW] Too many mailboxes to watch, NOTIFY is off\r\n"
+    );
+    assert!(a.notify_watches().is_empty());
+    talk(&mut b, b"f CREATE Work.c\r\n");
+    assert_eq!(super::ext_tests::text(a.notify_update()), "");
+}
