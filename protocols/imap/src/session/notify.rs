@@ -15,7 +15,6 @@ use std::sync::Arc;
 use roost_storage::{Mailbox, MailboxName};
 use tokio::sync::watch;
 
-use super::list::wildcard_match;
 use super::{CmdError, CmdResult, ImapSession, Output, ok};
 use crate::command::{NotifyEvent, NotifyFilter, NotifySet};
 use crate::response::{Code, Data, ListEntry, ListExtended, MailboxAttr};
@@ -292,7 +291,12 @@ impl ImapSession {
                         };
                         for e in &list {
                             let n = e.name.as_str();
-                            if n == name || (subtree && wildcard_match(&format!("{name}.*"), n)) {
+                            // RFC 5465 6.5, 6.6: names, not patterns; `*` and `%` in
+                            // them match only themselves.
+                            let below = n
+                                .strip_prefix(name.as_str())
+                                .is_some_and(|r| r.starts_with('.'));
+                            if n == name || (subtree && below) {
                                 out.push(n.to_string());
                             }
                         }

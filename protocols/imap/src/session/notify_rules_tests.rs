@@ -199,3 +199,34 @@ fn growing_past_the_limit_sends_notificationoverflow_and_stops() {
     talk(&mut b, b"f CREATE Work.c\r\n");
     assert_eq!(super::ext_tests::text(a.notify_update()), "");
 }
+
+/// 6.5 and 6.6: the names of `subtree` and `mailboxes` are mailbox names, not LIST
+/// patterns ("The server MUST NOT do a wildcard expansion"): `W%` covers no `Work`.
+#[test]
+fn subtree_and_mailboxes_names_are_not_patterns() {
+    let fx = Fx::new();
+    let mut a = fx.session(super::ImapSettings::default());
+    let mut b = fx.session(super::ImapSettings::default());
+    talk(&mut b, b"c CREATE Work\r\nd CREATE Work.a\r\n");
+    for filter in [
+        "subtree \"W%\"",
+        "subtree \"W*\"",
+        "mailboxes \"Work.%\"",
+        "mailboxes (\"W*\" Nope)",
+    ] {
+        assert_eq!(
+            talk(
+                &mut a,
+                format!("n NOTIFY SET STATUS ({filter} (MessageNew MessageExpunge))\r\n")
+                    .as_bytes()
+            ),
+            "n OK NOTIFY completed\r\n",
+            "{filter}"
+        );
+    }
+    let out = talk(
+        &mut a,
+        b"n NOTIFY SET STATUS (subtree Work (MessageNew MessageExpunge))\r\n",
+    );
+    assert!(out.contains("* STATUS Work.a ("), "{out}");
+}
