@@ -1,4 +1,4 @@
-//! INPROGRESS (RFC 9585) for FETCH and STORE, byte for byte through the progress sink: one
+//! INPROGRESS (RFC 9585) for FETCH, STORE, SORT and THREAD, byte for byte through the progress sink: one
 //! line per message with a zero delay and interval, none for the FETCHes NOTIFY sends
 //! between commands (no command, no tag).
 
@@ -39,6 +39,15 @@ fn fetch_and_store_report_progress_under_their_tag() {
         talk(&mut a, b"t STORE 1:* +FLAGS (\\Flagged)\r\n").ends_with("t OK STORE completed\r\n")
     );
     assert_eq!(take(), lines("t", 3));
+    assert!(
+        talk(&mut a, b"o UID SORT (SUBJECT) UTF-8 ALL\r\n")
+            .ends_with("o OK UID SORT completed\r\n")
+    );
+    assert_eq!(take(), lines("o", 3));
+    assert!(
+        talk(&mut a, b"h THREAD REFERENCES UTF-8 ALL\r\n").ends_with("h OK THREAD completed\r\n")
+    );
+    assert_eq!(take(), lines("h", 3));
     // Between commands: NOTIFY's MessageNew FETCH is nobody's command.
     talk(
         &mut a,
