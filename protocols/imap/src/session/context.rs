@@ -189,10 +189,16 @@ impl ImapSession {
     /// (RFC 5465 section 7: after the EXISTS, before the ESEARCH ADDTO).
     pub(super) fn context_fetches(&mut self) {
         for (atts, uids) in std::mem::take(&mut self.contexts.fetches) {
-            let Some(set) = to_set(&uids) else {
+            // By message number, as NOTIFY's MessageNew FETCH: a UID FETCH would also let
+            // expunges out, which the running command may not allow.
+            let seqs: Vec<u32> = match self.user.as_ref().and_then(|u| u.selected.as_ref()) {
+                Some(view) => uids.iter().filter_map(|&u| view.seq_of(u)).collect(),
+                None => return,
+            };
+            let Some(set) = to_set(&seqs) else {
                 continue;
             };
-            if let Err(e) = self.fetch(true, &set, &FetchItems::List(atts), &[]) {
+            if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {
                 tracing::warn!(error = %e, "search context FETCH failed");
             }
         }
@@ -243,7 +249,12 @@ impl ImapSession {
                             .filter(|u| *u > last && !old.contains(u))
                             .collect();
                         if !new.is_empty() {
-                            self.contexts.fetches.push((c.fetch.clone(), new));
+                            // A UID context names messages by UID: so does its FETCH.
+                            let mut atts = c.fetch.clone();
+                            if c.uid && !atts.contains(&FetchAttribute::Uid) {
+                                atts.insert(0, FetchAttribute::Uid);
+                            }
+                            self.contexts.fetches.push((atts, new));
                         }
                     }
                     let (r, a) = self.context_lines(c, uids, &before);

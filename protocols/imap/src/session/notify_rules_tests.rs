@@ -126,7 +126,7 @@ fn update_with_fetch_atts_fetches_new_members() {
     fx.deliver("INBOX", 1);
     assert_eq!(
         talk(&mut a, b"o NOOP\r\n"),
-        "* 3 EXISTS\r\n* 3 FETCH (UID 3 BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: 0\r\n\r\n)\r\n\
+        "* 3 EXISTS\r\n* 3 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: 0\r\n\r\n)\r\n\
          * ESEARCH (TAG \"t\") ADDTO (0 3)\r\no OK NOOP completed\r\n"
     );
     // The same for UID SORT, live through NOTIFY.
