@@ -275,8 +275,10 @@ impl ImapSession {
             };
             let names: Vec<String> = match &g.filter {
                 NotifyFilter::Selected | NotifyFilter::SelectedDelayed => continue,
-                NotifyFilter::Inboxes => vec!["INBOX".into()],
-                NotifyFilter::Personal => list
+                // RFC 5465 6.3: `inboxes` is every mailbox an MDA may deliver to, and a
+                // server that "cannot easily compute this set" MUST take it as `personal`;
+                // `roost deliver --mailbox` can deliver into any mailbox (Dovecot alike).
+                NotifyFilter::Inboxes | NotifyFilter::Personal => list
                     .iter()
                     .filter(|e| e.selectable)
                     .map(|e| e.name.as_str().to_string())

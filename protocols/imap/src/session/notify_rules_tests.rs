@@ -230,3 +230,19 @@ fn subtree_and_mailboxes_names_are_not_patterns() {
     );
     assert!(out.contains("* STATUS Work.a ("), "{out}");
 }
+
+/// 6.3: `roost deliver --mailbox` can deliver into any mailbox, so the set of inboxes is
+/// not easily computed and `inboxes` is `personal` ("it MUST treat 'inboxes' as equivalent
+/// to 'personal'"), as Dovecot 2.3.19 does.
+#[test]
+fn inboxes_is_personal() {
+    let fx = Fx::new();
+    let mut a = fx.session(super::ImapSettings::default());
+    talk(&mut a, b"c CREATE Work\r\n");
+    let out = talk(
+        &mut a,
+        b"n NOTIFY SET STATUS (inboxes (MessageNew MessageExpunge))\r\n",
+    );
+    assert!(out.contains("* STATUS INBOX ("), "{out}");
+    assert!(out.contains("* STATUS Work ("), "{out}");
+}
