@@ -106,7 +106,15 @@ fn uidonly_over_tcp() {
         cmd(&mut s, "b", "ENABLE UIDONLY"),
         ["* ENABLED UIDONLY", "b OK ENABLE completed"]
     );
-    cmd(&mut s, "c", "SELECT INBOX");
+    // RFC 9586 section 3: no message number in any response, so no [UNSEEN n].
+    let select = cmd(&mut s, "c", "SELECT INBOX");
+    assert!(select.iter().all(|l| !l.contains("UNSEEN")), "{select:?}");
+    assert_eq!(
+        cmd(&mut s, "g", "UID SORT (SUBJECT) UTF-8 1:*"),
+        [
+            "g BAD [UIDREQUIRED] UID SORT: message sequence numbers are not allowed after ENABLE UIDONLY"
+        ]
+    );
     assert_eq!(
         cmd(&mut s, "d", "FETCH 1:* FLAGS"),
         [

@@ -1,5 +1,6 @@
-//! INPROGRESS (RFC 9585) end to end: long SEARCH, COPY, MOVE and EXPUNGE on a mailbox of
-//! a few thousand messages send `* OK [INPROGRESS ("tag" n total)]` while they run.
+//! INPROGRESS (RFC 9585) end to end: long SEARCH, FETCH, STORE, COPY, MOVE and EXPUNGE on a
+//! mailbox of a few thousand messages send `* OK [INPROGRESS ("tag" n total)]` while they
+//! run.
 
 mod common;
 
@@ -84,6 +85,32 @@ fn long_commands_report_progress_while_they_run() {
         "{:?}",
         done.duration_since(first)
     );
+
+    // FETCH of every body: the progress lines come before the FETCH responses, which
+    // leave only once the command is through.
+    send(&mut s, "f FETCH 1:* (BODY.PEEK[])\r\n");
+    let lines = until(&mut s, "f");
+    assert!(
+        !progress(&lines, "f", COUNT).is_empty(),
+        "{:?}",
+        &lines[..3]
+    );
+    let first_fetch = lines
+        .iter()
+        .position(|(l, _)| l.contains(" FETCH "))
+        .unwrap();
+    let last_progress = lines
+        .iter()
+        .rposition(|(l, _)| l.contains("INPROGRESS"))
+        .unwrap();
+    assert!(last_progress < first_fetch, "{last_progress} {first_fetch}");
+    assert_eq!(lines.last().unwrap().0, "f OK FETCH completed");
+
+    // STORE renaming every message file.
+    send(&mut s, "g STORE 1:* +FLAGS.SILENT (\\Flagged)\r\n");
+    let lines = until(&mut s, "g");
+    assert!(!progress(&lines, "g", COUNT).is_empty(), "{lines:?}");
+    assert_eq!(lines.last().unwrap().0, "g OK STORE completed");
 
     send(&mut s, "k COPY 1:* Work\r\n");
     let lines = until(&mut s, "k");

@@ -53,6 +53,10 @@ fn notify_reports_other_mailboxes_and_the_tree_within_a_second() {
         "selected-expunge: * 1 EXPUNGE",
         "none: ['x OK NOTIFY completed']",
         "after-none: ['y OK NOOP completed']",
+        "badevent: ['v NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName \
+         SubscriptionChange MailboxMetadataChange ServerMetadataChange)] Unsupported NOTIFY \
+         events']",
+        "selected-mailboxname: ['w BAD selected takes only message events']",
     ];
     assert_eq!(got, want, "\n{stdout}");
 }

@@ -901,6 +901,19 @@ impl Mailbox {
         keywords: &[String],
         unchanged_since: Option<u64>,
     ) -> Result<StoreOutcome> {
+        self.store_with_progress(uids, op, flags, keywords, unchanged_since, &mut |_| {})
+    }
+
+    /// [`Mailbox::store`], calling `progress` with the number of messages done so far.
+    pub fn store_with_progress(
+        &self,
+        uids: &[u32],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+        unchanged_since: Option<u64>,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<StoreOutcome> {
         let mut st = self.lock();
         self.check_deleted(&st)?;
         self.sync_locked(&mut st, false)?;
@@ -927,7 +940,8 @@ impl Mailbox {
         let modseq = next_modseq(st.idx.highest_modseq);
         let mut out = StoreOutcome::default();
         let mut retry = Vec::new();
-        for &uid in uids {
+        for (done, &uid) in uids.iter().enumerate() {
+            progress(done);
             let Ok(pos) = st.idx.records.binary_search_by_key(&uid, |r| r.uid) else {
                 continue;
             };

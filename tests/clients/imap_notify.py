@@ -107,6 +107,12 @@ print("none:", until("x"))
 b.append("Drafts", None, None, b"Subject: draft 2\r\n\r\nx\r\n")
 send("y NOOP")
 print("after-none:", until("y"))
+# RFC 5465 3.1: unsupported events get NO with BADEVENT listing the supported ones; 6.1:
+# only message events with `selected`.
+send("v NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))")
+print("badevent:", until("v"))
+send("w NOTIFY SET (selected (MailboxName))")
+print("selected-mailboxname:", until("w"))
 b.logout()
 send("z LOGOUT")
 until("z")

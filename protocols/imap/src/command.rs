@@ -1383,7 +1383,7 @@ fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
     let mut ret = None;
     if let Ok((rest, ())) = keyword(i, "RETURN") {
         let (rest, _) = sp(rest)?;
-        let (rest, r) = paren_list(cx, rest, true, search_return_opt)?;
+        let (rest, r) = paren_list(cx, rest, true, |i| search_return_opt(cx, i))?;
         let (rest, _) = sp(rest)?;
         ret = Some(r);
         i = rest;
@@ -1429,9 +1429,13 @@ fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
 }
 
 /// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range /
-///  "UPDATE"` (RFC 5267 section 4.3)
-fn search_return_opt(i: &[u8]) -> PResult<'_, SearchReturn> {
+///  "UPDATE" [SP "(" fetch-att *(SP fetch-att) ")"]` (RFC 5267 section 4.3, RFC 5465 section 7)
+fn search_return_opt<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchReturn> {
     let (rest, a) = atom(i)?;
+    if a.as_str().eq_ignore_ascii_case("UPDATE") && rest.starts_with(b" (") {
+        let (r, atts) = paren_list(cx, &rest[1..], false, |i| fetch_att(cx, i))?;
+        return Ok((r, SearchReturn::UpdateFetch(atts)));
+    }
     let r = match a.as_str().to_ascii_uppercase().as_str() {
         "MIN" => SearchReturn::Min,
         "MAX" => SearchReturn::Max,

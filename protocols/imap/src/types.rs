@@ -877,7 +877,7 @@ pub enum ListReturn {
 }
 
 /// `search-ret-opt` (RFC 4731 ESEARCH, RFC 5182 SAVE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SearchReturn {
     /// `MIN`
     Min,
@@ -893,6 +893,9 @@ pub enum SearchReturn {
     Partial(crate::partial::PartialRange),
     /// `UPDATE` (RFC 5267 CONTEXT=SEARCH/SORT): keep the result and report its changes.
     Update,
+    /// `UPDATE (fetch-att ...)` (RFC 5465 section 7): as `UPDATE`, and FETCH these for each
+    /// new message that joins the result.
+    UpdateFetch(Vec<FetchAttribute>),
 }
 
 /// A capability the server may advertise.

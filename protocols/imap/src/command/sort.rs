@@ -22,7 +22,7 @@ pub(super) fn sort<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
     let mut ret = None;
     if let Ok((rest, ())) = keyword(i, "RETURN") {
         let (rest, _) = sp(rest)?;
-        let (rest, r) = paren_list(cx, rest, true, search_return_opt)?;
+        let (rest, r) = paren_list(cx, rest, true, |i| search_return_opt(cx, i))?;
         let (rest, _) = sp(rest)?;
         ret = Some(r);
         i = rest;

@@ -282,6 +282,7 @@ impl ImapSession {
         let mut msgs = std::mem::take(&mut a.done);
         msgs.push(last);
         let uids = self.user()?.store.commit(&a.mailbox, msgs, false)?;
+        self.notify_own_new(&a.mailbox, &uids);
         let validity = a.mailbox.status()?.uid_validity;
         tracing::debug!(
             mailbox = a.name.as_str(),

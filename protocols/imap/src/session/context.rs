@@ -21,7 +21,7 @@ use super::{CmdError, CmdResult, ImapSession, ok};
 use crate::partial::ordered_set;
 use crate::response::{Code, Data, ESearch};
 use crate::sort::{SortCriterion, sort};
-use crate::types::{AString, SearchKey, SearchReturn, Tag};
+use crate::types::{AString, FetchAttribute, FetchItems, SearchKey, SearchReturn, Tag};
 
 /// One live SEARCH/SORT result.
 pub(crate) struct SearchContext {
@@ -33,6 +33,8 @@ pub(crate) struct SearchContext {
     criteria: SearchKey,
     /// The result as last reported: UIDs, in sort order for SORT, ascending for SEARCH.
     result: Vec<u32>,
+    /// `UPDATE (fetch-att ...)` (RFC 5465 section 7): FETCHed for new messages that join.
+    fetch: Vec<FetchAttribute>,
     /// The view's state the result was computed from.
     seen: Fingerprint,
 }
@@ -47,6 +49,10 @@ pub(crate) struct Contexts {
     /// The view's UIDs when the contexts were last brought up to date: the message numbers
     /// the client still knows for messages expunged since.
     before: Vec<u32>,
+    /// The fetch-atts of the `UPDATE (...)` of the command running, for its context.
+    pending_fetch: Vec<FetchAttribute>,
+    /// FETCHes owed for new messages that joined results: after the EXISTS, before ADDTO.
+    fetches: Vec<(Vec<FetchAttribute>, Vec<u32>)>,
 }
 
 /// The answer to `RETURN (UPDATE)` alone: the correlator and nothing else, as RFC 4731's
@@ -64,12 +70,21 @@ impl ImapSession {
     /// A `RETURN (...)` list without `UPDATE`, and whether UPDATE was in it. UPDATE does
     /// not interact with the other options (RFC 5267 4.3): they are answered as usual.
     pub(super) fn take_update(
-        &self,
+        &mut self,
         tag: &Tag,
         opts: &mut Vec<SearchReturn>,
     ) -> Result<bool, CmdError> {
         let before = opts.len();
-        opts.retain(|o| *o != SearchReturn::Update);
+        let mut fetch = Vec::new();
+        opts.retain(|o| match o {
+            SearchReturn::Update => false,
+            SearchReturn::UpdateFetch(atts) => {
+                fetch = atts.clone();
+                false
+            }
+            _ => true,
+        });
+        self.contexts.pending_fetch = fetch;
         let update = opts.len() != before;
         // RFC 5267 4.3: updates are told apart by tag alone.
         if update && self.contexts.list.iter().any(|c| c.tag == tag.as_str()) {
@@ -118,6 +133,7 @@ impl ImapSession {
         if self.contexts.list.is_empty() {
             self.contexts.before = self.view_uids();
         }
+        let fetch = std::mem::take(&mut self.contexts.pending_fetch);
         self.contexts.list.push(SearchContext {
             tag,
             uid,
@@ -125,6 +141,7 @@ impl ImapSession {
             charset,
             criteria,
             result,
+            fetch,
             seen,
         });
     }
@@ -164,7 +181,27 @@ impl ImapSession {
     pub(super) fn context_updates(&mut self) {
         let (removes, adds) = self.context_changes();
         self.write_some(removes);
+        self.context_fetches();
         self.write_some(adds);
+    }
+
+    /// The FETCHes `UPDATE (fetch-att ...)` asked for new messages that joined a result
+    /// (RFC 5465 section 7: after the EXISTS, before the ESEARCH ADDTO).
+    pub(super) fn context_fetches(&mut self) {
+        for (atts, uids) in std::mem::take(&mut self.contexts.fetches) {
+            // By message number, as NOTIFY's MessageNew FETCH: a UID FETCH would also let
+            // expunges out, which the running command may not allow.
+            let seqs: Vec<u32> = match self.user.as_ref().and_then(|u| u.selected.as_ref()) {
+                Some(view) => uids.iter().filter_map(|&u| view.seq_of(u)).collect(),
+                None => return,
+            };
+            let Some(set) = to_set(&seqs) else {
+                continue;
+            };
+            if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {
+                tracing::warn!(error = %e, "search context FETCH failed");
+            }
+        }
     }
 
     /// Writes `bytes` unless empty (no empty write for the driver).
@@ -200,6 +237,26 @@ impl ImapSession {
             };
             match found {
                 Ok((_, uids, _)) => {
+                    // RFC 5465 section 7: FETCH for messages new since the last look only,
+                    // not for old ones a flag change brought in ("No untagged FETCH
+                    // responses SHOULD be sent" then).
+                    let last = before.last().copied().unwrap_or(0);
+                    if !c.fetch.is_empty() {
+                        let old: HashSet<u32> = c.result.iter().copied().collect();
+                        let new: Vec<u32> = uids
+                            .iter()
+                            .copied()
+                            .filter(|u| *u > last && !old.contains(u))
+                            .collect();
+                        if !new.is_empty() {
+                            // A UID context names messages by UID: so does its FETCH.
+                            let mut atts = c.fetch.clone();
+                            if c.uid && !atts.contains(&FetchAttribute::Uid) {
+                                atts.insert(0, FetchAttribute::Uid);
+                            }
+                            self.contexts.fetches.push((atts, new));
+                        }
+                    }
                     let (r, a) = self.context_lines(c, uids, &before);
                     removes.extend(r.into_bytes());
                     adds.extend(a.into_bytes());

@@ -166,7 +166,7 @@ fn notify_status_and_list_from_other_sessions() {
             &mut a,
             b"y NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))\r\n"
         ),
-        "y NO [BADEVENT (AnnotationChange)] Unsupported NOTIFY events\r\n"
+        "y NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] Unsupported NOTIFY events\r\n"
     );
     // No wake-ups in the middle of an APPEND literal.
     assert_eq!(
@@ -251,8 +251,9 @@ fn inprogress_lines_go_to_the_sink_while_the_command_runs() {
     );
 }
 
-/// `imap.notify_max_mailboxes`: a NOTIFY SET over more mailboxes is refused with `[LIMIT]`
-/// and watches nothing; within the limit it is accepted.
+/// `imap.notify_max_mailboxes`: a NOTIFY SET over more mailboxes is refused with
+/// `[NOTIFICATIONOVERFLOW]` (RFC 5465 3.1) and watches nothing; within the limit it is
+/// accepted.
 #[test]
 fn notify_over_the_mailbox_limit_is_refused() {
     let fx = Fx::new();
@@ -265,7 +266,7 @@ fn notify_over_the_mailbox_limit_is_refused() {
         b"n NOTIFY SET (mailboxes (Sent INBOX) (MessageNew MessageExpunge))\r\n",
     );
     assert!(
-        refused.starts_with("n NO [LIMIT] NOTIFY may watch at most 1 mailboxes"),
+        refused.starts_with("n NO [NOTIFICATIONOVERFLOW] NOTIFY may watch at most 1 mailboxes"),
         "{refused}"
     );
     let fine = talk(

@@ -142,6 +142,7 @@ impl ImapSession {
         let condstore = self.condstore;
         let seen = sets_seen(&attrs);
         let stream_from = self.ctx.settings.stream_body_from;
+        let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         let mut seqs = view.resolve(set, uid, saved.as_deref());
         if let Some(since) = mods.changed_since {
@@ -173,7 +174,9 @@ impl ImapSession {
         let names = mailbox.keyword_names();
         // Streamed bodies split the output: what comes before each, then the file.
         let mut parts: Vec<Output> = Vec::new();
-        for &seq in &seqs {
+        progress.total = seqs.len();
+        for (done, &seq) in seqs.iter().enumerate() {
+            progress.tick(done);
             let Some(info) = view.messages().get(seq as usize - 1).cloned() else {
                 continue;
             };
@@ -288,6 +291,7 @@ impl ImapSession {
         }
         let condstore = self.condstore;
         let rev2 = self.rev2;
+        let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         if view.read_only() {
             return Err(CmdError::No(
@@ -309,7 +313,15 @@ impl ImapSession {
             StoreKind::Remove => FlagOp::Remove,
         };
         let mailbox = std::sync::Arc::clone(view.mailbox());
-        let outcome = mailbox.store(&uids, fop, flags, &keywords, unchanged_since)?;
+        progress.total = uids.len();
+        let outcome = mailbox.store_with_progress(
+            &uids,
+            fop,
+            flags,
+            &keywords,
+            unchanged_since,
+            &mut |n| progress.tick(n),
+        )?;
         view.apply_own(&outcome.changed);
         let mut responses = Vec::new();
         let names = mailbox.keyword_names();
@@ -516,6 +528,7 @@ impl ImapSession {
             .user()?
             .store
             .copy(&source, &uids, &dest, moving, &mut |n| progress.tick(n))?;
+        self.notify_own_new(&dest, &pairs.iter().map(|p| p.1).collect::<Vec<_>>());
         let validity = dest.status()?.uid_validity;
         let code = match (
             NonZeroU32::new(validity),

@@ -688,6 +688,9 @@ impl ImapSession {
         self.notify_after_command(name);
         self.context_after_command(name);
         self.finish(tag, name, result);
+        // FETCHes NOTIFY and search contexts send between commands name no command, so
+        // they send no INPROGRESS.
+        self.current_tag = None;
     }
 
     /// The capabilities true on this connection now.
@@ -817,6 +820,13 @@ impl ImapSession {
         let new_keywords = view
             .take_new_keywords(names.len())
             .then_some(view.read_only());
+        // The messages the client still knows once these expunges are through: NOTIFY's
+        // MessageNew FETCH is for those after them.
+        let gone = updates
+            .iter()
+            .filter(|u| matches!(u, Update::Expunge(_) | Update::Vanished(_)))
+            .count();
+        let known = known.saturating_sub(gone);
         let mut responses = Vec::new();
         // Expunges come first and highest first; VANISHED takes them as one UID set.
         let mut vanished: Vec<u32> = Vec::new();
@@ -885,6 +895,7 @@ impl ImapSession {
             self.untagged_ok(Some(Code::HighestModSeq(m)), "Highest");
         }
         self.notify_new_messages(known);
+        self.context_fetches();
         self.write_some(adds);
         Ok(())
     }
@@ -962,3 +973,12 @@ mod context_tests;
 
 #[cfg(test)]
 mod notify_tests;
+
+#[cfg(test)]
+mod uid_only_tests;
+
+#[cfg(test)]
+mod notify_rules_tests;
+
+#[cfg(test)]
+mod progress_tests;

@@ -15,15 +15,21 @@ use std::sync::Arc;
 use roost_storage::{Mailbox, MailboxName};
 use tokio::sync::watch;
 
-use super::list::wildcard_match;
 use super::{CmdError, CmdResult, ImapSession, Output, ok};
 use crate::command::{NotifyEvent, NotifyFilter, NotifySet};
 use crate::response::{Code, Data, ListEntry, ListExtended, MailboxAttr};
-use crate::types::{FetchAttribute, FetchItems, SeqSet, StatusItem};
+use crate::types::{FetchAttribute, FetchItems, StatusItem};
 
 /// The counts last reported for a watched mailbox: messages, UIDNEXT, UIDVALIDITY,
 /// unseen, highest modseq.
 type Counts = (u32, u32, u32, u32, u64);
+
+/// The events NOTIFY supports, as `[BADEVENT (...)]` lists them.
+const SUPPORTED_EVENTS: &str = "MessageNew MessageExpunge FlagChange MailboxName \
+                                SubscriptionChange MailboxMetadataChange ServerMetadataChange";
+
+/// The response code of a watch list over `imap.notify_max_mailboxes` (RFC 5465 3.1, 5.8).
+const OVERFLOW: &str = "NOTIFICATIONOVERFLOW";
 
 /// Events wanted for one mailbox.
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,6 +72,9 @@ pub(crate) struct NotifyState {
     /// FlagChange is among the `selected`/`selected-delayed` events: other sessions' flag
     /// changes are sent as FETCH (RFC 5465 5.1); without it they are not.
     selected_flags: bool,
+    /// UIDs this session's own APPEND or COPY just added to the selected mailbox: no
+    /// MessageNew FETCH for them (RFC 5465 5.2).
+    own_new: std::collections::BTreeSet<u32>,
 }
 
 fn counts(mb: &Mailbox) -> Option<Counts> {
@@ -97,11 +106,30 @@ impl ImapSession {
                 })
                 .collect();
             if !bad.is_empty() {
-                // As Dovecot: the code names the events refused.
+                // RFC 5465 3.1: NO, not BAD, and the code "MUST list names of all events
+                // supported by the server" (Dovecot names the refused ones instead).
                 return Err(CmdError::No(
-                    Some(Code::Other(format!("BADEVENT ({})", bad.join(" ")))),
+                    Some(Code::Other(format!("BADEVENT ({SUPPORTED_EVENTS})"))),
                     "Unsupported NOTIFY events".into(),
                 ));
+            }
+            // RFC 5465 6.1 and its ABNF: only message events for the selected mailbox.
+            let selected_filter = match g.filter {
+                NotifyFilter::Selected => Some("selected"),
+                NotifyFilter::SelectedDelayed => Some("selected-delayed"),
+                _ => None,
+            };
+            if let Some(f) = selected_filter
+                && g.events.iter().any(|e| {
+                    !matches!(
+                        e,
+                        NotifyEvent::MessageNew(_)
+                            | NotifyEvent::MessageExpunge
+                            | NotifyEvent::FlagChange
+                    )
+                })
+            {
+                return Err(CmdError::Bad(format!("{f} takes only message events")));
             }
             // RFC 5465 5.1: FlagChange needs MessageNew and MessageExpunge beside it, and
             // MessageNew and MessageExpunge go together.
@@ -128,6 +156,23 @@ impl ImapSession {
                     "MessageNew FETCH attributes are only for the selected mailbox".into(),
                 ));
             }
+        }
+        // RFC 5465 6.1: "Only one of the mailbox specifiers affecting the currently
+        // selected mailbox can be specified in any NOTIFY command."
+        let selected_groups = set
+            .groups
+            .iter()
+            .filter(|g| {
+                matches!(
+                    g.filter,
+                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
+                )
+            })
+            .count();
+        if selected_groups > 1 {
+            return Err(CmdError::Bad(
+                "Only one of selected and selected-delayed may be given".into(),
+            ));
         }
         let tree_rx = self.user()?.store.tree_changes();
         let any = |f: fn(&NotifyEvent) -> bool| set.groups.iter().any(|g| g.events.iter().any(f));
@@ -165,6 +210,7 @@ impl ImapSession {
             meta_mailboxes: Default::default(),
             metadata: None,
             selected_flags,
+            own_new: Default::default(),
             selected_live,
             selected_rx: None,
             selected_fetch,
@@ -184,6 +230,9 @@ impl ImapSession {
             .map(|(n, w)| (n.clone(), w.last))
             .collect();
         self.notify = Some(Box::new(state));
+        // RFC 5465 3.1: a successful NOTIFY SET is an implicit NOOP for the selected
+        // mailbox, with the new event lists already in force.
+        self.report_updates(true)?;
         if send_status {
             for (name, c) in statuses {
                 self.send_status(&name, c);
@@ -219,14 +268,6 @@ impl ImapSession {
         for g in &state.set.groups {
             let has = |f: fn(&NotifyEvent) -> bool| g.events.iter().any(f);
             let meta = has(|e| matches!(e, NotifyEvent::MailboxMetadataChange));
-            if meta
-                && matches!(
-                    g.filter,
-                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-                )
-            {
-                state.meta_mailboxes.extend(selected.clone());
-            }
             let wants = Wants {
                 new: has(|e| matches!(e, NotifyEvent::MessageNew(_))),
                 expunge: has(|e| matches!(e, NotifyEvent::MessageExpunge)),
@@ -234,8 +275,10 @@ impl ImapSession {
             };
             let names: Vec<String> = match &g.filter {
                 NotifyFilter::Selected | NotifyFilter::SelectedDelayed => continue,
-                NotifyFilter::Inboxes => vec!["INBOX".into()],
-                NotifyFilter::Personal => list
+                // RFC 5465 6.3: `inboxes` is every mailbox an MDA may deliver to, and a
+                // server that "cannot easily compute this set" MUST take it as `personal`;
+                // `roost deliver --mailbox` can deliver into any mailbox (Dovecot alike).
+                NotifyFilter::Inboxes | NotifyFilter::Personal => list
                     .iter()
                     .filter(|e| e.selectable)
                     .map(|e| e.name.as_str().to_string())
@@ -250,7 +293,12 @@ impl ImapSession {
                         };
                         for e in &list {
                             let n = e.name.as_str();
-                            if n == name || (subtree && wildcard_match(&format!("{name}.*"), n)) {
+                            // RFC 5465 6.5, 6.6: names, not patterns; `*` and `%` in
+                            // them match only themselves.
+                            let below = n
+                                .strip_prefix(name.as_str())
+                                .is_some_and(|r| r.starts_with('.'));
+                            if n == name || (subtree && below) {
                                 out.push(n.to_string());
                             }
                         }
@@ -271,8 +319,9 @@ impl ImapSession {
         }
         wanted.retain(|_, w| w.new || w.expunge || w.flags);
         if wanted.len() > max {
+            // RFC 5465 3.1: the code for notifications too expensive to give.
             return Err(CmdError::No(
-                Some(Code::Limit),
+                Some(Code::Other(OVERFLOW.into())),
                 format!("NOTIFY may watch at most {max} mailboxes"),
             ));
         }
@@ -347,21 +396,44 @@ impl ImapSession {
         });
     }
 
-    /// After EXISTS grew from `known`: the FETCH that `MessageNew (fetch-att ...)` asked for.
-    pub(super) fn notify_new_messages(&mut self, known: usize) {
-        let atts = match &self.notify {
-            Some(n) if !n.selected_fetch.is_empty() => n.selected_fetch.clone(),
-            _ => return,
-        };
-        let now = self
+    /// Notes messages this session's own command added to `mailbox`: when that is the
+    /// selected one, they get no MessageNew FETCH, as RFC 5465 5.2 asks ("A FETCH response
+    /// SHOULD NOT be generated for a new message created by the client on this particular
+    /// connection"); the client has their UIDs from APPENDUID/COPYUID.
+    pub(super) fn notify_own_new(&mut self, mailbox: &Arc<Mailbox>, uids: &[u32]) {
+        let selected = self
             .user
             .as_ref()
             .and_then(|u| u.selected.as_ref())
-            .map_or(0, |v| v.messages().len());
-        if now <= known {
-            return;
+            .is_some_and(|v| Arc::ptr_eq(v.mailbox(), mailbox));
+        if let Some(n) = self.notify.as_mut()
+            && selected
+            && !n.selected_fetch.is_empty()
+        {
+            n.own_new.extend(uids);
         }
-        let Ok(set) = SeqSet::parse(&format!("{}:{now}", known + 1), 1) else {
+    }
+
+    /// After EXISTS grew from `known`: the FETCH that `MessageNew (fetch-att ...)` asked for.
+    pub(super) fn notify_new_messages(&mut self, known: usize) {
+        let (atts, own) = match self.notify.as_mut() {
+            Some(n) if !n.selected_fetch.is_empty() => {
+                (n.selected_fetch.clone(), std::mem::take(&mut n.own_new))
+            }
+            _ => return,
+        };
+        let Some(view) = self.user.as_ref().and_then(|u| u.selected.as_ref()) else {
+            return;
+        };
+        let seqs: Vec<u32> = view
+            .messages()
+            .iter()
+            .enumerate()
+            .skip(known)
+            .filter(|(_, m)| !own.contains(&m.uid))
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        let Some(set) = super::messages::to_set(&seqs) else {
             return;
         };
         if let Err(e) = self.fetch(false, &set, &FetchItems::List(atts), &[]) {
@@ -449,6 +521,15 @@ impl ImapSession {
             let before = state.tree.clone();
             let result = self.notify_rebuild(&mut state);
             if let Err(e) = result {
+                if matches!(&e, CmdError::No(Some(Code::Other(c)), _) if c == OVERFLOW) {
+                    // RFC 5465 5.8: new mailboxes took the watch list over the limit; say
+                    // so and carry on as after NOTIFY NONE, rather than miss events.
+                    self.untagged_ok(
+                        Some(Code::Other(OVERFLOW.into())),
+                        "Too many mailboxes to watch, NOTIFY is off",
+                    );
+                    return Ok(());
+                }
                 self.notify = Some(state);
                 return Err(e);
             }

@@ -119,3 +119,22 @@ fn search_context_addto_follows_the_messagenew_fetch() {
         "* 3 EXISTS\r\n* 3 FETCH (UID 3)\r\n* ESEARCH (TAG \"t\") UID ADDTO (0 3)\r\n"
     );
 }
+
+/// RFC 5465 5.2: the MessageNew FETCH is for the new message also when another message
+/// went away in the same update (the count of messages the client knew then shrank).
+#[test]
+fn messagenew_fetch_follows_an_expunge_in_the_same_update() {
+    let fx = Fx::new();
+    let (mut a, mut b) = two(&fx, 2);
+    talk(
+        &mut a,
+        b"n NOTIFY SET (selected (MessageNew (UID) MessageExpunge))\r\n",
+    );
+    talk(&mut b, b"f STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+    talk(&mut b, b"x EXPUNGE\r\n");
+    fx.deliver("INBOX", 1);
+    assert_eq!(
+        text(a.notify_update()),
+        "* 1 EXPUNGE\r\n* 2 EXISTS\r\n* 2 FETCH (UID 3)\r\n"
+    );
+}

@@ -1,5 +1,5 @@
 //! INPROGRESS (RFC 9585): `* OK [INPROGRESS ("tag" done total)]` while a long SEARCH,
-//! COPY, MOVE or EXPUNGE runs.
+//! FETCH, STORE, COPY, MOVE or EXPUNGE runs.
 //!
 //! Commands run to completion inside [`ImapSession::feed`] on the driver's blocking thread,
 //! so their outputs leave only when the command ends. Progress lines therefore go through
@@ -56,7 +56,8 @@ impl ImapSession {
     pub(crate) fn progress(&self, total: usize) -> Progress {
         let s = &self.ctx.settings;
         Progress {
-            sink: self.progress_sink.clone(),
+            // Only a running command has a tag to report progress under.
+            sink: self.current_tag.as_ref().and(self.progress_sink.clone()),
             tag: self
                 .current_tag
                 .as_ref()

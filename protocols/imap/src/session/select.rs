@@ -51,10 +51,13 @@ impl ImapSession {
         self.data(Data::Exists(view.messages().len() as u32));
         if !self.rev2 {
             self.data(Data::Recent(view.recent_count()));
-            if let Some(i) = view
-                .messages()
-                .iter()
-                .position(|m| !m.flags.contains(Flags::SEEN))
+            // RFC 9586 section 3: no message numbers in any response once UIDONLY is on,
+            // and UNSEEN names one.
+            if !self.uid_only
+                && let Some(i) = view
+                    .messages()
+                    .iter()
+                    .position(|m| !m.flags.contains(Flags::SEEN))
                 && let Some(n) = NonZeroU32::new(i as u32 + 1)
             {
                 self.untagged_ok(Some(Code::Unseen(n)), "First unseen");

@@ -7,7 +7,7 @@ use super::messages::to_set;
 use super::{CmdError, CmdResult, ImapSession, ok};
 use crate::partial::ordered_set;
 use crate::response::{Data, ESearch};
-use crate::search::{SearchEnv, SearchError, search};
+use crate::search::{SearchEnv, SearchError, search_with_progress};
 use crate::sort::{SortCriterion, sort};
 use crate::thread::{ThreadAlgorithm, thread};
 use crate::types::{AString, SearchKey, SearchReturn, Tag};
@@ -88,6 +88,9 @@ impl ImapSession {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
+        // SORT and THREAD go through the messages like SEARCH: the same INPROGRESS (search
+        // context updates between commands have no command, so they report nothing).
+        let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         let mailbox = std::sync::Arc::clone(view.mailbox());
         let names = mailbox.keyword_names();
@@ -99,7 +102,8 @@ impl ImapSession {
             saved: saved.as_deref(),
             now,
         };
-        let found = search(&env, criteria)?;
+        progress.total = env.messages.len();
+        let found = search_with_progress(&env, criteria, &mut |n| progress.tick(n))?;
         let seqs = then(&env, found)?;
         let info = |s: &u32| view.messages().get(*s as usize - 1);
         let uids = seqs.iter().filter_map(info).map(|m| m.uid).collect();

@@ -3,25 +3,56 @@
 //! expunges are reported as VANISHED.
 
 use super::ImapSession;
-use crate::command::CommandBody;
+use crate::command::{CommandBody, SelectParam};
 use crate::response::{Data, FetchItem, Response};
+use crate::types::{SearchKey, SeqSet};
 
-/// Whether the command names messages by sequence number.
+/// Whether the command names messages by sequence number: RFC 9586 section 3 wants
+/// `BAD [UIDREQUIRED]` for every such command, which sections 3.2 and 3.8 list (FETCH,
+/// STORE, SEARCH, COPY, MOVE, SORT, THREAD, and REPLACE whose argument is one), for the
+/// `sequence-set` search key also inside UID SEARCH, UID SORT and UID THREAD (section 3.5),
+/// and for the message sequence match data of QRESYNC (section 3.7).
 pub(super) fn uses_sequence_numbers(body: &CommandBody) -> bool {
     use CommandBody as C;
-    matches!(
-        body,
+    match body {
         C::Fetch { uid: false, .. }
-            | C::Store { uid: false, .. }
-            | C::Search { uid: false, .. }
-            | C::Copy { uid: false, .. }
-            | C::Move { uid: false, .. }
-            | C::Replace { uid: false, .. }
-            | C::Catenate {
-                replace: Some((false, _)),
-                ..
-            }
-    )
+        | C::Store { uid: false, .. }
+        | C::Search { uid: false, .. }
+        | C::Copy { uid: false, .. }
+        | C::Move { uid: false, .. }
+        | C::Replace { uid: false, .. }
+        | C::Sort { uid: false, .. }
+        | C::Thread { uid: false, .. }
+        | C::Catenate {
+            replace: Some((false, _)),
+            ..
+        } => true,
+        C::Search { criteria: k, .. } | C::Sort { search: k, .. } | C::Thread { search: k, .. } => {
+            names_sequence_numbers(k)
+        }
+        C::Select { params, .. } | C::Examine { params, .. } => params.iter().any(|p| {
+            matches!(
+                p,
+                SelectParam::QResync {
+                    seq_match: Some(_),
+                    ..
+                }
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// Whether a search program has a `sequence-set` key; `$` names the saved result, which
+/// is no message number.
+fn names_sequence_numbers(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::SequenceSet(set) => !matches!(set, SeqSet::Saved),
+        SearchKey::Not(k) => names_sequence_numbers(k),
+        SearchKey::Or(a, b) => names_sequence_numbers(a) || names_sequence_numbers(b),
+        SearchKey::And(keys) => keys.iter().any(names_sequence_numbers),
+        _ => false,
+    }
 }
 
 /// A rendered `* seq FETCH (UID uid ...` as `* uid UIDFETCH (...`; the UID item must be
