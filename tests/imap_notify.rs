@@ -17,10 +17,12 @@ fn notify_reports_other_mailboxes_and_the_tree_within_a_second() {
             Some((a, b)) => format!("{a}UIDVALIDITY n{}", &b[b.find(' ').unwrap_or(b.len())..]),
             None => l.to_string(),
         };
-        // Each notification within a second of what caused it.
+        // Each notification promptly after what caused it: milliseconds on an idle machine;
+        // 3 s leaves a loaded 2-core CI machine room and is still far below the 60 s periodic
+        // rescan, the only other way the news could arrive.
         if let Some((text, secs)) = l.rsplit_once(" | ") {
             let secs: f64 = secs.parse().unwrap();
-            assert!(secs < 1.0, "{l}\n{stdout}");
+            assert!(secs < 3.0, "{l}\n{stdout}");
             got.push(text.to_string());
         } else {
             got.push(l.to_string());

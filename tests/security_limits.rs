@@ -109,8 +109,10 @@ fn chatty_clients_that_never_log_in_are_cut_at_the_login_deadline() {
         };
         assert!(got.starts_with(bye), "{got:?}");
         let took = started.elapsed();
+        // Cut 2 s after connect; the upper bound leaves a loaded CI machine room (a deadline
+        // that talking extended would never cut at all).
         assert!(
-            took >= Duration::from_millis(1900) && took < Duration::from_secs(4),
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(10),
             "{took:?}"
         );
     }
@@ -142,7 +144,9 @@ fn slow_drip_lines_are_cut_but_literals_and_pauses_between_lines_are_fine() {
         let got = line(&mut c);
         assert!(got.starts_with(bye) || cut, "{got:?}");
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(3), "{took:?}");
+        // Cut about 1 s after the first byte; room for a loaded CI machine (the 2 s login
+        // timeout would say "Autologout" instead, which the check above refuses).
+        assert!(took < Duration::from_secs(6), "{took:?}");
     }
 
     // A logged-in IMAP client may pause between lines, and a literal is data, not a line.

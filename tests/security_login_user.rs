@@ -73,9 +73,12 @@ fn guesses_at_one_user_from_many_addresses_are_slowed_like_from_one() {
         ms[3] >= 2000 && ms[3] < 4000,
         "capped at penalty_max_secs: {ms:?}"
     );
-    // Another user from a fresh address pays only the first delay.
+    // Another user from a fresh address pays only the first delay (300 ms), not alice's
+    // 2 s. The bounds below sit at that 2 s, not near 300 ms: a loaded CI machine can add
+    // half a second to an answer.
+    let penalized = Duration::from_secs(2);
     let (_, bob) = imap_fail(&server, "127.0.0.15", "bob");
-    assert!(bob < Duration::from_millis(1000), "{bob:?}");
+    assert!(bob < penalized, "{bob:?}");
     // Nobody was banned: each address failed once.
     let mut r = connect_from("127.0.0.11", server.addr("imap"));
     assert!(line(&mut r).starts_with("* OK"));
@@ -83,9 +86,9 @@ fn guesses_at_one_user_from_many_addresses_are_slowed_like_from_one() {
     let t = Instant::now();
     send(&mut r, "a2 LOGIN alice secret\r\n");
     assert!(line(&mut r).starts_with("a2 OK"));
-    assert!(t.elapsed() < Duration::from_millis(1000));
+    assert!(t.elapsed() < penalized, "{:?}", t.elapsed());
     let (_, after) = pop3_fail(&server, "127.0.0.16", "alice");
-    assert!(after < Duration::from_millis(1000), "{after:?}");
+    assert!(after < penalized, "{after:?}");
 }
 
 #[test]

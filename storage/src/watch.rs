@@ -3,6 +3,7 @@
 //! inotify is missing or overflows (NFS, too many watches).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -16,10 +17,14 @@ const SETTLE: Duration = Duration::from_millis(15);
 
 type WatchMap = Arc<Mutex<HashMap<WatchDescriptor, Weak<Mailbox>>>>;
 
-/// The inotify instance and which mailbox each watch belongs to.
+/// The inotify instance and which mailbox each watch belongs to. Dropping it (with its
+/// store) stops the thread and closes the instance: inotify instances are a small per-user
+/// budget (128 by default), and stores that leaked theirs used it up, leaving later stores
+/// of the same user (a test binary, `roost` admin commands) without change events.
 pub(crate) struct Watcher {
     watches: Watches,
     map: WatchMap,
+    stop: Arc<AtomicBool>,
 }
 
 impl Watcher {
@@ -34,15 +39,16 @@ impl Watcher {
         };
         let watches = inotify.watches();
         let map: WatchMap = Arc::default();
-        let thread_map = map.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_map, thread_stop) = (map.clone(), stop.clone());
         let spawned = std::thread::Builder::new()
             .name("roost-inotify".into())
-            .spawn(move || run(inotify, thread_map));
+            .spawn(move || run(inotify, thread_map, thread_stop));
         if let Err(e) = spawned {
             warn!(error = %e, "cannot start the inotify thread");
             return None;
         }
-        Some(Watcher { watches, map })
+        Some(Watcher { watches, map, stop })
     }
 
     /// Watch the `new/` and `cur/` directories of a newly opened mailbox.
@@ -80,7 +86,32 @@ impl Watcher {
     }
 }
 
-fn run(mut inotify: Inotify, map: WatchMap) {
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The thread sleeps in a blocking read. Removing a watch queues an IN_IGNORED event
+        // that wakes it to see `stop`; with no watch left, one is made on `/` for the purpose.
+        let wds: Vec<WatchDescriptor> = {
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.drain().map(|(wd, _)| wd).collect()
+        };
+        let mut woken = false;
+        for wd in wds {
+            // Fails for a directory already gone; its IN_IGNORED was queued back then.
+            woken |= self.watches.clone().remove(wd).is_ok();
+        }
+        if !woken {
+            match self.watches.clone().add("/", WatchMask::ATTRIB) {
+                Ok(wd) => {
+                    let _ = self.watches.clone().remove(wd);
+                }
+                Err(e) => debug!(error = %e, "cannot wake the inotify thread; it stays"),
+            }
+        }
+    }
+}
+
+fn run(mut inotify: Inotify, map: WatchMap, stop: Arc<AtomicBool>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let events = match inotify.read_events_blocking(&mut buf) {
@@ -90,6 +121,10 @@ fn run(mut inotify: Inotify, map: WatchMap) {
                 return;
             }
         };
+        // The store is gone: returning drops the instance, which closes it.
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
         let mut due: Vec<Arc<Mailbox>> = Vec::new();
         let mut overflow = false;
         {

@@ -28,7 +28,9 @@ fn open_does_not_wait_for_another_users_busy_mailbox() {
         a_inbox
             .expunge_with_progress(&[uid], &mut |_| {
                 held_tx.send(()).unwrap();
-                let _ = release_rx.recv_timeout(Duration::from_secs(5));
+                // Far past b's wait below: an open that queued behind this one cannot finish
+                // in time.
+                let _ = release_rx.recv_timeout(Duration::from_secs(60));
             })
             .unwrap();
     });
@@ -42,7 +44,9 @@ fn open_does_not_wait_for_another_users_busy_mailbox() {
     let t0 = Instant::now();
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || done_tx.send(b.open(&inbox3).map(|_| ())).unwrap());
-    let opened = done_rx.recv_timeout(Duration::from_secs(2));
+    // Normally milliseconds; generous for a loaded CI machine, and still far below the 60 s
+    // an open queued behind a's would take.
+    let opened = done_rx.recv_timeout(Duration::from_secs(10));
     let waited = t0.elapsed();
     release_tx.send(()).unwrap();
     holder.join().unwrap();
@@ -56,13 +60,14 @@ fn open_does_not_wait_for_another_users_busy_mailbox() {
 fn cold_open_runs_outside_the_registry_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let store = StoreBuilder::new(tmp.path())
-        .lock_timeout(Duration::from_secs(3))
+        .lock_timeout(Duration::from_secs(60))
         .build();
     let inbox = MailboxName::new("INBOX").unwrap();
     let (a, b) = (store.user("a").unwrap(), store.user("b").unwrap());
     b.open(&inbox).unwrap();
     // a's INBOX was never opened and has a file that needs a UID, while another program
-    // holds the uidlist lock: its first open waits for that lock (here up to 3 s).
+    // holds the uidlist lock: its first open waits for that lock (here until it goes, well
+    // past b's wait below).
     let root = a.root().to_path_buf();
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -79,7 +84,9 @@ fn cold_open_runs_outside_the_registry_lock() {
     let t0 = Instant::now();
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || done_tx.send(b.open(&inbox).map(|_| ())).unwrap());
-    let opened = done_rx.recv_timeout(Duration::from_secs(1));
+    // Normally milliseconds; generous for a loaded CI machine, and still far below the lock
+    // wait an open queued behind a's would share.
+    let opened = done_rx.recv_timeout(Duration::from_secs(10));
     let waited = t0.elapsed();
     std::fs::remove_file(root.join("dovecot-uidlist.lock")).unwrap();
     cold.join().unwrap().unwrap();
