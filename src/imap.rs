@@ -89,6 +89,7 @@ enum Wake {
     Bytes(Vec<u8>),
     Changed,
     Notify,
+    ContextTime,
     Keepalive,
     Timeout,
     Shutdown,
@@ -163,6 +164,11 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         }
         let idling = s.is_idling();
         let mut notify_rx = s.notify_watches();
+        // A search context with OLDER/YOUNGER: woken when a message crosses its boundary.
+        let context_due = s.context_deadline().map(|t| {
+            t.duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        });
         let wake = tokio::select! {
             _ = ctx.shutdown.wait() => Wake::Shutdown,
             r = tokio::time::timeout_at(until, conn.read_some()) => match r {
@@ -175,6 +181,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
             } } => Wake::Changed,
             () = any_changed(&mut notify_rx), if !notify_rx.is_empty() => Wake::Notify,
             _ = tokio::time::sleep(keepalive), if idling => Wake::Keepalive,
+            _ = tokio::time::sleep(context_due.unwrap_or(Duration::ZERO)), if context_due.is_some() => Wake::ContextTime,
         };
         let outputs = match wake {
             Wake::Shutdown if ctx.shutdown.kicked() => {
@@ -235,6 +242,20 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
                         .as_mut()
                         .map(|s| s.notify_update())
                         .unwrap_or_default();
+                    (moved, outputs)
+                })
+                .await
+                .map_err(io::Error::other)?;
+                session = back;
+                outputs
+            }
+            Wake::ContextTime => {
+                // The search may read message files: on the blocking pool.
+                let mut moved = session.take();
+                let span = tracing::Span::current();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
+                    let outputs = moved.as_mut().map(|s| s.context_tick()).unwrap_or_default();
                     (moved, outputs)
                 })
                 .await

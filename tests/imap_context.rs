@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::python_with_lmtp;
+use std::time::{Duration, Instant};
+
+use common::{ALICE, Server, connect, python_with_lmtp, read_line, send};
 
 #[test]
 fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
@@ -45,4 +47,53 @@ fn search_and_sort_updates_follow_lmtp_and_other_sessions() {
         "after-cancel: n OK NOOP completed",
     ];
     assert_eq!(got, want, "\n{stdout}");
+}
+
+/// Lines up to the tagged answer of `tag`.
+fn until(s: &mut std::net::TcpStream, tag: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let l = read_line(s).unwrap_or_else(|| panic!("EOF before {tag}: {lines:?}"));
+        let done = l.starts_with(&format!("{tag} "));
+        lines.push(l);
+        if done {
+            return lines;
+        }
+    }
+}
+
+#[test]
+fn younger_result_in_idle_loses_a_message_as_it_ages() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_users(dir.path(), ALICE);
+    let mut s = connect(server.addr("imap"));
+    read_line(&mut s).unwrap();
+    send(&mut s, "l LOGIN alice secret\r\n");
+    until(&mut s, "l");
+    send(&mut s, "s SELECT INBOX\r\n");
+    until(&mut s, "s");
+    // Dated now by the server: younger than 2 seconds for at most 2 seconds.
+    send(&mut s, "a APPEND INBOX {12+}\r\nSubject: x\r\n\r\n");
+    until(&mut s, "a");
+    send(&mut s, "t UID SEARCH RETURN (ALL UPDATE) YOUNGER 2\r\n");
+    let got = until(&mut s, "t");
+    assert!(
+        got.contains(&"* ESEARCH (TAG \"t\") UID ALL 1".to_string()),
+        "{got:?}"
+    );
+    send(&mut s, "i IDLE\r\n");
+    assert_eq!(read_line(&mut s).unwrap(), "+ idling");
+    let idled = Instant::now();
+    // Nothing else changes the mailbox: only the clock can send this.
+    assert_eq!(
+        read_line(&mut s).unwrap(),
+        "* ESEARCH (TAG \"t\") UID REMOVEFROM (0 1)"
+    );
+    assert!(
+        idled.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        idled.elapsed()
+    );
+    send(&mut s, "DONE\r\n");
+    assert_eq!(until(&mut s, "i"), ["i OK IDLE terminated"]);
 }

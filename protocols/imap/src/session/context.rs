@@ -13,11 +13,18 @@
 //! SORT result is a list, and each position is where the first message of its run is
 //! (REMOVEFROM: in the list before, highest first; ADDTO: in the list after, lowest first),
 //! so applying them in the order sent rebuilds the list.
+//!
+//! Time: a result with OLDER/YOUNGER (RFC 5032) also changes as time passes. Such a
+//! context remembers the next instant a message crosses one of its boundaries
+//! (INTERNALDATE + n); the result is recomputed at the first command boundary after it, and
+//! [`ImapSession::context_deadline`] tells the driver when to call
+//! [`ImapSession::context_tick`] where updates may go out without a command (IDLE, NOTIFY
+//! `selected`).
 
 use std::collections::HashSet;
 
 use super::messages::to_set;
-use super::{CmdError, CmdResult, ImapSession, ok};
+use super::{CmdError, CmdResult, ImapSession, Output, ok};
 use crate::partial::ordered_set;
 use crate::response::{Code, Data, ESearch};
 use crate::sort::{SortCriterion, sort};
@@ -37,6 +44,9 @@ pub(crate) struct SearchContext {
     fetch: Vec<FetchAttribute>,
     /// The view's state the result was computed from.
     seen: Fingerprint,
+    /// Unix second at which a message next crosses an OLDER/YOUNGER boundary of the
+    /// criteria; None without such keys.
+    due: Option<i64>,
 }
 
 /// Messages, last UID, highest modseq: any new message, expunge or flag change moves it.
@@ -53,6 +63,25 @@ pub(crate) struct Contexts {
     pending_fetch: Vec<FetchAttribute>,
     /// FETCHes owed for new messages that joined results: after the EXISTS, before ADDTO.
     fetches: Vec<(Vec<FetchAttribute>, Vec<u32>)>,
+    /// The clock the last search ran at (Unix seconds): a new context's boundaries are
+    /// counted from there, so none crossed between the search and the context is missed.
+    search_now: i64,
+    /// A fixed clock for tests (Unix seconds).
+    fake_now: Option<i64>,
+}
+
+/// The `n` of every OLDER n / YOUNGER n in `key`, however deeply nested.
+fn time_keys(key: &SearchKey, out: &mut Vec<u32>) {
+    match key {
+        SearchKey::Older(n) | SearchKey::Younger(n) => out.push(*n),
+        SearchKey::Not(k) => time_keys(k, out),
+        SearchKey::Or(a, b) => {
+            time_keys(a, out);
+            time_keys(b, out);
+        }
+        SearchKey::And(keys) => keys.iter().for_each(|k| time_keys(k, out)),
+        _ => {}
+    }
 }
 
 /// The answer to `RETURN (UPDATE)` alone: the correlator and nothing else, as RFC 4731's
@@ -91,6 +120,71 @@ impl ImapSession {
             return Err(CmdError::Bad("Tag reuse".into()));
         }
         Ok(update)
+    }
+
+    /// The clock OLDER/YOUNGER compare with (Unix seconds).
+    fn now_secs(&self) -> i64 {
+        self.contexts.fake_now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        })
+    }
+
+    /// The clock for a search about to run, remembered for a context it may start.
+    pub(super) fn search_clock(&mut self) -> i64 {
+        let now = self.now_secs();
+        self.contexts.search_now = now;
+        now
+    }
+
+    /// Sets the clock OLDER/YOUNGER see, for tests.
+    #[cfg(test)]
+    pub(super) fn set_fake_now(&mut self, now: i64) {
+        self.contexts.fake_now = Some(now);
+    }
+
+    /// The first instant after `after` at which a message of the view crosses a boundary
+    /// of `criteria`: OLDER n starts and YOUNGER n stops matching at INTERNALDATE + n.
+    fn next_crossing(&self, criteria: &SearchKey, after: i64) -> Option<i64> {
+        let mut ns = Vec::new();
+        time_keys(criteria, &mut ns);
+        if ns.is_empty() {
+            return None;
+        }
+        ns.sort_unstable();
+        ns.dedup();
+        let view = self.user.as_ref()?.selected.as_ref()?;
+        view.messages()
+            .iter()
+            .flat_map(|m| {
+                ns.iter()
+                    .map(move |&n| m.internal_date.saturating_add(i64::from(n)))
+            })
+            .filter(|&t| t > after)
+            .min()
+    }
+
+    /// When the driver should call [`ImapSession::context_tick`]: the earliest boundary
+    /// crossing of a live result, while updates may go out without a command (IDLE, or
+    /// NOTIFY with `selected` between commands). None otherwise, and always for sessions
+    /// without time-relative contexts.
+    pub fn context_deadline(&self) -> Option<std::time::SystemTime> {
+        let due = self.contexts.list.iter().filter_map(|c| c.due).min()?;
+        if !(self.is_idling() || self.notify_selected_between_commands()) {
+            return None;
+        }
+        let secs = u64::try_from(due).unwrap_or(0);
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+    }
+
+    /// Called by the driver at [`ImapSession::context_deadline`]: the ADDTO and REMOVEFROM
+    /// of results that time changed.
+    pub fn context_tick(&mut self) -> Vec<Output> {
+        if self.is_idling() || self.notify_selected_between_commands() {
+            self.context_updates();
+        }
+        std::mem::take(&mut self.out)
     }
 
     fn view_fingerprint(&self) -> Option<Fingerprint> {
@@ -134,6 +228,7 @@ impl ImapSession {
             self.contexts.before = self.view_uids();
         }
         let fetch = std::mem::take(&mut self.contexts.pending_fetch);
+        let due = self.next_crossing(&criteria, self.contexts.search_now);
         self.contexts.list.push(SearchContext {
             tag,
             uid,
@@ -143,6 +238,7 @@ impl ImapSession {
             result,
             fetch,
             seen,
+            due,
         });
     }
 
@@ -224,11 +320,14 @@ impl ImapSession {
         };
         let mut list = std::mem::take(&mut self.contexts.list);
         let before = std::mem::take(&mut self.contexts.before);
+        let clock = self.now_secs();
         for c in &mut list {
-            if c.seen == now {
+            if c.seen == now && c.due.is_none_or(|t| t > clock) {
                 continue;
             }
             c.seen = now;
+            // Counted from before the search: a crossing it may have missed comes again.
+            c.due = self.next_crossing(&c.criteria, clock);
             let found = match &c.sort {
                 Some(criteria) => self.search_for(&c.charset, &c.criteria, |env, found| {
                     sort(env, &found, criteria)

@@ -201,3 +201,117 @@ fn own_expunge_removes_before_the_expunge_responses() {
         "{got}"
     );
 }
+
+/// 26-Nov-2026 10:00:00 +0000, the INTERNALDATE of the first message of the time tests.
+const D: i64 = 1_795_687_200;
+
+/// `a` and `b` on INBOX holding two messages dated D and D + 100 seconds.
+fn dated_pair(fx: &Fx) -> (super::ImapSession, super::ImapSession) {
+    let (mut a, mut b) = two(fx, 0);
+    for date in ["26-Nov-2026 10:00:00 +0000", "26-Nov-2026 10:01:40 +0000"] {
+        let cmd = format!("p APPEND INBOX \"{date}\" {{9+}}\r\nSubject: \r\n");
+        assert!(talk(&mut b, cmd.as_bytes()).ends_with("APPEND completed\r\n"));
+    }
+    assert_eq!(
+        talk(&mut a, b"n NOOP\r\n"),
+        "* 2 EXISTS\r\nn OK NOOP completed\r\n"
+    );
+    (a, b)
+}
+
+fn at(secs: i64) -> Option<std::time::SystemTime> {
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs as u64))
+}
+
+#[test]
+fn younger_and_older_results_follow_the_clock_after_commands_and_in_idle() {
+    let fx = Fx::new();
+    let (mut a, _b) = dated_pair(&fx);
+    a.set_fake_now(D + 130);
+    assert_eq!(
+        talk(&mut a, b"t1 UID SEARCH RETURN (ALL UPDATE) YOUNGER 60\r\n"),
+        "* ESEARCH (TAG \"t1\") UID ALL 2\r\nt1 OK UID SEARCH completed\r\n"
+    );
+    // Between commands without NOTIFY nothing may go out: no wake-up wanted.
+    assert_eq!(a.context_deadline(), None);
+    a.set_fake_now(D + 159);
+    assert_eq!(talk(&mut a, b"n NOOP\r\n"), "n OK NOOP completed\r\n");
+    // Message 2 (D + 100) stops being younger than 60 seconds at D + 160.
+    a.set_fake_now(D + 160);
+    assert_eq!(
+        talk(&mut a, b"n NOOP\r\n"),
+        "* ESEARCH (TAG \"t1\") UID REMOVEFROM (0 2)\r\nn OK NOOP completed\r\n"
+    );
+    // A sorted, message-number result: both become older than 200 seconds, one by one.
+    assert_eq!(
+        talk(
+            &mut a,
+            b"t2 SORT RETURN (ALL UPDATE) (REVERSE ARRIVAL) UTF-8 OLDER 200\r\n"
+        ),
+        "* ESEARCH (TAG \"t2\")\r\nt2 OK SORT completed\r\n"
+    );
+    assert_eq!(talk(&mut a, b"i IDLE\r\n"), "+ idling\r\n");
+    // t1 has no crossing left; t2's next is message 1 at D + 200.
+    assert_eq!(a.context_deadline(), at(D + 200));
+    a.set_fake_now(D + 199);
+    assert_eq!(text(a.context_tick()), "");
+    a.set_fake_now(D + 200);
+    assert_eq!(
+        text(a.context_tick()),
+        "* ESEARCH (TAG \"t2\") ADDTO (1 1)\r\n"
+    );
+    assert_eq!(a.context_deadline(), at(D + 300));
+    a.set_fake_now(D + 300);
+    assert_eq!(
+        text(a.context_tick()),
+        "* ESEARCH (TAG \"t2\") ADDTO (1 2)\r\n"
+    );
+    assert_eq!(a.context_deadline(), None);
+    assert_eq!(talk(&mut a, b"DONE\r\n"), "i OK IDLE terminated\r\n");
+}
+
+#[test]
+fn time_wake_ups_only_for_time_contexts_and_where_updates_may_go_out() {
+    let fx = Fx::new();
+    let (mut a, mut b) = dated_pair(&fx);
+    a.set_fake_now(D + 10);
+    talk(&mut a, b"t1 SEARCH RETURN (UPDATE) UNSEEN\r\n");
+    assert_eq!(talk(&mut a, b"i IDLE\r\n"), "+ idling\r\n");
+    assert_eq!(a.context_deadline(), None, "no time keys, no wake-up");
+    talk(&mut a, b"DONE\r\n");
+    // Nested under NOT and OR the keys still count.
+    talk(
+        &mut a,
+        b"t2 SEARCH RETURN (UPDATE) OR SEEN NOT OLDER 30\r\n",
+    );
+    assert_eq!(
+        a.context_deadline(),
+        None,
+        "between commands without NOTIFY"
+    );
+    assert_eq!(
+        talk(
+            &mut a,
+            b"f NOTIFY SET (selected (MessageNew MessageExpunge))\r\n"
+        ),
+        "f OK NOTIFY completed\r\n"
+    );
+    assert_eq!(a.context_deadline(), at(D + 30));
+    a.set_fake_now(D + 30);
+    assert_eq!(
+        text(a.context_tick()),
+        "* ESEARCH (TAG \"t2\") REMOVEFROM (0 1)\r\n"
+    );
+    // A new message moves the next crossing to its own date.
+    let cmd = b"p APPEND INBOX \"26-Nov-2026 10:02:00 +0000\" {9+}\r\nSubject: \r\n";
+    assert!(talk(&mut b, cmd).ends_with("APPEND completed\r\n"));
+    a.set_fake_now(D + 120);
+    let got = text(a.notify_update());
+    assert_eq!(
+        got,
+        "* 3 EXISTS\r\n* ESEARCH (TAG \"t1\") ADDTO (0 3)\r\n* ESEARCH (TAG \"t2\") ADDTO (0 3)\r\n"
+    );
+    assert_eq!(a.context_deadline(), at(D + 130));
+    talk(&mut a, b"c CANCELUPDATE \"t2\"\r\n");
+    assert_eq!(a.context_deadline(), None);
+}

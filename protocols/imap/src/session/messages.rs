@@ -415,9 +415,7 @@ impl ImapSession {
             self.enable_condstore();
         }
         let rev2 = self.rev2;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.search_clock();
         let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         let mailbox = std::sync::Arc::clone(view.mailbox());

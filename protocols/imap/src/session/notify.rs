@@ -453,6 +453,15 @@ impl ImapSession {
         }
     }
 
+    /// Whether the selected mailbox's updates go out between commands (NOTIFY `selected`
+    /// or `selected-delayed`), and no command is half-read.
+    pub(super) fn notify_selected_between_commands(&self) -> bool {
+        self.notify
+            .as_ref()
+            .is_some_and(|n| n.selected_live.is_some())
+            && matches!(self.mode, super::Mode::Commands)
+    }
+
     /// The channels the driver waits on while no command runs (empty without NOTIFY).
     pub fn notify_watches(&self) -> Vec<watch::Receiver<u64>> {
         let Some(n) = &self.notify else {

@@ -85,9 +85,7 @@ impl ImapSession {
         if with_modseq {
             self.enable_condstore();
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.search_clock();
         // SORT and THREAD go through the messages like SEARCH: the same INPROGRESS (search
         // context updates between commands have no command, so they report nothing).
         let mut progress = self.progress(0);
