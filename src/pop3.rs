@@ -269,7 +269,8 @@ enum Blocking {
 /// The answer to `frame` computed on this runtime thread when nothing in it can block: a
 /// command the session answers from memory, or a RETR/TOP of a message of at most
 /// `max_message` octets that is in the page cache. The benchmark found the blocking-pool
-/// round trip (two thread switches) to be most of the cost of a small RETR.
+/// round trip (two thread switches) to be most of the cost of a small RETR. The `open`
+/// itself may still read an inode from disk; after the session's listing it is cached.
 fn answer_nowait(
     session: &mut Pop3Session,
     frame: Frame,
