@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod admin_cli;
 pub mod admin_socket;
+pub mod cached_read;
 pub mod cli;
 pub mod conn;
 pub mod deflate;

@@ -92,6 +92,7 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         login_gate: Some(gate),
     });
     let idle = Duration::from_secs(config.pop3.idle_timeout_secs);
+    let cached_max = config.pop3.cached_retr_max_size;
     // From connect, not from the last command: a client that keeps talking without ever
     // logging in cannot hold a connection either.
     let login_deadline =
@@ -154,19 +155,27 @@ pub async fn serve(mut conn: Connection, mut ctx: SessionContext) -> io::Result<
         if let Some(m) = command.and_then(login_mechanism(&frame)) {
             mechanism = m;
         }
-        // The blocking pool does not inherit the span; without it the session's log lines
-        // (logins above all) would lose the protocol and session id.
-        let span = tracing::Span::current();
         let started = std::time::Instant::now();
-        let (back, outputs) = tokio::task::spawn_blocking(move || {
-            let _in = span.enter();
-            let outputs = coalesce(session.handle(frame));
-            (session, outputs)
-        })
-        .await
-        .map_err(io::Error::other)?;
-        session = back;
-        let outputs = outputs?;
+        let outputs = match answer_nowait(&mut session, frame, cached_max) {
+            Ok(outputs) => outputs,
+            Err(job) => {
+                // The blocking pool does not inherit the span; without it the session's log
+                // lines (logins above all) would lose the protocol and session id.
+                let span = tracing::Span::current();
+                let (back, outputs) = tokio::task::spawn_blocking(move || {
+                    let _in = span.enter();
+                    let outputs = match job {
+                        Blocking::Frame(frame) => coalesce(session.handle(frame)),
+                        Blocking::Outputs(outputs) => coalesce(outputs),
+                    };
+                    (session, outputs)
+                })
+                .await
+                .map_err(io::Error::other)?;
+                session = back;
+                outputs?
+            }
+        };
         let proto = crate::server::Proto::Pop3;
         if let Some(name) = command {
             ctx.metrics.command(proto, name, started.elapsed());
@@ -249,33 +258,101 @@ fn login_mechanism(frame: &Frame) -> impl Fn(&'static str) -> Option<String> + '
     }
 }
 
-/// Replaces small message streams by whole replies and joins adjacent writes, so a
-/// reply costs one write. Runs on the blocking pool (it reads files).
-fn coalesce(outputs: Vec<Output>) -> io::Result<Vec<Output>> {
-    let mut merged: Vec<Output> = Vec::with_capacity(outputs.len());
+/// What is left for the blocking pool after [`answer_nowait`].
+enum Blocking {
+    /// The line, for [`Pop3Session::handle`].
+    Frame(Frame),
+    /// The session's answer, whose message file is not (all) in the page cache.
+    Outputs(Vec<Output>),
+}
+
+/// The answer to `frame` computed on this runtime thread when nothing in it can block: a
+/// command the session answers from memory, or a RETR/TOP of a message of at most
+/// `max_message` octets that is in the page cache. The benchmark found the blocking-pool
+/// round trip (two thread switches) to be most of the cost of a small RETR. The `open`
+/// itself may still read an inode from disk; after the session's listing it is cached.
+fn answer_nowait(
+    session: &mut Pop3Session,
+    frame: Frame,
+    max_message: u64,
+) -> Result<Vec<Output>, Blocking> {
+    if max_message == 0 {
+        return Err(Blocking::Frame(frame));
+    }
+    let outputs = session
+        .try_handle_nowait(frame, max_message)
+        .map_err(Blocking::Frame)?;
+    // Every message file of the answer, read now if all of it is cached.
+    let cached: Option<Vec<Option<Vec<u8>>>> = outputs
+        .iter()
+        .map(|o| match o {
+            Output::Stream { file, .. } => {
+                crate::cached_read::read_cached(file, max_message).map(Some)
+            }
+            _ => Some(None),
+        })
+        .collect();
+    let Some(cached) = cached else {
+        return Err(Blocking::Outputs(outputs));
+    };
+    let outputs = outputs
+        .into_iter()
+        .zip(cached)
+        .map(|(o, data)| match (o, data) {
+            (
+                Output::Stream {
+                    stuffer, header, ..
+                },
+                Some(data),
+            ) => Output::Write(stuffed(header, stuffer, &data)),
+            (o, _) => o,
+        });
+    Ok(join_writes(outputs))
+}
+
+/// Adjacent writes joined into one.
+fn join_writes(outputs: impl Iterator<Item = Output>) -> Vec<Output> {
+    let mut merged: Vec<Output> = Vec::new();
     for output in outputs {
-        let output = match output {
-            Output::Stream {
-                file,
-                stuffer,
-                header,
-            } => inline(file, stuffer, header)?,
-            other => other,
-        };
         if let (Output::Write(bytes), Some(Output::Write(last))) = (&output, merged.last_mut()) {
             last.extend_from_slice(bytes);
             continue;
         }
         merged.push(output);
     }
-    Ok(merged)
+    merged
+}
+
+/// `reply` (the `+OK` line) followed by `data` dot-stuffed and the terminator.
+fn stuffed(mut reply: Vec<u8>, mut stuffer: roost_pop3::DotStuffer, data: &[u8]) -> Vec<u8> {
+    reply.reserve(data.len() + data.len() / 16 + 8);
+    stuffer.feed(data, &mut reply);
+    stuffer.finish(&mut reply);
+    reply
+}
+
+/// Replaces small message streams by whole replies and joins adjacent writes, so a
+/// reply costs one write. Runs on the blocking pool (it reads files).
+fn coalesce(outputs: Vec<Output>) -> io::Result<Vec<Output>> {
+    let mut read = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        read.push(match output {
+            Output::Stream {
+                file,
+                stuffer,
+                header,
+            } => inline(file, stuffer, header)?,
+            other => other,
+        });
+    }
+    Ok(join_writes(read.into_iter()))
 }
 
 /// One message reply as a single buffer, or the stream unchanged when the file is large.
 fn inline(
     mut file: std::fs::File,
-    mut stuffer: roost_pop3::DotStuffer,
-    mut reply: Vec<u8>,
+    stuffer: roost_pop3::DotStuffer,
+    reply: Vec<u8>,
 ) -> io::Result<Output> {
     let len = file.metadata()?.len();
     if len > INLINE_REPLY_MAX {
@@ -287,10 +364,7 @@ fn inline(
     }
     let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     std::io::Read::read_to_end(&mut file, &mut data)?;
-    reply.reserve(data.len() + data.len() / 16 + 8);
-    stuffer.feed(&data, &mut reply);
-    stuffer.finish(&mut reply);
-    Ok(Output::Write(reply))
+    Ok(Output::Write(stuffed(reply, stuffer, &data)))
 }
 
 /// Header, then the file through the dot-stuffer chunk by chunk, then the terminator.

@@ -7,6 +7,7 @@
 
 mod client;
 mod corpus;
+mod pace;
 mod servers;
 mod stats;
 mod workloads;
@@ -101,6 +102,11 @@ struct PlanArgs {
     /// Concurrent clients of the mixed workload (default 10,100; 4 with --quick).
     #[arg(long, value_delimiter = ',')]
     clients: Vec<usize>,
+    /// Open loop for the mixed workload: commands/s offered over all its clients, comma
+    /// separated for several runs; latency counts from when each command was due. 0 (and
+    /// the default) is a closed loop: each client sends as soon as its previous reply is in.
+    #[arg(long, value_delimiter = ',')]
+    rate: Vec<f64>,
     /// Large mailbox sizes (default 10000,100000; 200 with --quick).
     #[arg(long, value_delimiter = ',')]
     big: Vec<usize>,
@@ -118,6 +124,7 @@ struct Plan {
     reps: usize,
     duration: Duration,
     clients: Vec<usize>,
+    rates: Vec<f64>,
     big: Vec<usize>,
     idle: Vec<usize>,
     append: usize,
@@ -151,11 +158,15 @@ impl Plan {
         if !(secs > 0.0 && secs <= 3600.0) {
             bail!("--secs must be between 0 and 3600");
         }
+        if let Some(r) = a.rate.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
+            bail!("--rate must be commands/s (0 for a closed loop), not {r}");
+        }
         Ok(Plan {
             workloads,
             reps: a.reps.unwrap_or(if a.quick { 1 } else { 3 }).max(1),
             duration: Duration::from_secs_f64(secs),
             clients: or(&a.clients, &[10, 100], &[4]),
+            rates: a.rate.clone(),
             big: or(&a.big, &[10_000, 100_000], &[200]),
             idle: or(&a.idle, &[1_000, 10_000], &[20]),
             append: a.append.unwrap_or(if a.quick { 30 } else { 300 }),
@@ -205,9 +216,17 @@ async fn run_all(t: &Target, plan: &Plan, rep: usize) -> Vec<Metric> {
     for w in &plan.workloads {
         match w.as_str() {
             "mixed" => {
+                let rates: Vec<Option<f64>> = if plan.rates.is_empty() {
+                    vec![None]
+                } else {
+                    let open = |r: f64| (r > 0.0).then_some(r);
+                    plan.rates.iter().copied().map(open).collect()
+                };
                 for &c in &plan.clients {
-                    let r = workloads::mixed(t, c, plan.mix_users(), plan.duration).await;
-                    note(format!("mixed c={c}"), r);
+                    for &rate in &rates {
+                        let r = workloads::mixed(t, c, plan.mix_users(), plan.duration, rate).await;
+                        note(format!("mixed c={c} rate={rate:?}"), r);
+                    }
                 }
             }
             "login" => {

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::client::{Conn, append_uid, tls_connector};
 use crate::corpus::{self, NEEDLE_EVERY, Rng};
+use crate::pace::{Pace, Slot};
 use crate::servers::{Target, deliver, make_maildir, tree_pss_kib};
 use crate::stats::{Metric, percentile};
 
@@ -66,26 +67,38 @@ async fn warm_up(t: &Target, users: usize) -> Result<()> {
 
 /// Workload 1: `clients` concurrent sessions over `users` users for `duration`, each session
 /// login, LIST, STATUS, SELECT, 3x (FETCH flags, FETCH a whole message, STORE), APPEND,
-/// STORE \Deleted + EXPUNGE of what it appended, LOGOUT.
+/// STORE \Deleted + EXPUNGE of what it appended, LOGOUT. Closed loop without `rate`;
+/// with it, `rate` commands/s offered over all clients (see [`Pace`]).
 pub async fn mixed(
     t: &Target,
     clients: usize,
     users: usize,
     duration: Duration,
+    rate: Option<f64>,
 ) -> Result<Vec<Metric>> {
     let addr = t.addr("imap")?;
     warm_up(t, users.min(clients)).await?;
     let start = Instant::now();
-    let deadline = start + duration;
+    let pace = Arc::new(match rate {
+        Some(r) => Pace::open(start, duration, r),
+        None => Pace::closed(start + duration),
+    });
+    // Rows of an open-loop run name the offered rate.
+    let name = match rate {
+        Some(r) => format!("mixed c={clients} @{r}/s"),
+        None => format!("mixed c={clients}"),
+    };
     let mut set = JoinSet::new();
     for c in 0..clients {
         let user = mix_user(c % users.max(1));
         let password = t.password.clone();
+        let pace = Arc::clone(&pace);
         set.spawn(async move {
             let mut rng = Rng::new(c as u64 + 17);
             let (mut lat, mut errors) = (Vec::new(), 0usize);
-            while Instant::now() < deadline {
-                if let Err(e) = mixed_session(addr, &user, &password, &mut rng, &mut lat).await {
+            while pace.running() {
+                let r = mixed_session(addr, &user, &password, &mut rng, &pace, &mut lat).await;
+                if let Err(e) = r {
                     errors += 1;
                     if errors == 1 {
                         eprintln!("  mixed: {user}: {e:#}");
@@ -111,7 +124,7 @@ pub async fn mixed(
         d.sort();
         let p = |q| percentile(&d, q).unwrap_or_default().as_secs_f64() * 1000.0;
         eprintln!(
-            "    {} c={clients} {v:<10} n={:<6} p50 {:.2} ms  p99 {:.2} ms",
+            "    {} {name} {v:<10} n={:<6} p50 {:.2} ms  p99 {:.2} ms",
             t.name,
             d.len(),
             p(50.0),
@@ -122,20 +135,21 @@ pub async fn mixed(
     // instead: a server that is slow to greet keeps fewer clients in the timed commands.
     let (connects, all): (Vec<_>, Vec<_>) = all.into_iter().partition(|(v, _)| v == CONNECT);
     let lat: Vec<Duration> = all.into_iter().map(|(_, d)| d).collect();
-    let secs = start.elapsed().as_secs_f64();
+    // Only commands sent before the deadline are counted, so divide by the window itself.
+    let secs = duration.as_secs_f64();
     let mut out = vec![Metric::higher(
-        format!("mixed c={clients} commands/s"),
+        format!("{name} commands/s"),
         lat.len() as f64 / secs,
         "cmd/s",
     )];
-    lat_metrics(&format!("mixed c={clients} latency"), lat, &mut out);
+    lat_metrics(&format!("{name} latency"), lat, &mut out);
     lat_metrics(
-        &format!("mixed c={clients} connect+greeting"),
+        &format!("{name} connect+greeting"),
         connects.into_iter().map(|(_, d)| d).collect(),
         &mut out,
     );
     out.push(Metric::lower(
-        format!("mixed c={clients} failed sessions"),
+        format!("{name} failed sessions"),
         errors as f64,
         "",
     ));
@@ -155,27 +169,35 @@ fn verb(cmd: &str) -> String {
 /// The name connect + greeting is filed under (kept out of the per-command figures).
 const CONNECT: &str = "(connect)";
 
+/// Files the latency of a command that got `slot` (nothing for one sent after the run).
+fn record(lat: &mut Vec<(String, Duration)>, what: String, slot: Slot) {
+    if let Some(t0) = slot {
+        lat.push((what, t0.elapsed()));
+    }
+}
+
 async fn mixed_session(
     addr: std::net::SocketAddr,
     user: &str,
     password: &str,
     rng: &mut Rng,
+    pace: &Pace,
     lat: &mut Vec<(String, Duration)>,
 ) -> Result<()> {
     let t0 = Instant::now();
     let mut c = Conn::connect(addr).await?;
     lat.push((CONNECT.into(), t0.elapsed()));
-    let t0 = Instant::now();
+    let slot = pace.slot().await;
     c.login(user, password).await?;
-    lat.push(("LOGIN".into(), t0.elapsed()));
+    record(lat, "LOGIN".into(), slot);
     for cmd in [
         "LIST \"\" \"*\"",
         "STATUS INBOX (MESSAGES UNSEEN UIDNEXT)",
         "SELECT INBOX",
     ] {
-        let t0 = Instant::now();
+        let slot = pace.slot().await;
         c.imap(cmd).await?;
-        lat.push((verb(cmd), t0.elapsed()));
+        record(lat, verb(cmd), slot);
     }
     for _ in 0..3 {
         // Only the seeded messages are fetched: they are never expunged, so their sequence
@@ -187,24 +209,24 @@ async fn mixed_session(
             format!("FETCH {k} (BODY.PEEK[])"),
             format!("STORE {k} {flag}FLAGS (\\Seen)"),
         ] {
-            let t0 = Instant::now();
+            let slot = pace.slot().await;
             c.imap(&cmd).await?;
-            lat.push((verb(&cmd), t0.elapsed()));
+            record(lat, verb(&cmd), slot);
         }
     }
     let msg = corpus::message(rng.below(300));
-    let t0 = Instant::now();
+    let slot = pace.slot().await;
     let tagged = c.append("INBOX", &msg).await?;
-    lat.push(("APPEND".into(), t0.elapsed()));
+    record(lat, "APPEND".into(), slot);
     let uid = append_uid(&tagged).context("APPEND answered without [APPENDUID]")?;
     for cmd in [
         format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
         "EXPUNGE".to_string(),
         "LOGOUT".to_string(),
     ] {
-        let t0 = Instant::now();
+        let slot = pace.slot().await;
         c.imap(&cmd).await?;
-        lat.push((verb(&cmd), t0.elapsed()));
+        record(lat, verb(&cmd), slot);
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ fn quick_run_against_roost_prints_a_number_for_every_workload() {
             "5",
             "--append",
             "5",
+            "--rate",
+            "0,200",
         ])
         .arg("--roost")
         .arg(&roost)
@@ -46,6 +48,8 @@ fn quick_run_against_roost_prints_a_number_for_every_workload() {
     let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ")).collect();
     for metric in [
         "mixed c=2 commands/s",
+        "mixed c=2 @200/s commands/s",
+        "mixed c=2 @200/s latency p99",
         "login plain c=10 logins/s",
         "login TLS c=10 logins/s",
         "append messages/s",

@@ -354,6 +354,9 @@ pub struct Pop3 {
     pub login_delay_secs: u64,
     /// `EXPIRE` advertised in CAPA, in days; null is `NEVER` (RFC 2449).
     pub expire_days: Option<u32>,
+    /// RETR/TOP of a message up to this many octets whose file is in the page cache is
+    /// answered on the connection's own thread, without a blocking-pool round trip; 0 never.
+    pub cached_retr_max_size: u64,
 }
 
 /// IMAP behaviour and limits; APPEND messages are bounded by `limits.max_message_size`.
@@ -592,6 +595,9 @@ impl Default for Pop3 {
             max_line_length: 255,
             login_delay_secs: 0,
             expire_days: None,
+            // Most mail is smaller; a bigger message ties up the runtime thread for longer
+            // (copy and dot-stuffing) than the round trip it saves.
+            cached_retr_max_size: 128 * 1024,
         }
     }
 }

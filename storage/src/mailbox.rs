@@ -762,6 +762,26 @@ impl Mailbox {
         Ok(None)
     }
 
+    /// [`Mailbox::open_message`] for callers that must not wait (an async runtime thread):
+    /// `None` whenever the answer needs more than a free lock and one `open` (the mailbox
+    /// is busy, the UID is unknown, the file was renamed or cannot be opened); the caller
+    /// then asks `open_message`, which sorts those cases out.
+    pub fn open_message_nowait(&self, uid: u32) -> Option<(File, MessageInfo)> {
+        let path_and_info = {
+            let st = match self.state.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return None,
+            };
+            let pos = st.idx.records.binary_search_by_key(&uid, |r| r.uid).ok()?;
+            let r = &st.idx.records[pos];
+            (self.path_of(r), MessageInfo::from_record(r))
+        };
+        // Opened outside the lock: a rename meanwhile only makes this fail (NotFound).
+        let (path, info) = path_and_info;
+        File::open(path).ok().map(|f| (f, info))
+    }
+
     /// Start writing a new message into this mailbox's `tmp/`.
     pub fn create_tmp(&self, limit: u64) -> Result<TmpWriter> {
         let name = filename::new_unique_base(0, 0);

@@ -118,6 +118,16 @@ fn execute(session: &mut Pop3Session, outputs: Vec<Output>, out: &mut Vec<u8>) -
 /// Feeds `input` in chunks of `chunk` bytes, switching the framer's mode between lines
 /// as the driver does, and returns everything the server sent.
 fn run(session: &mut Pop3Session, input: &[u8], chunk: usize) -> Vec<u8> {
+    run_via(session, input, chunk, Pop3Session::handle)
+}
+
+/// [`run`] with each frame answered by `answer` instead of [`Pop3Session::handle`].
+fn run_via(
+    session: &mut Pop3Session,
+    input: &[u8],
+    chunk: usize,
+    answer: fn(&mut Pop3Session, Frame) -> Vec<Output>,
+) -> Vec<u8> {
     let mut out = session.greeting();
     let mut framer = LineFramer::new(Pop3Settings::default().limits);
     for piece in input.chunks(chunk) {
@@ -127,7 +137,7 @@ fn run(session: &mut Pop3Session, input: &[u8], chunk: usize) -> Vec<u8> {
             let (used, frame) = framer.decode(rest);
             rest = &rest[used..];
             if let Some(frame) = frame {
-                let outputs = session.handle(frame);
+                let outputs = answer(session, frame);
                 if !execute(session, outputs, &mut out) {
                     return out;
                 }
@@ -662,4 +672,69 @@ fn login_delay_refuses_logins_too_close_together() {
         delays.allow("alice", Duration::ZERO),
         "zero delay never refuses"
     );
+}
+
+/// What the driver does: the answer without waiting when there is one, else `handle`.
+fn nowait_first(s: &mut Pop3Session, frame: Frame) -> Vec<Output> {
+    match s.try_handle_nowait(frame, 1 << 20) {
+        Ok(outputs) => outputs,
+        Err(frame) => s.handle(frame),
+    }
+}
+
+#[test]
+fn transcripts_answered_without_waiting_are_byte_for_byte_the_same() {
+    for path in transcripts() {
+        for chunk in [1, 5, 100_000] {
+            let fx = Fixture::new();
+            let (input, want) = transcript(&path, fx.uid_validity());
+            let mut s = fx.session(Pop3Settings::default());
+            let got = run_via(&mut s, &input, chunk, nowait_first);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{} with chunk size {chunk}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn retr_without_waiting_sets_seen_and_leaves_expunged_and_big_messages_to_handle() {
+    let fx = Fixture::new();
+    let mut s = login(&fx, Pop3Settings::default());
+    let line = |l: &str| Frame::Line(l.as_bytes().to_vec());
+    // A cached small message: answered here, as a stream of its file.
+    let out = s
+        .try_handle_nowait(line("RETR 1"), 1 << 20)
+        .expect("nowait");
+    assert!(matches!(out.as_slice(), [Output::Stream { .. }]), "{out:?}");
+    // Too big for the limit, or a message another session expunged: back to `handle`.
+    assert!(s.try_handle_nowait(line("RETR 3"), 10).is_err());
+    let inbox = fx.inbox();
+    let uid2 = inbox.snapshot().expect("s").messages[1].uid;
+    inbox.expunge(&[uid2]).expect("expunge");
+    let Err(frame) = s.try_handle_nowait(line("RETR 2"), 1 << 20) else {
+        panic!("an expunged message was answered without the blocking path");
+    };
+    let (outputs, mut out) = (s.handle(frame), Vec::new());
+    execute(&mut s, outputs, &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "-ERR Message 2 was deleted by another session.\r\n"
+    );
+    // Not logged in, or not a message command: always `handle`.
+    assert!(s.try_handle_nowait(line("UIDL"), 1 << 20).is_err());
+    assert!(
+        fx.session(Pop3Settings::default())
+            .try_handle_nowait(line("STAT"), 1 << 20)
+            .is_err()
+    );
+    // The RETR answered without waiting counts for \Seen at QUIT like any other.
+    let out = more(&mut s, "QUIT\r\n");
+    assert!(out.starts_with("+OK Logging out"), "{out}");
+    let snap = fx.inbox().snapshot().expect("snapshot");
+    assert!(snap.messages[0].flags.contains(Flags::SEEN));
+    assert!(!snap.messages[1].flags.contains(Flags::SEEN));
 }

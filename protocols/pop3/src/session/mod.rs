@@ -2,7 +2,8 @@
 //! RFC 2595 STLS, RFC 6856 UTF8): frames in, [`Output`]s out, no sockets.
 //!
 //! The session talks to storage directly (blocking file I/O), so the driver runs
-//! [`Pop3Session::handle`] on a blocking thread. Message bodies are never read here:
+//! [`Pop3Session::handle`] on a blocking thread, except for what
+//! [`Pop3Session::try_handle_nowait`] can answer without waiting (`nowait.rs`). Message bodies are never read here:
 //! RETR and TOP hand the driver the open `File` storage gave us, and the driver
 //! streams it through the [`DotStuffer`].
 //!
@@ -27,6 +28,7 @@ use crate::response::{RespCode, Response, Uidl};
 use crate::uidl_format::UidlFormat;
 
 mod authorization;
+mod nowait;
 mod shared;
 mod transaction;
 mod update;
