@@ -329,10 +329,10 @@ impl ImapSession {
             // Counted from before the search: a crossing it may have missed comes again.
             c.due = self.next_crossing(&c.criteria, clock);
             let found = match &c.sort {
-                Some(criteria) => self.search_for(&c.charset, &c.criteria, |env, found| {
+                Some(criteria) => self.search_for(Some(&c.charset), &c.criteria, |env, found| {
                     sort(env, &found, criteria)
                 }),
-                None => self.search_for(&c.charset, &c.criteria, |_, found| Ok(found)),
+                None => self.search_for(Some(&c.charset), &c.criteria, |_, found| Ok(found)),
             };
             match found {
                 Ok((_, uids, _)) => {

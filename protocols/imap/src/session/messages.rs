@@ -11,7 +11,6 @@ use super::{BodyFile, CmdError, CmdResult, Done, ImapSession, Output, ok};
 use crate::command::FetchModifier;
 use crate::fetch::{FetchEnv, FetchError, fetch_message, sets_seen};
 use crate::response::{Code, Data, FetchItem};
-use crate::search::SearchEnv;
 use crate::types::{
     AString, FetchAttribute, FetchItems, Flag, Mailbox, SearchKey, SearchReturn, SeqNum, SeqRange,
     SeqSet, StoreKind, StoreOp, Tag,
@@ -407,48 +406,10 @@ impl ImapSession {
                 "SEARCH: no CHARSET after ENABLE UTF8=ACCEPT".into(),
             ));
         }
-        if let Some(c) = &charset {
-            super::sort::check_charset(c)?;
-        }
-        let with_modseq = super::condstore::uses_modseq(&criteria);
-        if with_modseq {
-            self.enable_condstore();
-        }
         let rev2 = self.rev2;
-        let now = self.search_clock();
-        let mut progress = self.progress(0);
-        let (view, saved) = self.view_parts()?;
-        let mailbox = std::sync::Arc::clone(view.mailbox());
-        let names = mailbox.keyword_names();
-        let env = SearchEnv {
-            mailbox: &mailbox,
-            keyword_names: &names,
-            messages: view.messages(),
-            recent_from_uid: view.recent_from(),
-            saved: saved.as_deref(),
-            now,
-        };
-        progress.total = env.messages.len();
-        let seqs = crate::search::search_with_progress(&env, &criteria, &mut |n| progress.tick(n))?;
-        let nums: Vec<u32> = if uid {
-            seqs.iter()
-                .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
-                .collect()
-        } else {
-            seqs.clone()
-        };
-        // RFC 7162 3.1.5: the highest modseq among the found messages, when MODSEQ was used.
-        let modseq = with_modseq
-            .then(|| {
-                seqs.iter()
-                    .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.modseq))
-                    .max()
-            })
-            .flatten();
-        let uids_found: Vec<u32> = seqs
-            .iter()
-            .filter_map(|&s| view.messages().get(s as usize - 1).map(|m| m.uid))
-            .collect();
+        let (seqs, uids_found, modseq) =
+            self.search_for(charset.as_ref(), &criteria, |_, found| Ok(found))?;
+        let nums = if uid { uids_found.clone() } else { seqs };
         // rev2 has no SEARCH response: a plain SEARCH answers ESEARCH ALL.
         let ret = match ret {
             None if rev2 => Some(Vec::new()),

@@ -72,22 +72,25 @@ pub(super) fn esearch_answer(
 pub(super) type Found = (Vec<u32>, Vec<u32>, Option<u64>);
 
 impl ImapSession {
-    /// Runs the search of a SORT or THREAD: the matching sequence numbers, and the
-    /// highest modseq among them when the criteria used MODSEQ (RFC 7162 3.1.5).
+    /// Runs the search of a SEARCH, SORT, THREAD or search context: the matching sequence
+    /// numbers (in the order `then` puts them), their UIDs, and the highest modseq among
+    /// them when the criteria used MODSEQ (RFC 7162 3.1.5).
     pub(super) fn search_for(
         &mut self,
-        charset: &AString,
+        charset: Option<&AString>,
         criteria: &SearchKey,
         then: impl FnOnce(&SearchEnv<'_>, Vec<u32>) -> Result<Vec<u32>, SearchError>,
     ) -> Result<Found, CmdError> {
-        check_charset(charset)?;
+        if let Some(c) = charset {
+            check_charset(c)?;
+        }
         let with_modseq = super::condstore::uses_modseq(criteria);
         if with_modseq {
             self.enable_condstore();
         }
         let now = self.search_clock();
-        // SORT and THREAD go through the messages like SEARCH: the same INPROGRESS (search
-        // context updates between commands have no command, so they report nothing).
+        // Search context updates between commands have no command, so they report no
+        // INPROGRESS.
         let mut progress = self.progress(0);
         let (view, saved) = self.view_parts()?;
         let mailbox = std::sync::Arc::clone(view.mailbox());
@@ -121,8 +124,9 @@ impl ImapSession {
         charset: &AString,
         keys: &SearchKey,
     ) -> CmdResult {
-        let (seqs, uids, modseq) =
-            self.search_for(charset, keys, |env, found| sort(env, &found, criteria))?;
+        let (seqs, uids, modseq) = self.search_for(Some(charset), keys, |env, found| {
+            sort(env, &found, criteria)
+        })?;
         let nums = if uid { uids.clone() } else { seqs };
         match ret {
             None => {
@@ -162,7 +166,7 @@ impl ImapSession {
         keys: &SearchKey,
     ) -> CmdResult {
         let mut threads = crate::thread::Threads::default();
-        self.search_for(charset, keys, |env, found| {
+        self.search_for(Some(charset), keys, |env, found| {
             threads = thread(env, &found, algorithm, uid)?;
             Ok(Vec::new())
         })?;
