@@ -43,14 +43,7 @@ impl ImapSession {
             date,
             catenate: false,
         }];
-        match self.start_append(tag, mailbox, None) {
-            Ok(a) => self.continue_append(a, first, Some(message)),
-            Err(e) => {
-                // The client must not send (or we skip) the literal.
-                self.reader.reject_command();
-                Err(e)
-            }
-        }
+        self.begin_append(tag, mailbox, first, Some(message), None)
     }
 
     /// The target must exist before anything is accepted.
@@ -220,7 +213,7 @@ impl ImapSession {
             date,
             catenate: false,
         }];
-        self.catenate(tag, mailbox, first, Some(message), Some((uid, target)))
+        self.begin_append(tag, mailbox, first, Some(message), Some((uid, target)))
     }
 
     /// The UID of the message REPLACE is to expunge.

@@ -195,8 +195,9 @@ impl Window {
 }
 
 impl ImapSession {
-    /// APPEND or REPLACE whose first message is a CATENATE list.
-    pub(super) fn catenate(
+    /// Starts APPEND, MULTIAPPEND or REPLACE (plain or CATENATE): checks the target (and
+    /// for REPLACE the message replaced) before any literal is accepted.
+    pub(super) fn begin_append(
         &mut self,
         tag: &Tag,
         mailbox: Mailbox,
@@ -213,6 +214,7 @@ impl ImapSession {
         match start {
             Ok(a) => self.continue_append(a, pieces, literal),
             Err(e) => {
+                // The client must not send (or we skip) the literal.
                 self.reader.reject_command();
                 Err(e)
             }

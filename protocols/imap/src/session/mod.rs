@@ -620,7 +620,7 @@ impl ImapSession {
                 pieces,
                 literal,
                 replace: None,
-            } => self.catenate(&tag, mailbox, pieces, literal, None),
+            } => self.begin_append(&tag, mailbox, pieces, literal, None),
             C::GetQuota(root) => self.getquota(&root),
             C::GetQuotaRoot(m) => self.getquotaroot(m),
             C::SetQuota { .. } => self.setquota(),
@@ -678,7 +678,7 @@ impl ImapSession {
                 pieces,
                 literal,
                 replace,
-            } => self.catenate(&tag, mailbox, pieces, literal, replace),
+            } => self.begin_append(&tag, mailbox, pieces, literal, replace),
         };
         if !matches!(result, Ok(Done::Pending)) {
             // A refused APPEND-like command (not logged in, no mailbox selected...) must not
