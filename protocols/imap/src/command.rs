@@ -1379,15 +1379,8 @@ fn date(i: &[u8]) -> PResult<'_, Date> {
 /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"`;
 /// `search-program = ["CHARSET" SP charset SP] search-key *(SP search-key)`
 fn search<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
-    let (mut i, _) = sp(i)?;
-    let mut ret = None;
-    if let Ok((rest, ())) = keyword(i, "RETURN") {
-        let (rest, _) = sp(rest)?;
-        let (rest, r) = paren_list(cx, rest, true, |i| search_return_opt(cx, i))?;
-        let (rest, _) = sp(rest)?;
-        ret = Some(r);
-        i = rest;
-    }
+    let (i, _) = sp(i)?;
+    let (mut i, ret) = search_return_opts(cx, i)?;
     let mut charset = None;
     if let Ok((rest, ())) = keyword(i, "CHARSET") {
         let (rest, _) = sp(rest)?;
@@ -1430,6 +1423,17 @@ fn search_program<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchKey> {
 
 /// `search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE" / "PARTIAL" SP partial-range /
 ///  "UPDATE" [SP "(" fetch-att *(SP fetch-att) ")"]` (RFC 5267 section 4.3, RFC 5465 section 7)
+/// `[search-return-opts SP]` of SEARCH and SORT (RFC 4731, 5267): the options, if given.
+fn search_return_opts<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, Option<Vec<SearchReturn>>> {
+    let Ok((rest, ())) = keyword(i, "RETURN") else {
+        return Ok((i, None));
+    };
+    let (rest, _) = sp(rest)?;
+    let (rest, r) = paren_list(cx, rest, true, |i| search_return_opt(cx, i))?;
+    let (rest, _) = sp(rest)?;
+    Ok((rest, Some(r)))
+}
+
 fn search_return_opt<'a>(cx: &Cx, i: &'a [u8]) -> PResult<'a, SearchReturn> {
     let (rest, a) = atom(i)?;
     if a.as_str().eq_ignore_ascii_case("UPDATE") && rest.starts_with(b" (") {

@@ -7,7 +7,7 @@ use nom::bytes::complete::tag;
 
 use super::{
     BodyResult, CommandBody, Cx, PResult, astring, atom, keyword, nz_number, paren_list,
-    search_program, search_return_opt, soft, sp,
+    search_program, search_return_opts, soft, sp,
 };
 use crate::partial::PartialRange;
 use crate::sort::{SortCriterion, SortKey};
@@ -18,15 +18,8 @@ use crate::types::SearchReturn;
 /// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`;
 /// `search-criteria = charset 1*(SP search-key)`
 pub(super) fn sort<'a>(cx: &Cx, i: &'a [u8], uid: bool) -> BodyResult<'a> {
-    let (mut i, _) = sp(i)?;
-    let mut ret = None;
-    if let Ok((rest, ())) = keyword(i, "RETURN") {
-        let (rest, _) = sp(rest)?;
-        let (rest, r) = paren_list(cx, rest, true, |i| search_return_opt(cx, i))?;
-        let (rest, _) = sp(rest)?;
-        ret = Some(r);
-        i = rest;
-    }
+    let (i, _) = sp(i)?;
+    let (i, ret) = search_return_opts(cx, i)?;
     let (i, criteria) = paren_list(cx, i, false, sort_criterion)?;
     let (i, _) = sp(i)?;
     let (i, charset) = astring(i)?;
