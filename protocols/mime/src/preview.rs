@@ -4,9 +4,7 @@
 //! text, runs of whitespace one space, quoted lines (`>`) left out unless they are all
 //! there is, at most [`PREVIEW_MAX_CHARS`] characters.
 
-use mail_parser::decoders::charsets::map::charset_decoder;
-
-use crate::section::decode_body;
+use crate::section::{charset_text, decode_body};
 use crate::structure::{BodyPart, PartKind, body_structure};
 
 mod entities;
@@ -27,15 +25,7 @@ pub fn preview(msg: &[u8]) -> String {
             .unwrap_or_default()
             .to_vec(),
     };
-    let charset = part
-        .params
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
-        .map(|(_, v)| v.as_slice());
-    let text = match charset.and_then(charset_decoder) {
-        Some(decode) => decode(&bytes),
-        None => String::from_utf8_lossy(&bytes).into_owned(),
-    };
+    let text = charset_text(part, &bytes);
     let html = part
         .content_type
         .as_ref()

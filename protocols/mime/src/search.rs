@@ -1,11 +1,10 @@
 //! Text for SEARCH: decoded header values, decoded text of the text parts, and
 //! case-insensitive matching with Unicode simple case folding.
 
-use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{HeaderValue, MessageParser};
 
 use crate::header;
-use crate::section::decode_body;
+use crate::section::{charset_text, decode_body};
 use crate::structure::{BodyPart, PartKind, body_structure};
 
 /// Every value of header `name` in the message's top-level header, RFC 2047-decoded to
@@ -70,15 +69,7 @@ fn collect_text(msg: &[u8], part: &BodyPart, out: &mut String) {
         // An unknown encoding is still searched as it is stored.
         Err(_) => crate::crlf(&msg[part.body_start as usize..part.body_end as usize]),
     };
-    let charset = part
-        .params
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
-        .map(|(_, v)| v.as_slice());
-    let text = match charset.and_then(charset_decoder) {
-        Some(decode) => decode(&bytes),
-        None => String::from_utf8_lossy(&bytes).into_owned(),
-    };
+    let text = charset_text(part, &bytes);
     if !out.is_empty() {
         out.push('\n');
     }

@@ -3,6 +3,7 @@
 //! string, not an error. Partial `<origin.count>` is applied by the caller to the result.
 
 use base64::Engine as _;
+use mail_parser::decoders::charsets::map::charset_decoder;
 
 use crate::header;
 use crate::structure::{BodyPart, PartKind};
@@ -201,6 +202,20 @@ fn splice(msg: &[u8], p: &BodyPart, cursor: &mut u64, out: &mut Binary) -> Resul
     out.data.extend_from_slice(&data);
     *cursor = p.body_end;
     Ok(())
+}
+
+/// A text part's decoded bytes as characters: through its `charset` parameter when
+/// mail-parser knows it, else as UTF-8 with invalid sequences replaced.
+pub(crate) fn charset_text(p: &BodyPart, bytes: &[u8]) -> String {
+    let charset = p
+        .params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(b"charset"))
+        .map(|(_, v)| v.as_slice());
+    match charset.and_then(charset_decoder) {
+        Some(decode) => decode(bytes),
+        None => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// A leaf's decoded body and whether decoding changed anything.
