@@ -155,7 +155,7 @@ impl LineClock {
 }
 
 /// `n` when a line (without LF) ends in `{n}`, `{n+}` or `~{n}` (then CR).
-fn literal_len(line: &[u8]) -> Option<u64> {
+pub(crate) fn literal_len(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let inner = line.strip_suffix(b"}")?;
     let inner = inner.strip_suffix(b"+").unwrap_or(inner);

@@ -250,7 +250,7 @@ impl Rawlog {
         };
         self.record(b"C: ", &shown);
         self.literal_left = match self.proto {
-            RawProto::Imap => literal_len(line).unwrap_or(0),
+            RawProto::Imap => crate::conn::literal_len(line).unwrap_or(0),
             RawProto::Pop3 => 0,
         };
         self.continued = self.literal_left > 0;
@@ -397,18 +397,6 @@ fn file_safe(user: &str) -> String {
     } else {
         safe
     }
-}
-
-/// `n` when a line (without CRLF) ends in `{n}`, `{n+}` or `~{n}`.
-fn literal_len(line: &[u8]) -> Option<u64> {
-    let inner = line.strip_suffix(b"}")?;
-    let inner = inner.strip_suffix(b"+").unwrap_or(inner);
-    let open = inner.iter().rposition(|&b| b == b'{')?;
-    let digits = &inner[open + 1..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
