@@ -30,4 +30,5 @@ pub mod report;
 pub mod server;
 pub mod sessions;
 pub mod tls;
+mod utc;
 pub mod wiring;

@@ -300,34 +300,15 @@ fn csv_cell(c: &str) -> String {
     }
 }
 
-/// Civil date from days since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn parts(t: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let (y, mo, d) = civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    (y, mo, d, s / 3600, s / 60 % 60, s % 60)
-}
-
 /// `2026-11-26 12:50:42` (UTC).
 pub fn fmt_time(t: i64) -> String {
-    let (y, mo, d, h, mi, s) = parts(t);
+    let (y, mo, d, h, mi, s) = crate::utc::parts(t);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
 /// `2026-11-26T12:50:42Z`.
 pub fn fmt_rfc3339(t: i64) -> String {
-    let (y, mo, d, h, mi, s) = parts(t);
+    let (y, mo, d, h, mi, s) = crate::utc::parts(t);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
