@@ -227,20 +227,12 @@ impl Framer {
     /// synchronizing literal the caller sends `+` first. Returns false if no literal was
     /// awaiting a decision.
     pub fn accept_literal(&mut self) -> bool {
-        match self.state {
-            State::Decide(lit) | State::Announce(lit) => {
-                if u64::from(lit.len) <= self.limits.max_inline_literal {
-                    self.command_len += lit.len as usize;
-                }
-                self.state = if lit.len == 0 {
-                    State::Line { scanned: 0 }
-                } else {
-                    State::Data { remaining: lit.len }
-                };
-                true
-            }
-            _ => false,
+        if let State::Decide(lit) | State::Announce(lit) = self.state
+            && u64::from(lit.len) <= self.limits.max_inline_literal
+        {
+            self.command_len += lit.len as usize;
         }
+        self.accept_streamed_literal()
     }
 
     /// Accepts the announced literal as data the caller streams elsewhere (an APPEND message
