@@ -40,6 +40,13 @@ pub enum NotifyFilter {
     Mailboxes(Vec<Mailbox>),
 }
 
+impl NotifyFilter {
+    /// `selected` or `selected-delayed`: the group is about the selected mailbox.
+    pub fn is_selected(&self) -> bool {
+        matches!(self, NotifyFilter::Selected | NotifyFilter::SelectedDelayed)
+    }
+}
+
 /// One NOTIFY event (RFC 5465 section 5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyEvent {

@@ -146,12 +146,7 @@ impl ImapSession {
                 .events
                 .iter()
                 .any(|e| matches!(e, NotifyEvent::MessageNew(a) if !a.is_empty()));
-            if fetch_atts
-                && !matches!(
-                    g.filter,
-                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-                )
-            {
+            if fetch_atts && !g.filter.is_selected() {
                 return Err(CmdError::Bad(
                     "MessageNew FETCH attributes are only for the selected mailbox".into(),
                 ));
@@ -159,16 +154,7 @@ impl ImapSession {
         }
         // RFC 5465 6.1: "Only one of the mailbox specifiers affecting the currently
         // selected mailbox can be specified in any NOTIFY command."
-        let selected_groups = set
-            .groups
-            .iter()
-            .filter(|g| {
-                matches!(
-                    g.filter,
-                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-                )
-            })
-            .count();
+        let selected_groups = set.groups.iter().filter(|g| g.filter.is_selected()).count();
         if selected_groups > 1 {
             return Err(CmdError::Bad(
                 "Only one of selected and selected-delayed may be given".into(),
@@ -179,12 +165,7 @@ impl ImapSession {
         let selected_fetch = set
             .groups
             .iter()
-            .filter(|g| {
-                matches!(
-                    g.filter,
-                    NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-                )
-            })
+            .filter(|g| g.filter.is_selected())
             .flat_map(|g| &g.events)
             .find_map(|e| match e {
                 NotifyEvent::MessageNew(atts) if !atts.is_empty() => Some(atts.clone()),
@@ -197,13 +178,10 @@ impl ImapSession {
             _ => None,
         });
         let selected_flags = set.groups.iter().any(|g| {
-            matches!(
-                g.filter,
-                NotifyFilter::Selected | NotifyFilter::SelectedDelayed
-            ) && g
-                .events
-                .iter()
-                .any(|e| matches!(e, NotifyEvent::FlagChange))
+            g.filter.is_selected()
+                && g.events
+                    .iter()
+                    .any(|e| matches!(e, NotifyEvent::FlagChange))
         });
         let mut state = NotifyState {
             meta_server: any(|e| matches!(e, NotifyEvent::ServerMetadataChange)),
