@@ -430,10 +430,17 @@ fn soak_everything_at_once_then_check_every_mailbox() {
         if brief(&inbox_a) == brief(&inbox_b) && inbox_a.len() == on_disk {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the servers never agreed on INBOX"
-        );
+        if Instant::now() >= deadline {
+            let (a, b) = (brief(&inbox_a), brief(&inbox_b));
+            let only_a: Vec<_> = a.iter().filter(|m| !b.contains(m)).collect();
+            let only_b: Vec<_> = b.iter().filter(|m| !a.contains(m)).collect();
+            panic!(
+                "the servers never agreed on INBOX: A shows {}, B {}, {on_disk} files; \
+                 only A: {only_a:?}; only B: {only_b:?}",
+                a.len(),
+                b.len()
+            );
+        }
         thread::sleep(Duration::from_millis(200));
     }
     let ledger = sh.ledger.lock().unwrap();

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
@@ -31,6 +31,7 @@ use crate::maildir::filename::{self, Flags, KeywordSet};
 use crate::maildir::keywords::{self, KeywordNames};
 use crate::maildir::names::MailboxName;
 use crate::maildir::uidlist::{self, FileStamp, UidRecord, Uidlist, UidlistLock};
+use crate::watch::WatchProbe;
 
 /// How long after a directory changed its mtime is trusted: file systems keep coarse
 /// timestamps, so two changes within one tick leave the same mtime (Dovecot waits too).
@@ -39,6 +40,10 @@ const MTIME_TRUST_DELAY: Duration = Duration::from_secs(2);
 const EXPUNGE_LOG_MAX: usize = 100_000;
 /// The index is rewritten at most this often while changes keep coming.
 const INDEX_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a name this process changed waits for its inotify event; the watcher reads
+/// events within milliseconds, so only a name whose event never comes (a watch removed
+/// in between) stays this long.
+const OWN_NAME_TTL: Duration = Duration::from_secs(30);
 
 /// Settings every mailbox needs from the configuration.
 #[derive(Debug, Clone)]
@@ -299,13 +304,43 @@ impl NewMessage {
     }
 }
 
+/// Events still owed for one name this process changed.
+struct OwnName {
+    count: u32,
+    since: Instant,
+}
+
+/// Remember that this process changed `name` in `new/` or `cur/`, so its inotify event is
+/// not taken for an outside change.
+fn note_own(st: &mut State, name: &str) {
+    if st.watch.is_none() {
+        return;
+    }
+    let e = st.own_names.entry(name.to_string()).or_insert(OwnName {
+        count: 0,
+        since: Instant::now(),
+    });
+    e.count += 1;
+    e.since = Instant::now();
+}
+
 struct State {
     idx: IndexFile,
     keywords: KeywordNames,
     keywords_stamp: Option<FileStamp>,
-    /// Names this process created or removed, so the watcher can tell its own changes
-    /// from an outside program's.
-    own_names: HashSet<String>,
+    /// Names this process created or removed and whose inotify events have not come yet,
+    /// with how many events each still owes, so the watcher can tell its own changes from
+    /// an outside program's (kept only while the mailbox is watched).
+    own_names: HashMap<String, OwnName>,
+    /// The store's inotify watcher, once it watches both `new/` and `cur/`.
+    watch: Option<Weak<WatchProbe>>,
+    /// The last full listing started while the watcher watched: an outside change since
+    /// then has queued an event (see [`WatchProbe::caught_up`]).
+    verified_watched: bool,
+    /// Every uidlist record below this UID had its file in place when this index last
+    /// listed (or is this process's own): one the index lacks is of a message gone since.
+    /// Records above it may be another process's, whose files no listing has seen yet.
+    complete_below: u32,
     /// The index on disk says `clean`; the next change must first mark it unclean.
     clean_on_disk: bool,
     dirty: bool,
@@ -472,7 +507,10 @@ impl Mailbox {
                 idx,
                 keywords: KeywordNames::default(),
                 keywords_stamp: None,
-                own_names: HashSet::new(),
+                own_names: HashMap::new(),
+                watch: None,
+                verified_watched: false,
+                complete_below: 0,
                 clean_on_disk: clean,
                 dirty: false,
                 last_write: Instant::now(),
@@ -992,8 +1030,8 @@ impl Mailbox {
                 Err(e) => return Err(StorageError::io(format!("renaming {}", from.display()), e)),
             }
             let old_name = std::mem::replace(&mut st.idx.records[pos].filename, new_name.clone());
-            st.own_names.insert(old_name);
-            st.own_names.insert(new_name);
+            note_own(&mut st, &old_name);
+            note_own(&mut st, &new_name);
             let r = &mut st.idx.records[pos];
             r.in_new = false;
             if new_f == old_f && new_k == old_k {
@@ -1056,7 +1094,7 @@ impl Mailbox {
                 Err(e) => return Err(StorageError::io(format!("removing {}", path.display()), e)),
             }
             let name = st.idx.records[pos].filename.clone();
-            st.own_names.insert(name);
+            note_own(&mut st, &name);
             gone.push(uid);
         }
         if !gone.is_empty() {
@@ -1196,11 +1234,32 @@ impl Mailbox {
     /// when the name is not explained by this process's own work (a sync is due).
     pub(crate) fn note_fs_event(&self, name: &str) -> bool {
         let mut st = self.lock();
-        if st.own_names.remove(name) {
+        if let Some(e) = st.own_names.get_mut(name) {
+            e.count -= 1;
+            if e.count == 0 {
+                st.own_names.remove(name);
+            }
             return false;
         }
         st.force_sync = true;
         true
+    }
+
+    /// The store's watcher now watches both directories of this mailbox.
+    pub(crate) fn set_watched(&self, probe: Weak<WatchProbe>) {
+        self.lock().watch = Some(probe);
+    }
+
+    /// Whether the watcher has handed this mailbox every event queued so far, and watched
+    /// since before its last listing: then no outside change happened since that listing
+    /// that the mailbox has not been told of (by `force_sync`).
+    fn watch_caught_up(st: &State) -> bool {
+        st.verified_watched
+            && st
+                .watch
+                .as_ref()
+                .and_then(Weak::upgrade)
+                .is_some_and(|p| p.caught_up())
     }
 
     /// Rescan now if the watcher or a failed lookup asked for it, and publish the result.
@@ -1226,6 +1285,8 @@ impl Mailbox {
         st.clean_on_disk = false;
         st.own_stamps = false;
         st.verified_ns = 0;
+        st.verified_watched = false;
+        st.complete_below = 0;
         st.keywords_stamp = None;
         *self.cache_lock() = Cache::default();
         for file in [crate::index::INDEX_FILE, crate::cache::CACHE_FILE] {
@@ -1322,12 +1383,14 @@ impl Mailbox {
             st.keywords_stamp = kw_stamp;
         }
         let trusted = |s: &Stamp| st.own_stamps || stamp_trusted(s, st.verified_ns);
+        // A stamp that has not moved proves nothing in the clock tick of the last listing
+        // (a change then may carry the same mtime), unless the watcher has told us of every
+        // change since: then `force` would be set.
         let unchanged = cur_stamp == st.idx.cur_stamp
             && new_stamp == st.idx.new_stamp
             && ul_stamp == st.idx.uidlist_stamp
-            && trusted(&cur_stamp)
-            && trusted(&new_stamp)
-            && st.idx.uid_validity != 0;
+            && st.idx.uid_validity != 0
+            && ((trusted(&cur_stamp) && trusted(&new_stamp)) || Self::watch_caught_up(st));
         if unchanged && !force {
             return Ok(());
         }
@@ -1348,6 +1411,7 @@ impl Mailbox {
 
     fn full_sync(&self, st: &mut State, cur_stamp: Stamp, new_stamp: Stamp) -> Result<()> {
         st.verified_ns = now_ns();
+        st.verified_watched = st.watch.is_some();
         st.own_stamps = false;
         st.full_syncs += 1;
         // The uidlist as it was before listing: every file it names was in place by then.
@@ -1366,7 +1430,9 @@ impl Mailbox {
                 .flat_map(|(l, _)| l.records.iter().map(|r| r.base())),
         );
         self.find_missed(known, &mut on_disk)?;
-        st.own_names.clear();
+        // Events for our own changes may still come after this listing: they stay
+        // explained, unless they never came at all.
+        st.own_names.retain(|_, e| e.since.elapsed() < OWN_NAME_TTL);
 
         let modseq = next_modseq(st.idx.highest_modseq);
         let mut changed = false;
@@ -1440,6 +1506,7 @@ impl Mailbox {
         list.next_uid = list.next_uid.max(st.idx.next_uid);
 
         let pre_next_uid = before.as_ref().map(|(l, _)| l.next_uid).unwrap_or(0);
+        st.complete_below = pre_next_uid;
         let by_base: HashMap<String, usize> = list
             .records
             .iter()
@@ -1715,6 +1782,7 @@ impl Mailbox {
 
         let lock = UidlistLock::acquire(&self.dir, self.opts.lock_timeout, self.opts.stale_lock)?;
         let (mut list, outside_change) = self.read_uidlist_for_write(&st)?;
+        let listed_next = list.next_uid;
         // Decide every UID before touching a file, so a refusal leaves nothing behind.
         let mut validity_changed = false;
         let (uids, final_next) = match &numbering {
@@ -1768,6 +1836,18 @@ impl Mailbox {
             keywords::write_keywords(&self.dir, &st.keywords, self.opts.fsync)?;
             st.keywords_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
         }
+        // Records of messages that were gone at this index's last listing, or that this
+        // process expunged since, are dropped while the file is rewritten anyway (Dovecot
+        // drops them too), or the uidlist would grow with every message ever delivered. Only
+        // when the uidlist is the one this index last saw and no listing is due: a file
+        // renamed under the last listing keeps its record until it is found again.
+        if !outside_change && !st.force_sync && list.uid_validity == st.idx.uid_validity {
+            let complete_below = st.complete_below;
+            let records = &st.idx.records;
+            list.records.retain(|r| {
+                r.uid >= complete_below || records.binary_search_by_key(&r.uid, |x| x.uid).is_ok()
+            });
+        }
         let mut placed = Vec::with_capacity(msgs.len());
         // Only a directory that gained an entry needs its fsync; an APPEND without flags
         // lands in new/ alone, and each directory fsync is a synchronous disk write.
@@ -1793,7 +1873,7 @@ impl Mailbox {
                     .map(unix_secs)
                     .unwrap_or(0),
             };
-            st.own_names.insert(fname.clone());
+            note_own(&mut st, &fname);
             let mut fields = vec![
                 ('S', m.tmp.size.to_string()),
                 ('W', m.tmp.vsize.to_string()),
@@ -1843,6 +1923,10 @@ impl Mailbox {
         }
         st.idx.next_uid = final_next;
         st.idx.uid_validity = list.uid_validity;
+        if st.complete_below >= listed_next && !validity_changed {
+            // No record of another process's lies between: all below are known or ours.
+            st.complete_below = final_next;
+        }
         if outside_change {
             st.force_sync = true;
         } else {
