@@ -161,15 +161,21 @@ impl Plan {
         if let Some(r) = a.rate.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
             bail!("--rate must be commands/s (0 for a closed loop), not {r}");
         }
+        // Large mailboxes take minutes to write: only when a workload opens them.
+        let uses_big = workloads.iter().any(|w| w == "bigbox" || w == "pop3");
         Ok(Plan {
-            workloads,
             reps: a.reps.unwrap_or(if a.quick { 1 } else { 3 }).max(1),
             duration: Duration::from_secs_f64(secs),
             clients: or(&a.clients, &[10, 100], &[4]),
             rates: a.rate.clone(),
-            big: or(&a.big, &[10_000, 100_000], &[200]),
+            big: if uses_big {
+                or(&a.big, &[10_000, 100_000], &[200])
+            } else {
+                Vec::new()
+            },
             idle: or(&a.idle, &[1_000, 10_000], &[20]),
             append: a.append.unwrap_or(if a.quick { 30 } else { 300 }),
+            workloads,
         })
     }
 

@@ -354,6 +354,8 @@ struct State {
     own_stamps: bool,
     /// Full listings done so far (a metric, and how tests see that a listing was avoided).
     full_syncs: u64,
+    /// [`Mailbox::sync_now`] publishes itself, after letting go of the lock.
+    publish_later: bool,
     /// The last published diff, shared by every IDLE session that wakes up at the same
     /// modseq (see [`Mailbox::try_published`]).
     feed_memo: Option<FeedMemo>,
@@ -519,6 +521,7 @@ impl Mailbox {
                 verified_ns: 0,
                 own_stamps: false,
                 full_syncs: 0,
+                publish_later: false,
                 feed_memo: None,
             }),
             cache: Mutex::new(Cache::default()),
@@ -1265,7 +1268,16 @@ impl Mailbox {
     /// Rescan now if the watcher or a failed lookup asked for it, and publish the result.
     pub fn sync_now(&self, force: bool) -> Result<()> {
         let mut st = self.lock();
-        self.sync_locked(&mut st, force)
+        st.publish_later = true;
+        let synced = self.sync_locked(&mut st, force);
+        st.publish_later = false;
+        let m = st.idx.highest_modseq;
+        drop(st);
+        // The lock goes first: every IDLE session this wakes answers at once from the
+        // published state, which it cannot while the lock is held (it would fall back to
+        // the blocking pool, one thread round trip each).
+        self.publish_modseq(m);
+        synced
     }
 
     /// `roost mailbox reindex`: forget the index and the cache and rebuild both from the
@@ -1349,9 +1361,16 @@ impl Mailbox {
     }
 
     fn publish(&self, st: &mut State) {
-        let m = st.idx.highest_modseq;
+        if !st.publish_later {
+            self.publish_modseq(st.idx.highest_modseq);
+        }
+    }
+
+    /// Wake sessions for modseq `m`. Only forward: a publisher that let go of the lock
+    /// before publishing may come after one that published a later state.
+    fn publish_modseq(&self, m: u64) {
         self.notify.send_if_modified(|cur| {
-            if *cur != m {
+            if m > *cur {
                 *cur = m;
                 true
             } else {

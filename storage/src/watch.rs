@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 use tracing::{debug, warn};
@@ -15,6 +15,9 @@ use crate::mailbox::Mailbox;
 
 /// Let a burst of events (a whole `mv` of many files) settle before syncing once.
 const SETTLE: Duration = Duration::from_millis(15);
+/// Events this soon after the last sync are taken for a burst and wait [`SETTLE`]; the
+/// first change after a quiet spell (a delivery) is synced at once.
+const BURST: Duration = Duration::from_millis(100);
 
 type WatchMap = Arc<Mutex<HashMap<WatchDescriptor, Weak<Mailbox>>>>;
 
@@ -169,6 +172,7 @@ impl Drop for Watcher {
 
 fn run(mut inotify: Inotify, map: WatchMap, stop: Arc<AtomicBool>, probe: Arc<WatchProbe>) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut last_sync: Option<Instant> = None;
     loop {
         if let Err(e) = wait_readable(&inotify) {
             probe.live.store(false, Ordering::SeqCst);
@@ -223,12 +227,15 @@ fn run(mut inotify: Inotify, map: WatchMap, stop: Arc<AtomicBool>, probe: Arc<Wa
         if due.is_empty() {
             continue;
         }
-        std::thread::sleep(SETTLE);
+        if overflow || last_sync.is_some_and(|t| t.elapsed() < BURST) {
+            std::thread::sleep(SETTLE);
+        }
         for mb in due {
             if let Err(e) = mb.sync_now(overflow) {
                 warn!(mailbox = mb.name().as_str(), error = %e, "sync after an outside change failed");
             }
         }
+        last_sync = Some(Instant::now());
     }
 }
 
