@@ -5,7 +5,7 @@
 mod common;
 
 use common::imap::{cmd, login, ok};
-use common::{ALICE, Server, drop_message};
+use common::{ALICE, Server};
 
 const MSG: &str = "From: a@example.org\r\nSubject: saved\r\n\r\nbody\r\n";
 
@@ -31,10 +31,13 @@ fn save_dates_are_kept_and_searchable() {
             MSG.len()
         ),
     );
-    // Another program delivers a file whose mtime is long past.
+    // Another program delivers a file whose mtime is long past: set in tmp/, before the
+    // rename into new/ (the server may look at the file the instant it appears there).
     let maildir = dir.path().join("data/mail/alice/Maildir");
-    drop_message(&maildir, "978307200.M1P1.mta", MSG.as_bytes());
-    roost_testkit::maildir::set_mtime(&maildir.join("new/978307200.M1P1.mta"), 978_307_200);
+    let staged = maildir.join("tmp/978307200.M1P1.mta");
+    std::fs::write(&staged, MSG.as_bytes()).expect("write to tmp/");
+    roost_testkit::maildir::set_mtime(&staged, 978_307_200);
+    std::fs::rename(&staged, maildir.join("new/978307200.M1P1.mta")).expect("rename to new/");
     ok(&mut s, "SELECT INBOX");
     let first = ok(&mut s, "FETCH 1 (INTERNALDATE SAVEDATE)");
     assert_eq!(quoted(&first, "INTERNALDATE"), "01-Jan-2001 00:00:00 +0000");
