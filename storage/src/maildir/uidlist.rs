@@ -16,7 +16,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -245,17 +245,24 @@ impl Uidlist {
         }
         out.push('\n');
         for r in &self.records {
-            out.push_str(&r.uid.to_string());
-            for (k, v) in &r.fields {
-                out.push(' ');
-                out.push(*k);
-                out.push_str(v);
-            }
-            out.push_str(" :");
-            out.push_str(&r.filename);
-            out.push('\n');
+            r.render_into(&mut out);
         }
         out
+    }
+}
+
+impl UidRecord {
+    /// The record's line, newline included.
+    fn render_into(&self, out: &mut String) {
+        out.push_str(&self.uid.to_string());
+        for (k, v) in &self.fields {
+            out.push(' ');
+            out.push(*k);
+            out.push_str(v);
+        }
+        out.push_str(" :");
+        out.push_str(&self.filename);
+        out.push('\n');
     }
 }
 
@@ -426,6 +433,64 @@ impl UidlistLock {
         self.committed = true;
         // The list is committed whatever happens here: failing now would make the caller
         // retry work that is already done.
+        if self.still_ours()
+            && let Err(e) = std::fs::remove_file(&self.lock_path)
+        {
+            tracing::warn!(path = %self.lock_path.display(), error = %e, "could not remove uidlist lock");
+        }
+        Ok(st)
+    }
+
+    /// Adds `list.records[new_from..]` at the end of `dovecot-uidlist` in place, as
+    /// Dovecot does, when the file is still exactly the one parsed (`base`) and ends in a
+    /// newline; otherwise, or without `base`, writes the whole list as
+    /// [`UidlistLock::commit`] does. Releases the lock; returns the file's new stamp.
+    ///
+    /// A write torn by a crash leaves a last line without its newline, which readers
+    /// ignore (its UIDs were never acknowledged) and the next writer replaces by
+    /// rewriting the file.
+    pub fn append_or_commit(
+        mut self,
+        list: &Uidlist,
+        new_from: usize,
+        base: Option<FileStamp>,
+        fsync: bool,
+    ) -> Result<FileStamp, MaildirError> {
+        let Some(base) = base else {
+            return self.commit(list, fsync);
+        };
+        if !self.still_ours() {
+            return Err(MaildirError::LockLost {
+                path: self.lock_path.clone(),
+            });
+        }
+        let path = self.dir.join(UIDLIST_FILE);
+        let io = |e| MaildirError::io(&path, e);
+        let mut file = match OpenOptions::new().read(true).append(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.commit(list, fsync),
+            Err(e) => return Err(io(e)),
+        };
+        let now = FileStamp::of(&file.metadata().map_err(io)?);
+        let mut last = [0u8; 1];
+        let intact = now == base
+            && base.size > 0
+            && file.read_exact_at(&mut last, base.size - 1).is_ok()
+            && last[0] == b'\n';
+        if !intact {
+            drop(file);
+            return self.commit(list, fsync);
+        }
+        let mut lines = String::new();
+        for r in list.records.get(new_from..).unwrap_or_default() {
+            r.render_into(&mut lines);
+        }
+        file.write_all(lines.as_bytes()).map_err(io)?;
+        if fsync {
+            file.sync_data().map_err(io)?;
+        }
+        let st = FileStamp::of(&file.metadata().map_err(io)?);
+        self.committed = true;
         if self.still_ours()
             && let Err(e) = std::fs::remove_file(&self.lock_path)
         {
@@ -801,6 +866,70 @@ mod tests {
         )?);
         assert!(!dir.path().join(UIDLIST_LOCK_FILE).exists());
         assert_eq!(stamp(&dir.path().join(UIDLIST_FILE))?, Some(st));
+        Ok(())
+    }
+
+    fn lock(dir: &Path) -> Result<UidlistLock, MaildirError> {
+        UidlistLock::acquire(dir, Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    fn record(uid: u32, name: &str) -> UidRecord {
+        UidRecord {
+            uid,
+            fields: vec![('S', "10".into())],
+            filename: name.into(),
+        }
+    }
+
+    #[test]
+    fn append_adds_records_in_place_and_the_list_reads_back_whole() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let mut list = Uidlist::parse(DOVECOT_V3)?;
+        let first = lock(dir.path())?.commit(&list, false)?;
+        let from = list.records.len();
+        list.records.push(record(4, "1795685900.M1P1.vm"));
+        list.records.push(record(5, "1795685901.M2P1.vm"));
+        list.next_uid = 6;
+        let st = lock(dir.path())?.append_or_commit(&list, from, Some(first), true)?;
+        assert_eq!(st.inode, first.inode, "appended in place, not replaced");
+        assert!(!dir.path().join(UIDLIST_LOCK_FILE).exists());
+        let text = std::fs::read_to_string(dir.path().join(UIDLIST_FILE))
+            .map_err(|e| MaildirError::io("r", e))?;
+        // The header keeps its old next UID; the records say more.
+        assert!(text.starts_with("3 V1795685845 N4 "), "{text}");
+        let (again, st2) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "missing"))?;
+        assert_eq!((again, st2), (list, st));
+        Ok(())
+    }
+
+    #[test]
+    fn append_rewrites_a_file_that_changed_or_ends_in_a_torn_line() -> Result<(), MaildirError> {
+        let dir = tmp()?;
+        let path = dir.path().join(UIDLIST_FILE);
+        let mut list = Uidlist::parse(DOVECOT_V3)?;
+        let first = lock(dir.path())?.commit(&list, false)?;
+        // A crash tore the last line of an append: readers skip it.
+        let mut torn = DOVECOT_V3.to_string();
+        torn.push_str("4 :1795685900.M1");
+        std::fs::write(&path, &torn).map_err(|e| MaildirError::io("w", e))?;
+        let (seen, torn_stamp) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "missing"))?;
+        assert_eq!(seen, list);
+        let from = list.records.len();
+        list.records.push(record(4, "1795685902.M3P1.vm"));
+        list.next_uid = 5;
+        // Given the stamp of what was parsed, the torn tail still means a rewrite.
+        let st = lock(dir.path())?.append_or_commit(&list, from, Some(torn_stamp), false)?;
+        assert_ne!(st.inode, first.inode, "rewritten");
+        let (again, _) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "missing"))?;
+        assert_eq!(again, list);
+        // A stamp that is not the file's any more (someone else wrote it): a rewrite too.
+        let from = list.records.len();
+        list.records.push(record(5, "1795685903.M4P1.vm"));
+        list.next_uid = 6;
+        let st2 = lock(dir.path())?.append_or_commit(&list, from, Some(first), false)?;
+        assert_ne!(st2.inode, st.inode);
+        let (again, _) = read_uidlist(dir.path())?.ok_or_else(|| corrupt(0, "missing"))?;
+        assert_eq!(again, list);
         Ok(())
     }
 
