@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use roost_storage::{MailboxName, MailboxOptions, Store, StoreConfig};
 
+mod common;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -15,19 +17,8 @@ fn main() {
         args.next()
             .unwrap_or_else(|| "/tmp/roost-append-large".into()),
     );
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("u/Maildir");
-    for d in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let body = "From: a@example.org\nSubject: hello\n\nbody text\n".repeat(20);
-    for i in 0..n {
-        std::fs::write(
-            root.join("new").join(format!("1700000000.M{i}P1.host")),
-            &body,
-        )
-        .unwrap();
-    }
+    let root = common::maildir_with(&base, n);
+    let body = common::message_body();
     let cfg = StoreConfig {
         mail_path: format!("{}/{{user}}/Maildir", base.display()),
         // The defaults: every delivery is durable before it is acknowledged.

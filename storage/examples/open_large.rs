@@ -6,6 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use roost_storage::{MailboxName, MailboxOptions, Store, StoreConfig};
 
+mod common;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
@@ -13,19 +15,7 @@ fn main() {
         args.next()
             .unwrap_or_else(|| "/tmp/roost-open-large".into()),
     );
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("u/Maildir");
-    for d in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    let body = "From: a@example.org\nSubject: hello\n\nbody text\n".repeat(20);
-    for i in 0..n {
-        std::fs::write(
-            root.join("new").join(format!("1700000000.M{i}P1.host")),
-            &body,
-        )
-        .unwrap();
-    }
+    let root = common::maildir_with(&base, n);
     // Age the directories so their mtimes are trusted on the warm open.
     let past = SystemTime::now() - Duration::from_secs(3600);
     for d in ["new", "cur"] {

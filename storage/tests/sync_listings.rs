@@ -49,6 +49,16 @@ fn mtimes_ahead(mb: &Mailbox, ahead: Duration) {
     }
 }
 
+/// The UIDs the mailbox shows now.
+fn uids(mb: &Mailbox) -> Vec<u32> {
+    mb.snapshot()
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect()
+}
+
 fn mtime(dir: &Path) -> SystemTime {
     std::fs::metadata(dir).unwrap().modified().unwrap()
 }
@@ -105,17 +115,11 @@ fn an_outside_rename_in_the_same_tick_is_seen_at_once() {
     let (a, b) = (store_at(tmp.path()), store_at(tmp.path()));
     let mine = open(&a, "u", "INBOX");
     let theirs = open(&b, "u", "INBOX");
-    let uids: Vec<u32> = mine
-        .snapshot()
-        .unwrap()
-        .messages
-        .iter()
-        .map(|m| m.uid)
-        .collect();
+    let all = uids(&mine);
     let cur = mine.dir().join("cur");
     for round in 0..60 {
-        let uid = uids[round % uids.len()];
-        let on = (round / uids.len()).is_multiple_of(2);
+        let uid = all[round % all.len()];
+        let on = (round / all.len()).is_multiple_of(2);
         mtimes_ahead(&mine, Duration::from_secs(60));
         mine.sync_now(true).unwrap();
         let before = mtime(&cur);
@@ -188,24 +192,12 @@ fn the_uidlist_does_not_keep_expunged_messages_forever() {
         "{records} uidlist records for 20 messages:\n{uidlist}"
     );
     // And the UIDs of what is left are the ones handed out.
-    let left: Vec<u32> = mb
-        .snapshot()
-        .unwrap()
-        .messages
-        .iter()
-        .map(|m| m.uid)
-        .collect();
+    let left = uids(&mb);
     assert_eq!(left, (0..20).map(|i| 1 + i * 10).collect::<Vec<u32>>());
     drop(mb);
     drop(store);
     let again = open(&store_at(tmp.path()), "u", "INBOX");
-    let left: Vec<u32> = again
-        .snapshot()
-        .unwrap()
-        .messages
-        .iter()
-        .map(|m| m.uid)
-        .collect();
+    let left = uids(&again);
     assert_eq!(left, (0..20).map(|i| 1 + i * 10).collect::<Vec<u32>>());
 }
 
@@ -302,10 +294,10 @@ fn appends_add_to_the_uidlist_in_place() {
     let path = mb.dir().join("dovecot-uidlist");
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let before = inode(&path);
-    let mut uids = Vec::new();
+    let mut delivered = Vec::new();
     for i in 0..30 {
         let body = format!("Subject: {i}\n\nbody\n");
-        uids.push(mb.deliver(&mut body.as_bytes(), 1 << 20).unwrap());
+        delivered.push(mb.deliver(&mut body.as_bytes(), 1 << 20).unwrap());
     }
     assert_eq!(inode(&path), before, "the uidlist was replaced");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -313,12 +305,6 @@ fn appends_add_to_the_uidlist_in_place() {
     // Another process reads the same UIDs from it.
     drop((mb, store));
     let again = open(&store_at(tmp.path()), "u", "INBOX");
-    let seen: Vec<u32> = again
-        .snapshot()
-        .unwrap()
-        .messages
-        .iter()
-        .map(|m| m.uid)
-        .collect();
-    assert_eq!(seen[1..], uids[..]);
+    let seen = uids(&again);
+    assert_eq!(seen[1..], delivered[..]);
 }
