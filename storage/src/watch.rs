@@ -16,8 +16,11 @@ use crate::mailbox::Mailbox;
 /// Let a burst of events (a whole `mv` of many files) settle before syncing once.
 const SETTLE: Duration = Duration::from_millis(15);
 /// Events this soon after the last sync are taken for a burst and wait [`SETTLE`]; the
-/// first change after a quiet spell (a delivery) is synced at once.
+/// first change after a quiet spell (a delivery) waits only [`FIRST_SETTLE`].
 const BURST: Duration = Duration::from_millis(100);
+/// Enough for one program's few back-to-back changes (the files of a renamed mailbox, a
+/// message moved from `new/` to `cur/`) to be seen in one sync, as one state.
+const FIRST_SETTLE: Duration = Duration::from_millis(3);
 
 type WatchMap = Arc<Mutex<HashMap<WatchDescriptor, Weak<Mailbox>>>>;
 
@@ -229,6 +232,8 @@ fn run(mut inotify: Inotify, map: WatchMap, stop: Arc<AtomicBool>, probe: Arc<Wa
         }
         if overflow || last_sync.is_some_and(|t| t.elapsed() < BURST) {
             std::thread::sleep(SETTLE);
+        } else {
+            std::thread::sleep(FIRST_SETTLE);
         }
         for mb in due {
             if let Err(e) = mb.sync_now(overflow) {
