@@ -354,8 +354,6 @@ struct State {
     own_stamps: bool,
     /// Full listings done so far (a metric, and how tests see that a listing was avoided).
     full_syncs: u64,
-    /// [`Mailbox::sync_now`] publishes itself, after letting go of the lock.
-    publish_later: bool,
     /// The last published diff, shared by every IDLE session that wakes up at the same
     /// modseq (see [`Mailbox::try_published`]).
     feed_memo: Option<FeedMemo>,
@@ -521,7 +519,6 @@ impl Mailbox {
                 verified_ns: 0,
                 own_stamps: false,
                 full_syncs: 0,
-                publish_later: false,
                 feed_memo: None,
             }),
             cache: Mutex::new(Cache::default()),
@@ -1271,16 +1268,14 @@ impl Mailbox {
     /// Rescan now if the watcher or a failed lookup asked for it, and publish the result.
     pub fn sync_now(&self, force: bool) -> Result<()> {
         let mut st = self.lock();
-        st.publish_later = true;
-        let synced = self.sync_locked(&mut st, force);
-        st.publish_later = false;
+        let synced = self.sync_unpublished(&mut st, force);
         let m = st.idx.highest_modseq;
         drop(st);
         // The lock goes first: every IDLE session this wakes answers at once from the
         // published state, which it cannot while the lock is held (it would fall back to
         // the blocking pool, one thread round trip each).
         self.publish_modseq(m);
-        synced
+        synced.map(|_| ())
     }
 
     /// `roost mailbox reindex`: forget the index and the cache and rebuild both from the
@@ -1364,9 +1359,7 @@ impl Mailbox {
     }
 
     fn publish(&self, st: &mut State) {
-        if !st.publish_later {
-            self.publish_modseq(st.idx.highest_modseq);
-        }
+        self.publish_modseq(st.idx.highest_modseq);
     }
 
     /// Wake sessions for modseq `m`. Only forward: a publisher that let go of the lock
@@ -1386,8 +1379,17 @@ impl Mailbox {
     /// directories and uidlist are unchanged (and not too freshly changed to tell) is left
     /// as it is without listing any directory.
     fn sync_locked(&self, st: &mut State, force: bool) -> Result<()> {
+        if self.sync_unpublished(st, force)? {
+            self.publish(st);
+        }
+        Ok(())
+    }
+
+    /// [`Mailbox::sync_locked`] without waking anyone; true when it listed the directories
+    /// (and so may have changed what sessions see).
+    fn sync_unpublished(&self, st: &mut State, force: bool) -> Result<bool> {
         if st.deleted {
-            return Ok(());
+            return Ok(false);
         }
         let force = force || std::mem::take(&mut st.force_sync);
         let cur_stamp = to_stamp(uidlist::stamp(&self.dir.join("cur"))?);
@@ -1397,7 +1399,7 @@ impl Mailbox {
             // The directory went away under us (deleted by another process).
             st.deleted = true;
             self.notify.send_modify(|m| *m += 1);
-            return Ok(());
+            return Ok(false);
         }
         let kw_stamp = uidlist::stamp(&self.dir.join("dovecot-keywords"))?;
         if kw_stamp != st.keywords_stamp {
@@ -1414,11 +1416,10 @@ impl Mailbox {
             && st.idx.uid_validity != 0
             && ((trusted(&cur_stamp) && trusted(&new_stamp)) || Self::watch_caught_up(st));
         if unchanged && !force {
-            return Ok(());
+            return Ok(false);
         }
         self.full_sync(st, cur_stamp, new_stamp)?;
-        self.publish(st);
-        Ok(())
+        Ok(true)
     }
 
     /// After this process changed the directories itself (right after a sync), record
