@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::Write;
-
 use common::imap::{answer, cmd, login};
-use common::{ALICE, Server, read_line, send, vm_rss_kib};
+use common::{ALICE, Server, read_line, send, stream_lines_watching_rss, vm_rss_kib};
 
 #[test]
 fn multiappend_with_catenate_and_a_16_mib_text_part() {
@@ -31,17 +29,7 @@ fn multiappend_with_catenate_and_a_16_mib_text_part() {
         ),
     );
     assert_eq!(read_line(&mut s).unwrap(), "+ Ready for the message");
-    let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
-    let mut left = SIZE;
-    let mut peak = before;
-    while left > 0 {
-        let n = left.min(line.len());
-        s.write_all(&line[..n]).unwrap();
-        left -= n;
-        if left % (1024 * 1024) < line.len() {
-            peak = peak.max(vm_rss_kib(server.pid()));
-        }
-    }
+    let mut peak = stream_lines_watching_rss(&mut s, SIZE, server.pid(), before);
     // The list goes on after the TEXT part; then two more messages, one of them CATENATE.
     send(
         &mut s,

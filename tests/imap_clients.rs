@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Server, config_yaml, connect, drop_message, have, lmtp_send_py, python_client, read_line, send,
-    vm_rss_kib,
+    stream_lines_watching_rss, vm_rss_kib,
 };
 
 const USERS: &str = "alice:{PLAIN}secret\n";
@@ -226,18 +226,8 @@ fn append_of_20_mb_streams_with_flat_memory() {
     const SIZE: usize = 20 * 1024 * 1024;
     send(&mut s, &format!("b APPEND Archive (\\Seen) {{{SIZE}}}\r\n"));
     assert!(read_line(&mut s).unwrap().starts_with("+ "));
-    let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
-    let mut left = SIZE - 20;
     s.write_all(b"Subject: big\r\n\r\nxx\r\n").unwrap();
-    let mut peak = before;
-    while left > 0 {
-        let n = left.min(line.len());
-        s.write_all(&line[..n]).unwrap();
-        left -= n;
-        if left % (1024 * 1024) < line.len() {
-            peak = peak.max(vm_rss_kib(server.pid()));
-        }
-    }
+    let mut peak = stream_lines_watching_rss(&mut s, SIZE - 20, server.pid(), before);
     send(&mut s, "\r\n");
     let done = until(&mut s, "b ");
     assert!(

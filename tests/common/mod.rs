@@ -373,6 +373,22 @@ pub fn drop_message(maildir: &Path, name: &str, body: &[u8]) {
     std::fs::rename(&tmp, maildir.join("new").join(name)).unwrap();
 }
 
+/// Write `size` bytes of text lines (the last one cut short) to `w`, reading the resident
+/// memory of process `pid` after each MiB; returns the highest seen, `peak` included.
+pub fn stream_lines_watching_rss(w: &mut impl Write, size: usize, pid: u32, peak: u64) -> u64 {
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
+    let (mut left, mut peak) = (size, peak);
+    while left > 0 {
+        let n = left.min(line.len());
+        w.write_all(&line[..n]).unwrap();
+        left -= n;
+        if left % (1024 * 1024) < line.len() {
+            peak = peak.max(vm_rss_kib(pid));
+        }
+    }
+    peak
+}
+
 /// Resident memory of a process in KiB, from /proc/<pid>/status.
 pub fn vm_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
